@@ -1,0 +1,44 @@
+# dind-preflight: the two set-up commands are `make demo` and `make test`; both install what they need.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+TOOLS := $(CURDIR)/.tools
+GCL_VERSION := 4.73.0
+export PATH := $(CURDIR)/$(BIN):$(TOOLS)/node_modules/.bin:$(PATH)
+
+.PHONY: all test demo bench lint system-deps venv node-tools clean
+
+all: test
+
+system-deps:
+	@bash scripts/install-system-deps.sh
+
+$(BIN)/dind-preflight: pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev]'
+	@touch $@
+
+venv: $(BIN)/dind-preflight
+
+$(TOOLS)/node_modules/.bin/gitlab-ci-local:
+	npm install --silent --no-audit --no-fund --prefix $(TOOLS) gitlab-ci-local@$(GCL_VERSION)
+
+node-tools: $(TOOLS)/node_modules/.bin/gitlab-ci-local
+
+test: system-deps venv node-tools
+	$(BIN)/pytest -q -p no:cacheprovider
+
+lint: venv
+	$(BIN)/ruff check preflight tests bench
+	$(BIN)/ruff format --check preflight tests bench
+	$(BIN)/mypy
+
+demo: system-deps venv
+	@bash scripts/demo.sh
+
+bench: system-deps venv
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf $(VENV) $(TOOLS) .state .pytest_cache .mypy_cache .ruff_cache

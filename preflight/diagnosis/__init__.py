@@ -1,0 +1,1 @@
+"""Diagnosis: from evidence (probe, service state and log, node report) to a cause and fault class."""

@@ -1,0 +1,1 @@
+"""GitLab reporting: runner pause with a maintenance note, one issue per node and cause, job artifacts."""

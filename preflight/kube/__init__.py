@@ -1,0 +1,1 @@
+"""Kubernetes adapters: self-discovery, service evidence, the helper pod, node taints."""

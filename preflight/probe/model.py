@@ -1,0 +1,66 @@
+"""Probe results: plain data, JSON round-trip through :mod:`preflight.jsonable`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+from preflight.exitcodes import ExitCode
+
+
+class Verdict(str, Enum):
+    """How the daemon answered (or did not)."""
+
+    HEALTHY = "healthy"
+    REFUSED = "refused"  # nothing listening: daemon not running or crashed
+    TIMEOUT = "timeout"  # listening, but no usable answer within the timeout
+    TLS_MISMATCH = "tls-mismatch"  # plain vs TLS, wrong port for the TLS setting, bad certs
+    UNREACHABLE = "unreachable"  # name does not resolve, no route
+    ERROR = "error"  # daemon answered with an HTTP error
+
+    @property
+    def exit_code(self) -> ExitCode:
+        """The probe's exit code for this verdict."""
+        if self is Verdict.HEALTHY:
+            return ExitCode.OK
+        if self is Verdict.TLS_MISMATCH:
+            return ExitCode.CONFIG
+        return ExitCode.UNAVAILABLE
+
+
+@dataclass(frozen=True)
+class DeepStep:
+    """One step of ``--deep`` (e.g. create a bridge network, remove it)."""
+
+    name: str
+    ok: bool
+    elapsed_s: float
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    """The probe's answer for one daemon."""
+
+    verdict: Verdict
+    docker_host: str
+    elapsed_s: float
+    detail: str
+    server_version: str | None = None
+    api_version: str | None = None
+    tls: bool = False
+    attempts: int = 1
+    deep: list[DeepStep] | None = None
+
+    @property
+    def healthy(self) -> bool:
+        """True when the daemon answered and every deep step (if any) passed."""
+        deep_ok = self.deep is None or all(step.ok for step in self.deep)
+        return self.verdict is Verdict.HEALTHY and deep_ok
+
+    @property
+    def exit_code(self) -> ExitCode:
+        """Exit code of ``dind-preflight probe`` for this result."""
+        if self.verdict is Verdict.HEALTHY and not self.healthy:
+            return ExitCode.UNAVAILABLE
+        return self.verdict.exit_code
