@@ -1,0 +1,1 @@
+"""Test harness: real dockerd processes and raw TCP listeners, started and stopped by the tests."""
