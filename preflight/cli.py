@@ -72,11 +72,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("dind-preflight: interrupted", file=sys.stderr)
         return int(ExitCode.INTERRUPTED)
-    except Exception as exc:  # noqa: BLE001 - the last line of defence against tracebacks
+    except Exception as exc:  # the last line of defence against tracebacks
         if debug:
             import traceback
 
             print(redact(traceback.format_exc()), file=sys.stderr, end="")
-        text = redact(f"{type(exc).__name__}: {exc}").splitlines()[0] if str(exc) else type(exc).__name__
+        text = (
+            redact(f"{type(exc).__name__}: {exc}").splitlines()[0]
+            if str(exc)
+            else type(exc).__name__
+        )
         print(f"dind-preflight: internal error: {text}", file=sys.stderr)
         return int(ExitCode.SOFTWARE)

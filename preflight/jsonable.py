@@ -62,7 +62,7 @@ def _convert(tp: Any, data: Any) -> Any:
         items = [_convert(item, v) for v in data]
         return tuple(items) if origin is tuple else items
     if origin is dict:
-        key_t, val_t = get_args(tp) or (str, Any)
+        _, val_t = get_args(tp) or (str, Any)
         return {k: _convert(val_t, v) for k, v in data.items()}
     if tp is Any:
         return data

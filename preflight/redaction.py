@@ -7,7 +7,9 @@ import re
 REDACTED = "[MASKED]"
 _secrets: set[str] = set()
 # Shapes of GitLab tokens, redacted even when nobody registered them (e.g. inside an error body).
-_TOKEN_SHAPES = re.compile(r"\b(glpat|glrt|gldt|glptt|glft|glimt|glagent|glcbt|glsoat)-[A-Za-z0-9_.\-]{8,}")
+_TOKEN_SHAPES = re.compile(
+    r"\b(glpat|glrt|gldt|glptt|glft|glimt|glagent|glcbt|glsoat)-[A-Za-z0-9_.\-]{8,}"
+)
 
 
 def register_secret(value: str | None) -> None:

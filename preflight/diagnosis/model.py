@@ -71,5 +71,7 @@ class Diagnosis:
     node_report: NodeReport | None = None
     remedy: Remedy | None = None
     evidence_source: str = "none"  # helper-pod | host-root | job-proc | none
-    limitations: list[str] = field(default_factory=list)  # what could not be seen, and what to grant
+    limitations: list[str] = field(
+        default_factory=list
+    )  # what could not be seen, and what to grant
     elapsed_s: float = 0.0

@@ -9,7 +9,6 @@ Only one daemon at a time may run with iptables on (``iptables=True``): the othe
 from __future__ import annotations
 
 import contextlib
-import http.client
 import os
 import shutil
 import signal
@@ -189,7 +188,9 @@ class Dockerd:
             if self.ping():
                 return
             if self.process is not None and self.process.poll() is not None:
-                raise RuntimeError(f"dockerd exited ({self.process.returncode}):\n{self.log_tail()}")
+                raise RuntimeError(
+                    f"dockerd exited ({self.process.returncode}):\n{self.log_tail()}"
+                )
             time.sleep(0.02)
         raise RuntimeError(f"dockerd not ready after {timeout}s:\n{self.log_tail()}")
 
@@ -220,10 +221,8 @@ class Dockerd:
             for pid in pids:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGTERM)
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                pass
         # The daemon's managed containerd lives in the same process group: take it down too.
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(proc.pid, signal.SIGKILL)

@@ -1,0 +1,1 @@
+"""``dind-preflight run``: the whole preflight before a job's script (settings, flow, outcome)."""

@@ -1,0 +1,50 @@
+"""The action decision: act only against node or runner faults, with the documented exit codes."""
+
+from __future__ import annotations
+
+import pytest
+
+from preflight.actions.plan import Action, plan_actions
+from preflight.diagnosis.model import Cause, Confidence, Diagnosis, FaultClass
+from preflight.exitcodes import ExitCode
+
+
+def diagnosis(fault: FaultClass, node: str | None = "node-a") -> Diagnosis:
+    return Diagnosis(
+        cause=Cause(code="some-cause", summary="text"),
+        fault=fault,
+        confidence=Confidence.HIGH,
+        node=node,
+    )
+
+
+@pytest.mark.parametrize(
+    ("fault", "action", "pause", "taint", "code"),
+    [
+        (FaultClass.NODE, Action.PAUSE_RUNNER, True, False, ExitCode.TEMPFAIL),
+        (FaultClass.NODE, Action.TAINT_NODE, False, True, ExitCode.TEMPFAIL),
+        (FaultClass.NODE, Action.NONE, False, False, ExitCode.TEMPFAIL),
+        (FaultClass.RUNNER, Action.PAUSE_RUNNER, True, False, ExitCode.TEMPFAIL),
+        (FaultClass.RUNNER, Action.TAINT_NODE, False, True, ExitCode.TEMPFAIL),
+        (FaultClass.RUNNER, Action.NONE, False, False, ExitCode.TEMPFAIL),
+        (FaultClass.JOB, Action.PAUSE_RUNNER, False, False, ExitCode.CONFIG),
+        (FaultClass.JOB, Action.TAINT_NODE, False, False, ExitCode.CONFIG),
+        (FaultClass.JOB, Action.NONE, False, False, ExitCode.CONFIG),
+        (FaultClass.UNKNOWN, Action.PAUSE_RUNNER, False, False, ExitCode.UNAVAILABLE),
+        (FaultClass.UNKNOWN, Action.TAINT_NODE, False, False, ExitCode.UNAVAILABLE),
+        (FaultClass.UNKNOWN, Action.NONE, False, False, ExitCode.UNAVAILABLE),
+    ],
+)
+def test_every_fault_and_action(
+    fault: FaultClass, action: Action, pause: bool, taint: bool, code: ExitCode
+) -> None:
+    plan = plan_actions(diagnosis(fault), action)
+    assert (plan.pause_runner, plan.taint_node, plan.exit_code) == (pause, taint, code)
+    assert plan.reason
+
+
+def test_taint_without_node_name_takes_no_action_but_still_retries_elsewhere() -> None:
+    plan = plan_actions(diagnosis(FaultClass.NODE, node=None), Action.TAINT_NODE)
+    assert not plan.taint_node and not plan.pause_runner
+    assert plan.exit_code is ExitCode.TEMPFAIL
+    assert "node name is unknown" in plan.reason
