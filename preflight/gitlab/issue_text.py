@@ -1,0 +1,343 @@
+"""The incident issue's title, labels, body and notes (pure).
+
+Untrusted text (node names, log lines, paths, summaries) goes through :mod:`.markdown`: verbatim
+in code spans and fenced blocks, escaped in prose, so it cannot break the layout or mention or
+reference anyone.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from preflight import __version__
+from preflight.diagnosis.model import Diagnosis, ServiceEvidence
+from preflight.gitlab.incident import Incident, IssueMarker, format_marker
+from preflight.gitlab.markdown import (
+    code_span,
+    escape_prose,
+    fenced_block,
+    link,
+    one_line,
+    prose_with_code,
+    safe_token,
+)
+from preflight.node.model import NodeReport, Remedy, Severity
+from preflight.probe.model import ProbeResult
+
+MAX_TITLE = 255
+MAX_TAIL_LINES = 30
+_MODULE_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+@dataclass(frozen=True)
+class ReportContext:
+    """Who reports, from where, and when: the job side of the issue."""
+
+    when: datetime
+    reporter: str  # random id of this report (marker)
+    runner_id: int | None = None
+    runner_description: str | None = None
+    job_id: int | None = None
+    job_url: str | None = None
+    project_path: str | None = None
+    api_url: str | None = None
+    pause_runner: bool = True
+    note_interval_s: float = 900.0
+    max_notes: int = 20
+
+
+@dataclass(frozen=True)
+class IssueDraft:
+    """What ``POST /projects/:id/issues`` sends."""
+
+    title: str
+    description: str
+    labels: tuple[str, ...]
+
+
+def stamp(when: datetime) -> str:
+    """UTC, to the second: ``2025-01-02T03:04:05Z``."""
+    return when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def issue_title(incident: Incident) -> str:
+    """``dind-preflight: <cause> on node <node>`` (safe tokens only: no references in titles)."""
+    return f"dind-preflight: {incident.cause} on node {incident.node}"[:MAX_TITLE]
+
+
+def choose_remedy(diagnosis: Diagnosis) -> Remedy | None:
+    """The diagnosis' remedy; else the node finding's for the cause's module; else a generic one."""
+    if diagnosis.remedy is not None:
+        return diagnosis.remedy
+    module = diagnosis.cause.module
+    report = diagnosis.node_report
+    if report is not None:
+        with_remedy = [f for f in report.findings if f.remedy is not None]
+        for finding in sorted(with_remedy, key=lambda f: f.severity is not Severity.ERROR):
+            if module is None or finding.module == module:
+                return finding.remedy
+    if module and _MODULE_NAME.fullmatch(module):
+        return Remedy(
+            file=f"/etc/modules-load.d/{module}.conf",
+            content=f"{module}\n",
+            load_now=f"modprobe {module}",
+            verify=f"lsmod | grep -w {module}",
+            text=f"Load the kernel module {module} now and at every boot.",
+        )
+    return None
+
+
+def remedy_markdown(remedy: Remedy | None, module: str | None) -> str:
+    """The Fix section: file to write and its content, command to load now, reboot and verify."""
+    if remedy is None:
+        return "No automatic remedy is known for this cause; see the evidence below."
+    parts: list[str] = []
+    if remedy.text:
+        parts.append(prose_with_code(remedy.text))
+    step = 0
+    if remedy.file:
+        step += 1
+        parts.append(
+            f"**{step}. Load it at every boot.** Write {code_span(remedy.file)} with this content:"
+        )
+        parts.append(fenced_block((remedy.content or "").splitlines() or [""]))
+    if remedy.load_now:
+        step += 1
+        parts.append(f"**{step}. Load it now**, without waiting for a reboot:")
+        parts.append(fenced_block(remedy.load_now.splitlines(), "sh"))
+    verify = remedy.verify
+    if not verify and module and _MODULE_NAME.fullmatch(module):
+        verify = f"lsmod | grep -w {module}"
+    step += 1
+    if verify:
+        parts.append(
+            f"**{step}. Verify** now, then reboot the node when convenient (drain it first) and "
+            "verify again: the module must be listed after the reboot too."
+        )
+        parts.append(fenced_block(verify.splitlines(), "sh"))
+    else:
+        parts.append(
+            f"**{step}. Reboot** the node when convenient (drain it first) and check again."
+        )
+    parts.append(f"**{step + 1}. Resume the runner** (see *Runner* below) and close this issue.")
+    return "\n\n".join(parts)
+
+
+def probe_lines(probe: ProbeResult) -> list[str]:
+    """The probe's answer as plain lines."""
+    line = (
+        f"probe {probe.docker_host}: {probe.verdict.value} after {probe.attempts} attempt(s), "
+        f"{probe.elapsed_s:.1f} s: {probe.detail}"
+    )
+    lines = [line]
+    for step in probe.deep or []:
+        lines.append(f"  deep step {step.name}: {'ok' if step.ok else 'failed'} {step.detail}")
+    return lines
+
+
+def service_lines(service: ServiceEvidence) -> list[str]:
+    """The dind container's state as plain lines."""
+    facts = [f"container: {service.container}", f"state: {service.state}"]
+    if service.image:
+        facts.append(f"image: {service.image}")
+    if service.exit_code is not None:
+        facts.append(f"exit code: {service.exit_code}")
+    if service.reason:
+        facts.append(f"reason: {service.reason}")
+    facts.append(f"restarts: {service.restart_count}")
+    lines = ["  ".join(facts)]
+    if service.message:
+        lines.append(f"message: {service.message}")
+    return lines
+
+
+def _yes(value: bool) -> str:
+    return "yes" if value else "no"
+
+
+def node_fact_lines(report: NodeReport) -> list[str]:
+    """The node report as plain lines: modules now and at boot, kernels, iptables, findings."""
+    lines = [f"kernel (running): {report.kernel or 'unknown'}"]
+    for name in sorted(report.modules):
+        m = report.modules[name]
+        loaded = _yes(m.loaded) if m.loaded_known else f"{_yes(m.loaded)} (not certain)"
+        at_boot = _yes(m.loads_at_boot) if m.loads_at_boot_known else "unknown"
+        lines.append(
+            f"module {name}: loaded now: {loaded} | built in: {_yes(m.builtin)} | "
+            f"available: {_yes(m.available)} | loads at boot: {at_boot}"
+        )
+        for src in m.listed_in:
+            where = f"{src.path}:{src.line}" if src.line is not None else src.path
+            via = f" (via {src.via})" if src.via else ""
+            lines.append(f"  listed in {where}{via}: {src.text}")
+        for ign in m.ignored:
+            where = f"{ign.path}:{ign.line}" if ign.line is not None else ign.path
+            lines.append(f"  ignored {where}: {ign.text} ({ign.reason})")
+        for blocker in m.blockers:
+            where = f"{blocker.path}:{blocker.line}" if blocker.line is not None else blocker.path
+            lines.append(f"  blocked by {blocker.code} in {where}: {blocker.text}")
+        if not m.blockers:
+            lines.extend(f"  blocked by: {block}" for block in m.blocked_by)
+    for kernel in report.kernels:
+        tags = [t for t, on in (("running", kernel.running), ("newest", kernel.newest)) if on]
+        facts = [f"missing: {', '.join(kernel.missing)}" if kernel.missing else "none missing"]
+        if kernel.not_at_boot:
+            facts.append(f"not loaded at boot: {', '.join(kernel.not_at_boot)}")
+        if kernel.problem:
+            facts.append(kernel.problem)
+        tag = f" ({', '.join(tags)})" if tags else ""
+        lines.append(f"installed kernel {kernel.release}{tag}: {'; '.join(facts)}")
+    ipt = report.iptables
+    tables = ", ".join(ipt.legacy_tables) or "none"
+    lines.append(
+        f"iptables: legacy tables: {tables} | nf_tables loaded: {_yes(ipt.nft_loaded)} | "
+        f"backend: {ipt.backend_hint}" + (f" | {ipt.detail}" if ipt.detail else "")
+    )
+    for finding in report.findings:
+        module = f" ({finding.module})" if finding.module else ""
+        lines.append(f"{finding.severity.value} {finding.code}{module}: {finding.message}")
+    lines.extend(f"note: {note}" for note in report.notes)
+    return lines
+
+
+def evidence_markdown(diagnosis: Diagnosis) -> str:
+    """The Evidence section: probe, service log (matched lines, tail) and node facts, fenced."""
+    parts: list[str] = []
+    if diagnosis.probe is not None:
+        parts.append("**Probe**")
+        parts.append(fenced_block(probe_lines(diagnosis.probe)))
+    service = diagnosis.service
+    if service is not None:
+        parts.append(f"**dind service** {code_span(service.container)}")
+        parts.append(fenced_block(service_lines(service)))
+        if service.matches:
+            parts.append("Log lines that match a known failure:")
+            parts.append(fenced_block([m.line for m in service.matches]))
+        if service.log_tail:
+            tail = service.log_tail[-MAX_TAIL_LINES:]
+            parts.append(f"Last {len(tail)} log lines:")
+            parts.append(fenced_block(tail))
+    if diagnosis.node_report is not None:
+        source = code_span(diagnosis.evidence_source)
+        parts.append(
+            f"**Node facts** (from {source}, root {code_span(diagnosis.node_report.root)})"
+        )
+        parts.append(fenced_block(node_fact_lines(diagnosis.node_report)))
+    return "\n\n".join(parts) if parts else "No evidence was collected."
+
+
+def runner_markdown(ctx: ReportContext) -> str:
+    """The Runner section: which runner was paused and how to resume it."""
+    if ctx.runner_id is None:
+        return "The job's runner is not known (CI_RUNNER_ID is not set), so no runner was paused."
+    name = f"runner {ctx.runner_id}"
+    if ctx.runner_description:
+        name += f" ({code_span(ctx.runner_description, 100)})"
+    if not ctx.pause_runner:
+        return f"dind-preflight did not pause {name}: pausing was off for this report."
+    api = ctx.api_url or "https://gitlab.example.com/api/v4"
+    resume = (
+        'curl --request PUT --header "PRIVATE-TOKEN: <your token>" --data "paused=false" '
+        f'"{api}/runners/{ctx.runner_id}"'
+    )
+    return "\n\n".join(
+        [
+            f"dind-preflight pauses {name} so that it takes no more jobs until the node is fixed; "
+            "the runner's maintenance note points to this issue.",
+            "To resume it after the fix, open the runner's page (Admin area > CI/CD > Runners "
+            "for an instance runner, or Settings > CI/CD > Runners of its group or project) and "
+            "select **Resume**, or:",
+            fenced_block([resume], "sh"),
+        ]
+    )
+
+
+def _reported_by(diagnosis: Diagnosis, ctx: ReportContext) -> str:
+    job = link(f"job {ctx.job_id}" if ctx.job_id else "a job", ctx.job_url)
+    where = f" of {code_span(ctx.project_path)}" if ctx.project_path else ""
+    pod = ""
+    if diagnosis.pod:
+        pod = f" (pod {code_span(diagnosis.pod)}"
+        pod += f" in namespace {code_span(diagnosis.namespace)})" if diagnosis.namespace else ")"
+    return f"Reported by dind-preflight {__version__} from {job}{where}{pod} at {stamp(ctx.when)}."
+
+
+def issue_body(diagnosis: Diagnosis, incident: Incident, ctx: ReportContext) -> str:
+    """The issue description: marker, summary, fix, evidence, runner, limitations."""
+    marker = format_marker(
+        IssueMarker(
+            key=incident.key, runner_id=ctx.runner_id, job_id=ctx.job_id, reporter=ctx.reporter
+        )
+    )
+    module = f" (kernel module {code_span(incident.module)})" if incident.module else ""
+    summary = prose_with_code(diagnosis.cause.summary) if diagnosis.cause.summary else ""
+    sections = [
+        marker,
+        "## Summary",
+        f"dind could not work on node {code_span(incident.node)}: cause "
+        f"{code_span(incident.cause)}{module}. {summary}".rstrip(),
+        f"Fault: **{escape_prose(diagnosis.fault.value)}**, confidence: "
+        f"**{escape_prose(diagnosis.confidence.value)}**. {_reported_by(diagnosis, ctx)}",
+        "## Fix",
+        remedy_markdown(choose_remedy(diagnosis), diagnosis.cause.module),
+        "## Evidence",
+        evidence_markdown(diagnosis),
+        "## Runner",
+        runner_markdown(ctx),
+    ]
+    if diagnosis.limitations:
+        sections.append("## Limitations")
+        sections.append("\n".join(f"- {prose_with_code(item)}" for item in diagnosis.limitations))
+    minutes = max(1, round(ctx.note_interval_s / 60))
+    sections.append(
+        f"_Later failures of this node and cause add a note here (at most one every {minutes} "
+        f"min, none after {ctx.max_notes} notes). Close this issue once the node is fixed; a new "
+        "failure then opens a new one._"
+    )
+    return "\n\n".join(sections) + "\n"
+
+
+def draft_issue(diagnosis: Diagnosis, incident: Incident, ctx: ReportContext) -> IssueDraft:
+    """Title, body and labels of a new incident issue."""
+    return IssueDraft(issue_title(incident), issue_body(diagnosis, incident, ctx), incident.labels)
+
+
+def recurrence_note(diagnosis: Diagnosis, incident: Incident, ctx: ReportContext) -> str:
+    """A short note for a recurrence: which job, which runner, when, the first matching line."""
+    job = link(f"job {ctx.job_id}" if ctx.job_id else "a job", ctx.job_url)
+    runner = f" on runner {ctx.runner_id}" if ctx.runner_id is not None else ""
+    text = (
+        f"Recurred in {job}{runner} at {stamp(ctx.when)}: cause {code_span(incident.cause)} on "
+        f"node {code_span(incident.node)}."
+    )
+    matches = diagnosis.service.matches if diagnosis.service else []
+    if matches:
+        text += f"\n\n{code_span(matches[0].line, 300)}"
+    return text
+
+
+def duplicate_note(winner_iid: int) -> str:
+    """The note on a losing duplicate before it is closed."""
+    return (
+        f"Duplicate of #{winner_iid}: another job opened it at the same moment for the same node "
+        "and cause. Closed automatically by dind-preflight."
+    )
+
+
+def kept_note(runner_id: int, previous_note: str) -> str:
+    """Keeps a human's maintenance note that had to be shortened on the runner."""
+    return "\n\n".join(
+        [
+            f"Runner {runner_id}'s maintenance note was shortened to make room for "
+            "dind-preflight's note. Its full previous text:",
+            fenced_block(previous_note.splitlines() or [""], max_line=1024),
+        ]
+    )
+
+
+def short_summary(diagnosis: Diagnosis) -> str:
+    """One line for logs: cause, node, summary."""
+    node = safe_token(diagnosis.node, empty="unknown-node")
+    return one_line(f"{diagnosis.cause.code} on node {node}: {diagnosis.cause.summary}", 300)
