@@ -35,6 +35,8 @@ class Finding:
     module: str | None
     message: str
     remedy: Remedy | None = None
+    kernel: str | None = None  # the kernel release it is about, when not the running one
+    evidence: list[str] = field(default_factory=list)  # file:line references behind it
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,18 @@ class IgnoredSource:
     line: int | None
     text: str
     reason: str
+    code: str = ""  # the finding code this reason maps to (e.g. etc-modules-not-read)
+
+
+@dataclass(frozen=True)
+class Blocker:
+    """Something that stops a module from loading: a blacklist, an install rule, a parameter."""
+
+    code: str  # blacklisted | install-false | install-true | install-command | kernel-module-blacklist
+    path: str  # the modprobe.d file, or /proc/cmdline
+    line: int | None
+    text: str
+    module: str  # the module the rule names (a dependency, possibly)
 
 
 @dataclass(frozen=True)
@@ -70,6 +84,13 @@ class ModuleState:
     ignored: list[IgnoredSource] = field(default_factory=list)
     blocked_by: list[str] = field(default_factory=list)
     autoload_on_use: bool = False  # the kernel would load it on first use (legacy nat table)
+    loaded_known: bool = True  # False: no /proc/modules, no kernel config: "loaded" is a guess
+    loaded_source: str = ""  # proc-modules | sys-module | modules.builtin | kernel-config | none
+    loads_at_boot_known: bool = True  # False when only the job's /proc could be seen
+    state: str | None = None  # /proc/modules state (Live, Loading, Unloading)
+    blockers: list[Blocker] = field(default_factory=list)
+    config_symbol: str | None = None  # e.g. CONFIG_IP_NF_NAT, with its value in config_value
+    config_value: str | None = None  # y | m | n
 
 
 @dataclass(frozen=True)
@@ -79,6 +100,10 @@ class KernelModules:
     release: str
     running: bool
     missing: list[str] = field(default_factory=list)
+    builtin: list[str] = field(default_factory=list)
+    not_at_boot: list[str] = field(default_factory=list)  # available but would not load at boot
+    newest: bool = False  # the newest installed kernel (the likely next boot)
+    problem: str | None = None  # e.g. "modules.dep missing (run depmod)"
 
 
 @dataclass(frozen=True)
@@ -90,6 +115,7 @@ class IptablesState:
     legacy_nat_autoload: bool = False
     backend_hint: str = "unknown"  # legacy | nf_tables | unknown
     detail: str = ""
+    nat_module: str = "iptable_nat"  # what nat needs under backend_hint
 
 
 @dataclass(frozen=True)
@@ -103,6 +129,12 @@ class NodeReport:
     iptables: IptablesState = field(default_factory=IptablesState)
     findings: list[Finding] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # limits of what could be seen, and why
+    proc: str | None = None  # the proc directory read (None: none available)
+    evidence_source: str = "host-root"  # host-root | job-proc
+    module_support: bool | None = None  # False: a monolithic kernel (CONFIG_MODULES unset)
+    modules_load_files: list[str] = field(default_factory=list)  # effective, in reading order
+    modprobe_files: list[str] = field(default_factory=list)  # effective modprobe.d files
+    cmdline: str | None = None  # the kernel command line the boot analysis assumed
 
     @property
     def ok(self) -> bool:

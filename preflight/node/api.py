@@ -1,0 +1,36 @@
+"""The node analysis as other parts call it: a host root in, a :class:`NodeReport` out."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from preflight.node.analysis import DEFAULT_MODULES, analyze, loaded_only_facts
+from preflight.node.gather import gather
+from preflight.node.model import NodeReport
+
+
+def analyze_host(
+    root: str = "/", proc: str | None = None, modules: Sequence[str] = DEFAULT_MODULES
+) -> NodeReport:
+    """Analyse the host mounted at ``root`` (its proc at ``proc``, default ``ROOT/proc``).
+
+    Raises :class:`preflight.errors.InputError` (exit 66) when ``root`` (or an explicit ``proc``)
+    does not exist or cannot be read; everything else becomes findings and notes.
+    """
+    return analyze(gather(root, proc, modules), modules)
+
+
+def analyze_loaded_only(
+    proc_modules_text: str | None,
+    kernel: str | None,
+    modules: Sequence[str] = DEFAULT_MODULES,
+    ip_tables_names: str | None = None,
+) -> NodeReport:
+    """The fallback when only the job's own /proc is visible: loaded now, boot unknown.
+
+    ``/proc/modules`` is not namespaced, so a job sees the node's loaded modules; boot
+    persistence, built-ins and blacklists cannot be seen from there (``loads_at_boot_known`` is
+    False and a ``boot-persistence-unknown`` finding says why).
+    """
+    facts = loaded_only_facts(proc_modules_text, kernel, ip_tables_names)
+    return analyze(facts, modules, evidence_source="job-proc")

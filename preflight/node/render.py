@@ -1,0 +1,137 @@
+"""The human node report: a compact table per module (now / at boot / why), then the findings
+with their fixes, then what could not be seen."""
+
+from __future__ import annotations
+
+from preflight.node.model import Finding, ModuleState, NodeReport, Remedy
+
+_SHORT_WHY = {
+    "etc-modules-not-read": "listed only in {where}, which nothing reads here",
+    "modules-load-params": "its line has parameters ({where}): not a module name",
+    "modules-load-not-conf": "listed in {where}, which is not read (not a .conf)",
+    "modules-load-masked": "listed in {where}, which is masked",
+    "modules-load-overridden": "listed in {where}, which is overridden",
+    "modprobe-d-not-loading": "named in {where}; modprobe.d loads nothing",
+    "initrd-only": "only rd.modules_load= (initrd)",
+}
+
+
+def _now(state: ModuleState) -> str:
+    if state.builtin:
+        return "built in"
+    if not state.loaded_known:
+        return "unknown"
+    if state.loaded:
+        return "loaded"
+    return "no (autoloads)" if state.autoload_on_use else "no"
+
+
+def _at_boot(state: ModuleState) -> str:
+    if not state.loads_at_boot_known:
+        return "unknown"
+    return "yes" if state.loads_at_boot else "no"
+
+
+def _where(path: str, line: int | None) -> str:
+    return f"{path}:{line}" if line else path
+
+
+def why(state: ModuleState, kernel: str | None) -> str:
+    """One short reason for the module's row."""
+    if state.builtin:
+        symbol = f" ({state.config_symbol}=y)" if state.loaded_source == "kernel-config" else ""
+        return f"built into the kernel{symbol}"
+    if not state.loads_at_boot_known:
+        return "boot configuration not visible from here"
+    if not state.available:
+        return f"kernel {kernel or '(unknown)'} does not have it"
+    if state.blocked_by:
+        return state.blocked_by[0]
+    if state.loads_at_boot and state.listed_in:
+        source = state.listed_in[0]
+        if source.path == "/proc/cmdline":
+            return "modules_load= on the kernel command line"
+        via = f" via {source.via}" if source.via else ""
+        return f"listed in {_where(source.path, source.line)}{via}"
+    for code, template in _SHORT_WHY.items():
+        ignored = next((i for i in state.ignored if i.code == code), None)
+        if ignored is not None:
+            return template.format(where=_where(ignored.path, ignored.line))
+    return "no modules-load.d file lists it"
+
+
+def _table(rows: list[tuple[str, str, str, str]]) -> list[str]:
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    return [
+        f"  {row[0]:<{widths[0]}}  {row[1]:<{widths[1]}}  {row[2]:<{widths[2]}}  {row[3]}".rstrip()
+        for row in rows
+    ]
+
+
+def _remedy_lines(fix: Remedy) -> list[str]:
+    lines: list[str] = []
+    if fix.file and fix.content is not None:
+        lines.append(f"write {fix.file}:")
+        lines.extend(f"    {line}" for line in fix.content.splitlines())
+        if not fix.content:
+            lines.append("    (empty)")
+    if fix.load_now:
+        lines.append(f"run now: {fix.load_now}")
+    if fix.verify:
+        lines.append(f"verify:  {fix.verify}")
+    if fix.text:
+        lines.append(fix.text)
+    return lines
+
+
+def _finding_lines(finding: Finding, shown: list[Remedy]) -> list[str]:
+    about = f" {finding.module}" if finding.module else ""
+    kernel = f" [kernel {finding.kernel}]" if finding.kernel else ""
+    lines = [f"  {finding.severity.value:<7} {finding.code}{about}{kernel}"]
+    lines.append(f"          {finding.message}")
+    if finding.remedy is not None:
+        if finding.remedy in shown:
+            lines.append(f"          fix: the same as fix {shown.index(finding.remedy) + 1} above")
+        else:
+            shown.append(finding.remedy)
+            lines.append(f"          fix {len(shown)}:")
+            lines.extend(f"            {line}" for line in _remedy_lines(finding.remedy))
+    return lines
+
+
+def render_text(report: NodeReport) -> str:
+    """The report as a human reads it in a job log or a terminal."""
+    out = [f"node-report for {report.root} (kernel {report.kernel or 'unknown'})"]
+    rows = [("MODULE", "NOW", "AT BOOT", "WHY")]
+    rows += [
+        (name, _now(state), _at_boot(state), why(state, report.kernel))
+        for name, state in report.modules.items()
+    ]
+    out.extend(_table(rows))
+    out.append("")
+    out.append(f"iptables: {report.iptables.detail}")
+    others = [k for k in report.kernels if not k.running]
+    if others:
+        parts = [
+            f"{k.release}{' (newest)' if k.newest else ''}: "
+            + (f"missing {', '.join(k.missing)}" if k.missing else "has them all")
+            for k in others
+        ]
+        out.append("other installed kernels: " + "; ".join(parts))
+    if report.findings:
+        out.append("")
+        out.append("findings:")
+        shown: list[Remedy] = []
+        for finding in report.findings:
+            out.extend(_finding_lines(finding, shown))
+    if report.notes:
+        out.append("")
+        out.append("notes:")
+        out.extend(f"  - {note}" for note in report.notes)
+    out.append("")
+    if report.ok:
+        out.append("result: OK: every checked module is present now and at the next boot")
+    else:
+        bad = [n for n, s in report.modules.items() if not (s.loaded and s.loads_at_boot)]
+        out.append(f"result: NOT OK: {', '.join(bad)} not present now or not at the next boot")
+    return "\n".join(out) + "\n"

@@ -1,0 +1,167 @@
+"""`dind-preflight node-report`: flags, output, exit codes, and this very machine."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from preflight.cli import main
+from tests.node import profiles
+from tests.node.privileges import as_nobody
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(["node-report", *argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_healthy_node_exits_0(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = profiles.healthy(tmp_path)
+    code, out, err = run(capsys, "--root", str(root.path))
+    assert (code, err) == (0, "")
+    assert "iptable_nat     loaded  yes      listed in /etc/modules-load.d/dind.conf:1" in out
+
+
+def test_field_report_exits_1_with_the_fix(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = profiles.centos8_field_report(tmp_path, "before")
+    code, out, _ = run(capsys, "--root", str(root.path))
+    assert code == 1
+    assert "etc-modules-not-read iptable_nat" in out
+    assert "write /etc/modules-load.d/iptable_nat.conf:\n                iptable_nat\n" in out
+
+
+def test_json_contract(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = profiles.centos8_field_report(tmp_path, "before")
+    code, out, _ = run(capsys, "--root", str(root.path), "--json")
+    assert code == 1
+    data = json.loads(out)
+    assert data["kernel"] == profiles.CENTOS8_NEW
+    nat = data["modules"]["iptable_nat"]
+    assert {k: nat[k] for k in ("loaded", "builtin", "available", "loads_at_boot")} == {
+        "loaded": False,
+        "builtin": False,
+        "available": True,
+        "loads_at_boot": False,
+    }
+    assert nat["listed_in"] == [] and nat["blocked_by"] == []
+    assert nat["ignored"][0]["path"] == "/etc/modules"
+    finding = next(f for f in data["findings"] if f["code"] == "etc-modules-not-read")
+    assert set(finding) >= {"code", "severity", "module", "message", "remedy"}
+    assert finding["remedy"]["file"] == "/etc/modules-load.d/iptable_nat.conf"
+    assert finding["remedy"]["content"] == "iptable_nat\niptable_filter\n"
+    assert [k["release"] for k in data["kernels"]] == [profiles.CENTOS8_NEW, profiles.CENTOS8_OLD]
+    assert data["iptables"]["legacy_nat_autoload"] is True
+
+
+@pytest.mark.parametrize(
+    ("flags", "expected"),
+    [
+        ([], ["iptable_nat", "iptable_filter"]),
+        (["--module", "overlay"], ["overlay"]),
+        (["--module", "+br_netfilter"], ["iptable_nat", "iptable_filter", "br_netfilter"]),
+        (
+            ["--module", "overlay,+veth", "--module", "br-netfilter"],
+            ["overlay", "br_netfilter", "veth"],
+        ),
+    ],
+)
+def test_module_flag(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], flags: list[str], expected: list[str]
+) -> None:
+    root = profiles.healthy(tmp_path)
+    _, out, _ = run(capsys, "--root", str(root.path), "--json", *flags)
+    assert list(json.loads(out)["modules"]) == expected
+
+
+@pytest.mark.parametrize("value", ["nf_nat opt=1", "", "a/b", "x" * 65, "+"])
+def test_bad_module_name_is_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], value: str
+) -> None:
+    code, out, err = run(capsys, "--root", str(tmp_path), "--module", value)
+    assert (code, out) == (64, "")
+    assert err.startswith("dind-preflight: error: --module") and err.count("\n") == 1
+
+
+def test_unknown_flag_is_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["node-report", "--kernel", "x"])
+    assert exit_info.value.code == 64
+    assert "unrecognized arguments: --kernel x" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("what", ["missing", "file", "proc-missing"])
+def test_bad_root_exits_66(tmp_path: Path, capsys: pytest.CaptureFixture[str], what: str) -> None:
+    (tmp_path / "file").write_text("x")
+    argv = {
+        "missing": ["--root", str(tmp_path / "nope")],
+        "file": ["--root", str(tmp_path / "file")],
+        "proc-missing": ["--root", str(tmp_path), "--proc", str(tmp_path / "nope")],
+    }[what]
+    code, out, err = run(capsys, *argv)
+    assert (code, out) == (66, "")
+    message = {
+        "missing": f"host root {tmp_path / 'nope'} does not exist",
+        "file": f"host root {tmp_path / 'file'} is not a directory",
+        "proc-missing": f"proc directory {tmp_path / 'nope'} does not exist",
+    }[what]
+    assert err == f"dind-preflight: error: {message}\n"
+
+
+def test_unreadable_root_exits_66(public_tmp: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = public_tmp / "root"
+    root.mkdir(mode=0o700)
+    main(["node-report", "--root", str(public_tmp)])  # lazy imports, as root
+    capsys.readouterr()
+    with as_nobody():
+        code = main(["node-report", "--root", str(root)])
+    _, err = capsys.readouterr()
+    assert code == 66
+    assert err == f"dind-preflight: error: host root {root} cannot be read: Permission denied\n"
+
+
+def test_empty_root_is_an_answer_not_an_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run(capsys, "--root", str(tmp_path), "--json")
+    assert (code, err) == (1, "")
+    data = json.loads(out)
+    assert data["kernel"] is None
+    assert any("no proc directory" in note for note in data["notes"])
+    assert {f["code"] for f in data["findings"]} == {"module-state-unknown"}
+
+
+def test_this_machine(tmp_path: Path) -> None:
+    """The real `/` of the machine running the tests, through the installed console script."""
+    script = Path(sys.executable).parent / "dind-preflight"
+    result = subprocess.run(
+        [str(script), "node-report"], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode in (0, 1), result.stderr
+    assert result.stderr == ""
+    assert result.stdout.startswith(f"node-report for / (kernel {os.uname().release})")
+    as_json = subprocess.run(
+        [str(script), "node-report", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    data = json.loads(as_json.stdout)
+    if not os.path.exists("/proc/modules"):
+        # No loadable-module support here: the report must say so (or say what it cannot see).
+        codes = {f["code"] for f in data["findings"]}
+        assert codes & {"no-module-support", "module-state-unknown"}
+        assert data["module_support"] in (False, None)
+        if data["module_support"] is False:
+            assert "no loadable module support" in result.stdout
+            for state in data["modules"].values():
+                assert state["loaded_source"] == "kernel-config"
+                assert state["loaded"] == state["builtin"]

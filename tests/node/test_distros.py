@@ -1,0 +1,160 @@
+"""The node analysis on host roots shaped like each distribution, including the field report."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from preflight.jsonable import from_json, to_json
+from preflight.node import analyze_host, render_text
+from preflight.node.model import NodeReport, Severity
+from tests.node import profiles
+from tests.node.rootbuilder import HostRoot
+
+
+def codes(report: NodeReport, module: str | None = None) -> set[str]:
+    return {f.code for f in report.findings if module is None or f.module == module}
+
+
+def test_field_report_before_the_fix(tmp_path: Path) -> None:
+    report = analyze_host(str(profiles.centos8_field_report(tmp_path, "before").path))
+    assert report.kernel == profiles.CENTOS8_NEW
+    assert not report.ok
+    for name in ("iptable_nat", "iptable_filter"):
+        state = report.modules[name]
+        assert (state.loaded, state.available, state.loads_at_boot) == (False, True, False)
+        assert state.listed_in == []
+        assert [(i.path, i.code) for i in state.ignored] == [
+            ("/etc/modules", "etc-modules-not-read")
+        ]
+        # Not a false alarm, but not an excuse either: the kernel could autoload it.
+        assert state.autoload_on_use
+    assert codes(report, "iptable_nat") == {"etc-modules-not-read", "module-not-loaded"}
+    cause = next(f for f in report.findings if f.code == "etc-modules-not-read")
+    assert cause.severity is Severity.ERROR
+    assert cause.evidence == ["/etc/modules:1"]
+    # The remedy is exactly the fix that worked.
+    assert cause.remedy is not None
+    assert cause.remedy.file == "/etc/modules-load.d/iptable_nat.conf"
+    assert cause.remedy.content == "iptable_nat\niptable_filter\n"
+    assert cause.remedy.load_now == "modprobe -a iptable_nat iptable_filter"
+    assert cause.remedy.verify == "lsmod | grep iptable"
+    assert report.iptables.legacy_nat_autoload
+    assert report.modules_load_files == []
+    # Both kernels would come up without them.
+    assert [k.not_at_boot for k in report.kernels] == [["iptable_nat", "iptable_filter"]] * 2
+
+
+def test_field_report_after_manual_modprobe_is_still_not_persistent(tmp_path: Path) -> None:
+    report = analyze_host(str(profiles.centos8_field_report(tmp_path, "manual").path))
+    state = report.modules["iptable_nat"]
+    assert (state.loaded, state.loads_at_boot) == (True, False)
+    assert codes(report) == {"etc-modules-not-read"}
+    assert not report.ok
+    assert report.iptables.backend_hint == "legacy"
+    assert report.iptables.legacy_tables == ["nat", "filter"]
+
+
+def test_field_report_after_the_fix(tmp_path: Path) -> None:
+    report = analyze_host(str(profiles.centos8_field_report(tmp_path, "fixed").path))
+    assert report.ok
+    assert report.findings == []
+    state = report.modules["iptable_filter"]
+    assert [(s.path, s.line, s.text) for s in state.listed_in] == [
+        ("/etc/modules-load.d/iptable_nat.conf", 2, "iptable_filter")
+    ]
+    # /etc/modules still lists them, and is still not read: evidence, not a finding.
+    assert [i.code for i in state.ignored] == ["etc-modules-not-read"]
+    assert report.modules_load_files == ["/etc/modules-load.d/iptable_nat.conf"]
+    assert [k.release for k in report.kernels] == [profiles.CENTOS8_NEW, profiles.CENTOS8_OLD]
+    assert [k.running for k in report.kernels] == [True, False]
+    assert [k.not_at_boot for k in report.kernels] == [[], []]
+
+
+def test_field_report_text_names_the_fix(tmp_path: Path) -> None:
+    text = render_text(analyze_host(str(profiles.centos8_field_report(tmp_path, "before").path)))
+    assert "iptable_nat     no (autoloads)  no       listed only in /etc/modules:1" in text
+    assert "write /etc/modules-load.d/iptable_nat.conf:\n" in text
+    assert "run now: modprobe -a iptable_nat iptable_filter" in text
+    assert "verify:  lsmod | grep iptable" in text
+    assert text.rstrip().endswith("not present now or not at the next boot")
+
+
+@pytest.mark.parametrize(
+    ("build", "ok", "found", "via"),
+    [
+        (profiles.debian11_split_usr, True, set(), "/etc/modules-load.d/modules.conf"),
+        (profiles.debian12, True, set(), None),
+        (profiles.ubuntu2204, True, set(), "/etc/modules-load.d/modules.conf"),
+        (profiles.ubuntu2404, True, set(), None),
+        (profiles.builtin_netfilter, True, set(), None),
+        (profiles.rocky9, False, {"module-not-persistent", "module-not-loaded"}, None),
+    ],
+    ids=["debian11-split-usr", "debian12", "ubuntu2204", "ubuntu2404", "builtin", "rocky9"],
+)
+def test_distributions(
+    tmp_path: Path,
+    build: Callable[[Path], HostRoot],
+    ok: bool,
+    found: set[str],
+    via: str | None,
+) -> None:
+    report = analyze_host(str(build(tmp_path).path))
+    assert report.ok is ok
+    assert codes(report) == found
+    state = report.modules["iptable_nat"]
+    if state.listed_in:
+        assert state.listed_in[0].via == via
+    # The JSON contract round-trips.
+    assert from_json(NodeReport, to_json(report)) == report
+
+
+def test_debian11_split_usr_reads_lib_modules_load_d(tmp_path: Path) -> None:
+    root = profiles.debian11_split_usr(tmp_path)
+    report = analyze_host(str(root.path), modules=["fuse"])
+    state = report.modules["fuse"]
+    assert [(s.path, s.line) for s in state.listed_in] == [("/lib/modules-load.d/fuse.conf", 1)]
+    assert "/lib/modules-load.d/fuse.conf" in report.modules_load_files
+
+
+def test_debian11_without_the_lines_is_not_persistent(tmp_path: Path) -> None:
+    report = analyze_host(str(profiles.debian11_split_usr(tmp_path, listed=False).path))
+    assert codes(report) == {"module-not-persistent"}
+    fix = report.findings[0].remedy
+    assert fix is not None and fix.file == "/etc/modules-load.d/iptable_nat.conf"
+
+
+def test_ubuntu2404_zstd_modules_are_available(tmp_path: Path) -> None:
+    root = profiles.ubuntu2404(tmp_path)
+    assert (
+        root.host(f"/lib/modules/{profiles.UBUNTU2404}/kernel/net/ipv4/netfilter")
+        / "iptable_nat.ko.zst"
+    ).exists()
+    report = analyze_host(str(root.path), modules=["nft_chain_nat", "br_netfilter"])
+    assert report.modules["nft_chain_nat"].loads_at_boot
+    assert report.modules["br_netfilter"].available
+    assert not report.modules["br_netfilter"].loaded
+    assert report.iptables.nft_loaded
+
+
+def test_builtin_kernel_needs_nothing_at_boot(tmp_path: Path) -> None:
+    report = analyze_host(str(profiles.builtin_netfilter(tmp_path).path))
+    state = report.modules["iptable_nat"]
+    assert (state.loaded, state.builtin, state.available, state.loads_at_boot) == (
+        True,
+        True,
+        True,
+        True,
+    )
+    assert state.loaded_source == "modules.builtin"
+    assert report.kernels[0].builtin == ["iptable_nat", "iptable_filter"]
+
+
+def test_rocky9_nft_backend_and_its_k8s_modules(tmp_path: Path) -> None:
+    report = analyze_host(str(profiles.rocky9(tmp_path).path), modules=["overlay", "br_netfilter"])
+    assert report.ok
+    assert report.iptables.backend_hint == "nf_tables"
+    assert report.iptables.nat_module == "nft_chain_nat"
+    assert report.iptables.legacy_tables == []
