@@ -5,8 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import Enum
 
+from preflight.exitcodes import ExitCode
 from preflight.node.model import NodeReport, Remedy
 from preflight.probe.model import ProbeResult
+
+HEALTHY_CAUSE = "healthy"  # the cause code when the daemon answered: nothing to diagnose
 
 
 class FaultClass(str, Enum):
@@ -48,12 +51,21 @@ class ServiceEvidence:
 
     container: str
     image: str | None = None
-    state: str = "unknown"  # running | waiting | terminated | unknown
-    exit_code: int | None = None
-    reason: str | None = None
+    state: str = "unknown"  # running | waiting | terminated | unknown | absent (no dind service)
+    exit_code: int | None = None  # of the current termination, or of the last one while waiting
+    reason: str | None = None  # e.g. Error, OOMKilled, CrashLoopBackOff, ImagePullBackOff
     restart_count: int = 0
     log_tail: list[str] = field(default_factory=list)
     matches: list[SignatureMatch] = field(default_factory=list)
+    message: str | None = None  # Kubernetes' own message for the state, when it gives one
+    finished_at: str | None = None  # RFC 3339 time the container terminated, when it did
+
+    @property
+    def dead(self) -> bool:
+        """The daemon is not running and will not come back by itself (terminated or crash-looping)."""
+        return self.state == "terminated" or (
+            self.state == "waiting" and self.exit_code is not None
+        )
 
 
 @dataclass(frozen=True)
@@ -75,3 +87,16 @@ class Diagnosis:
         default_factory=list
     )  # what could not be seen, and what to grant
     elapsed_s: float = 0.0
+    other_causes: list[Cause] = field(default_factory=list)  # further problems seen, not the first
+    helper_pod: str | None = None  # name of the helper pod that produced ``node_report``, if any
+
+    @property
+    def exit_code(self) -> ExitCode:
+        """The documented exit code for this diagnosis (0, 69, 75 or 78)."""
+        if self.cause.code == HEALTHY_CAUSE:
+            return ExitCode.OK
+        if self.fault in (FaultClass.NODE, FaultClass.RUNNER):
+            return ExitCode.TEMPFAIL
+        if self.fault is FaultClass.JOB:
+            return ExitCode.CONFIG
+        return ExitCode.UNAVAILABLE

@@ -1,0 +1,59 @@
+"""The node taint for a diagnosis: which taint, and the node's taint list with it. Pure.
+
+A node fault (e.g. ``iptable_nat-missing``) makes every dind job on that node fail; a
+``NoSchedule`` taint keeps new job pods away until someone fixes the node and removes it::
+
+    kubectl taint nodes NODE dind-preflight.io/broken:NoSchedule-
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from preflight.diagnosis.model import Confidence, Diagnosis, FaultClass
+from preflight.kube.labels import label_value
+
+TAINT_KEY = "dind-preflight.io/broken"
+TAINT_EFFECT = "NoSchedule"
+
+
+@dataclass(frozen=True)
+class Taint:
+    key: str
+    value: str
+    effect: str = TAINT_EFFECT
+
+    def to_api(self) -> dict[str, str]:
+        return {"key": self.key, "value": self.value, "effect": self.effect}
+
+    @property
+    def untaint_command(self) -> str:
+        return f"kubectl taint nodes NODE {self.key}:{self.effect}-"
+
+
+def taint_for(diagnosis: Diagnosis) -> Taint | None:
+    """The taint for a node fault we are reasonably sure of; ``None`` for anything else."""
+    if diagnosis.fault is not FaultClass.NODE or diagnosis.confidence is Confidence.LOW:
+        return None
+    if not diagnosis.node:
+        return None
+    return Taint(TAINT_KEY, label_value(diagnosis.cause.code))
+
+
+def with_taint(existing: list[dict[str, Any]] | None, taint: Taint) -> list[dict[str, Any]] | None:
+    """The node's taints with ``taint`` added; ``None`` when it is there already (idempotent).
+
+    Other taints are kept as they are; ours (same key and effect) is replaced when its value
+    (the cause) changed.
+    """
+    current = [dict(t) for t in existing or [] if isinstance(t, dict)]
+    wanted = taint.to_api()
+    for entry in current:
+        if entry.get("key") == taint.key and entry.get("effect") == taint.effect:
+            if entry.get("value") == taint.value:
+                return None
+            entry["value"] = taint.value
+            entry.pop("timeAdded", None)
+            return current
+    return [*current, wanted]

@@ -1,0 +1,240 @@
+"""The catalog of causes: every cause code a diagnosis can name, whose fault it is, and the fix.
+
+Cause codes are stable strings: GitLab issues are deduplicated on them and node taints carry them.
+Log signatures (:mod:`preflight.diagnosis.signatures`) and the decision
+(:mod:`preflight.diagnosis.decide`) only refer to the codes defined here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from preflight.diagnosis.model import HEALTHY_CAUSE, Cause, FaultClass
+from preflight.node.model import Remedy
+
+IPTABLE_NAT_MISSING = "iptable_nat-missing"
+IPTABLE_FILTER_MISSING = "iptable_filter-missing"
+IP_TABLES_MISSING = "ip_tables-missing"
+NFT_CHAIN_NAT_MISSING = "nft_chain_nat-missing"
+NF_TABLES_MISSING = "nf_tables-missing"
+NAT_UNAVAILABLE = "nat-unavailable"
+NOT_PRIVILEGED = "not-privileged"
+STORAGE_DRIVER_UNSUPPORTED = "storage-driver-unsupported"
+BACKING_FS_NO_D_TYPE = "backing-fs-no-d-type"
+CGROUP_V2_UNSUPPORTED = "cgroup-v2-unsupported"
+TLS_PORT_MISMATCH = "tls-port-mismatch"
+PORT_IN_USE = "port-in-use"
+SERVICE_OOM_KILLED = "service-oom-killed"
+SERVICE_IMAGE_UNAVAILABLE = "service-image-unavailable"
+NO_DIND_SERVICE = "no-dind-service"
+DIND_EXITED = "dind-exited"
+DIND_NOT_READY = "dind-not-ready"
+HEALTHY = HEALTHY_CAUSE
+NOT_ESTABLISHED = "not-established"
+
+
+@dataclass(frozen=True)
+class CauseInfo:
+    """What a cause code means: whose fault, the kernel module involved, and the fix."""
+
+    code: str
+    fault: FaultClass
+    summary: str
+    module: str | None = None
+    fix: str = ""
+
+
+def _module_remedy(modules: tuple[str, ...], conf_name: str) -> Remedy:
+    listed = "".join(f"{name}\n" for name in modules)
+    return Remedy(
+        file=f"/etc/modules-load.d/{conf_name}.conf",
+        content=listed,
+        load_now=f"modprobe -a {' '.join(modules)}",
+        verify=f"lsmod | grep -E '{'|'.join(modules)}'",
+        text=(
+            f"Load {', '.join(modules)} now and at every boot: systemd-modules-load reads "
+            "/etc/modules-load.d/*.conf on every distribution (a bare /etc/modules is not read "
+            "on RHEL/CentOS/Rocky/Fedora). Verify again after the next reboot."
+        ),
+    )
+
+
+_NAT_MODULES = ("iptable_nat", "iptable_filter")
+
+CAUSES: dict[str, CauseInfo] = {
+    info.code: info
+    for info in (
+        CauseInfo(
+            IPTABLE_NAT_MISSING,
+            FaultClass.NODE,
+            "The node's kernel module iptable_nat is not loaded: dockerd in the dind service "
+            "cannot create its NAT chain and exits.",
+            module="iptable_nat",
+            fix="Load iptable_nat (and iptable_filter) on the node and list them in "
+            "/etc/modules-load.d/ so that they load at every boot.",
+        ),
+        CauseInfo(
+            IPTABLE_FILTER_MISSING,
+            FaultClass.NODE,
+            "The node's kernel module iptable_filter is not loaded: dockerd in the dind service "
+            "cannot create its filter chains and exits.",
+            module="iptable_filter",
+            fix="Load iptable_filter (and iptable_nat) on the node and list them in "
+            "/etc/modules-load.d/.",
+        ),
+        CauseInfo(
+            IP_TABLES_MISSING,
+            FaultClass.NODE,
+            "The node's kernel has no legacy iptables support loaded (ip_tables): dockerd in the "
+            "dind service cannot use iptables at all.",
+            module="ip_tables",
+            fix="Load ip_tables, iptable_nat and iptable_filter on the node and list them in "
+            "/etc/modules-load.d/.",
+        ),
+        CauseInfo(
+            NFT_CHAIN_NAT_MISSING,
+            FaultClass.NODE,
+            "The dind service's iptables uses nf_tables and the node cannot create nat chains "
+            "(kernel module nft_chain_nat not available).",
+            module="nft_chain_nat",
+            fix="Load nft_chain_nat on the node (or iptable_nat and run dind with "
+            "DOCKER_IPTABLES_LEGACY=1) and list it in /etc/modules-load.d/.",
+        ),
+        CauseInfo(
+            NF_TABLES_MISSING,
+            FaultClass.NODE,
+            "The dind service's iptables uses nf_tables and the node's kernel has no nf_tables "
+            "support loaded.",
+            module="nf_tables",
+            fix="Load nf_tables and nft_chain_nat on the node, or load iptable_nat and run dind "
+            "with DOCKER_IPTABLES_LEGACY=1.",
+        ),
+        CauseInfo(
+            NAT_UNAVAILABLE,
+            FaultClass.NODE,
+            "dockerd in the dind service could not create its NAT chain: the node's netfilter "
+            "nat support is missing.",
+            module="iptable_nat",
+            fix="Load iptable_nat (legacy iptables) or nft_chain_nat (nf_tables) on the node and "
+            "list it in /etc/modules-load.d/.",
+        ),
+        CauseInfo(
+            NOT_PRIVILEGED,
+            FaultClass.RUNNER,
+            "The dind service container is not privileged: dockerd cannot mount or change "
+            "iptables.",
+            fix="Set `privileged = true` under [runners.kubernetes] in the runner's config.toml.",
+        ),
+        CauseInfo(
+            STORAGE_DRIVER_UNSUPPORTED,
+            FaultClass.RUNNER,
+            "dockerd in the dind service cannot use its storage driver (overlay2 over an "
+            "unsupported filesystem, e.g. overlay on overlay, or an unknown driver).",
+            fix="Mount an emptyDir volume at /var/lib/docker in the dind service (runner "
+            "[[runners.kubernetes.volumes.empty_dir]]), and do not force DOCKER_DRIVER.",
+        ),
+        CauseInfo(
+            BACKING_FS_NO_D_TYPE,
+            FaultClass.NODE,
+            "The node's filesystem under the dind data root has no d_type support (e.g. xfs "
+            "formatted with ftype=0): overlay2 cannot work.",
+            fix="Give /var/lib/docker of the dind service a volume on a filesystem with d_type "
+            "(xfs ftype=1 or ext4).",
+        ),
+        CauseInfo(
+            CGROUP_V2_UNSUPPORTED,
+            FaultClass.JOB,
+            "The dind image is too old for the node's cgroup v2: its entrypoint cannot set up "
+            "cgroups.",
+            fix="Use a current docker:dind image in the job's `services:` (20.10 or later).",
+        ),
+        CauseInfo(
+            TLS_PORT_MISMATCH,
+            FaultClass.JOB,
+            "The job and the dind service disagree about TLS: DOCKER_HOST and DOCKER_TLS_CERTDIR "
+            "do not match the port and protocol dind listens on (2376 with TLS, 2375 without).",
+            fix='Either DOCKER_HOST=tcp://docker:2376 with DOCKER_TLS_CERTDIR="/certs", '
+            'DOCKER_TLS_VERIFY=1, DOCKER_CERT_PATH="$DOCKER_TLS_CERTDIR/client", or '
+            'DOCKER_HOST=tcp://docker:2375 with DOCKER_TLS_CERTDIR="".',
+        ),
+        CauseInfo(
+            PORT_IN_USE,
+            FaultClass.JOB,
+            "dockerd in the dind service could not listen: another container of the job pod "
+            "already uses its port.",
+            fix="Do not run two services on the same port (all containers of a job pod share "
+            "localhost).",
+        ),
+        CauseInfo(
+            SERVICE_OOM_KILLED,
+            FaultClass.RUNNER,
+            "The dind service container was killed for exceeding its memory limit.",
+            fix="Raise service_memory_limit under [runners.kubernetes] (or "
+            "KUBERNETES_SERVICE_MEMORY_LIMIT where overwrites are allowed).",
+        ),
+        CauseInfo(
+            SERVICE_IMAGE_UNAVAILABLE,
+            FaultClass.UNKNOWN,
+            "The dind service image could not be pulled.",
+            fix="Check the image name in `services:` and that the node can reach the registry.",
+        ),
+        CauseInfo(
+            NO_DIND_SERVICE,
+            FaultClass.JOB,
+            "The job pod has no dind service container, yet the job expects a Docker daemon.",
+            fix="Add `services: [docker:dind]` (with an alias `docker`) to the job, or set "
+            "--service-container if the service has an unusual name.",
+        ),
+        CauseInfo(
+            DIND_EXITED,
+            FaultClass.UNKNOWN,
+            "The dind service exited and its log shows no known failure signature.",
+            fix="Read the service log (CI_DEBUG_SERVICES=true shows it in the job log).",
+        ),
+        CauseInfo(
+            DIND_NOT_READY,
+            FaultClass.UNKNOWN,
+            "The dind service is running but the Docker daemon does not answer at DOCKER_HOST.",
+            fix="Check DOCKER_HOST against the service alias and port; give dind more time.",
+        ),
+        CauseInfo(HEALTHY, FaultClass.UNKNOWN, "The Docker daemon answered: nothing to diagnose."),
+        CauseInfo(
+            NOT_ESTABLISHED,
+            FaultClass.UNKNOWN,
+            "The cause could not be established from what was visible.",
+            fix="Grant the permissions listed under limitations and run again.",
+        ),
+    )
+}
+
+# Module causes carry the exact fix that worked in the field report.
+_REMEDIES: dict[str, Remedy] = {
+    IPTABLE_NAT_MISSING: _module_remedy(_NAT_MODULES, "iptable_nat"),
+    IPTABLE_FILTER_MISSING: _module_remedy(_NAT_MODULES, "iptable_nat"),
+    NAT_UNAVAILABLE: _module_remedy(_NAT_MODULES, "iptable_nat"),
+    IP_TABLES_MISSING: _module_remedy(("ip_tables", *_NAT_MODULES), "iptable_nat"),
+    NFT_CHAIN_NAT_MISSING: _module_remedy(("nft_chain_nat",), "nft_chain_nat"),
+    NF_TABLES_MISSING: _module_remedy(("nf_tables", "nft_chain_nat"), "nf_tables"),
+}
+
+
+def info(code: str) -> CauseInfo:
+    """The catalog entry for ``code`` (KeyError for a code that is not in the catalog)."""
+    return CAUSES[code]
+
+
+def cause(code: str, detail: str = "") -> Cause:
+    """A :class:`Cause` for ``code``; ``detail`` (one sentence) is appended to the summary."""
+    entry = CAUSES[code]
+    summary = f"{entry.summary} {detail}".strip() if detail else entry.summary
+    return Cause(code=code, summary=summary, module=entry.module)
+
+
+def default_remedy(code: str) -> Remedy | None:
+    """The generic fix for ``code`` when no node report gave a more precise one."""
+    if code in _REMEDIES:
+        return _REMEDIES[code]
+    entry = CAUSES.get(code)
+    if entry is None or not entry.fix:
+        return None
+    return Remedy(text=entry.fix)

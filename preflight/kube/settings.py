@@ -1,0 +1,112 @@
+"""Settings of the Kubernetes diagnosis, from flags and the job's environment. Pure."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from preflight.errors import UsageError
+
+PULL_POLICIES = ("IfNotPresent", "Always", "Never")
+DEFAULT_TIMEOUT_S = 30.0
+SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
+
+ENV_SERVICE_CONTAINER = "DIND_PREFLIGHT_SERVICE_CONTAINER"
+ENV_HELPER_IMAGE = "DIND_PREFLIGHT_HELPER_IMAGE"
+ENV_HELPER_PULL_POLICY = "DIND_PREFLIGHT_HELPER_PULL_POLICY"
+ENV_HELPER_PULL_SECRETS = "DIND_PREFLIGHT_HELPER_PULL_SECRETS"
+ENV_NO_HELPER = "DIND_PREFLIGHT_NO_HELPER"
+ENV_TIMEOUT = "DIND_PREFLIGHT_DIAGNOSE_TIMEOUT"
+ENV_NAMESPACE = "DIND_PREFLIGHT_NAMESPACE"
+
+
+@dataclass(frozen=True)
+class KubeSettings:
+    """Everything the in-cluster diagnosis needs to know before it talks to the API."""
+
+    timeout: float = DEFAULT_TIMEOUT_S  # budget for the whole diagnosis, helper pod included
+    helper_image: str | None = None  # None: the build container's own image
+    helper_pull_policy: str = "IfNotPresent"
+    helper_pull_secrets: tuple[str, ...] | None = None  # None: the job pod's imagePullSecrets
+    service_container: str | None = None  # None: find the dind service by image/name
+    use_helper: bool = True
+    pod_name: str | None = None  # the job pod ($HOSTNAME)
+    namespace: str | None = None  # None: service-account namespace file, else kubeconfig
+    job_id: str | None = None  # $CI_JOB_ID, labels the helper pod
+    kubeconfig: str | None = None  # $KUBECONFIG, used outside a cluster
+    in_cluster: bool = False  # $KUBERNETES_SERVICE_HOST is set
+    service_account_dir: str = SERVICE_ACCOUNT_DIR
+    proc: str = "/proc"  # the job's own proc, for the loaded-modules fallback
+    host_root: str | None = None  # a host root the user gave (local mode)
+    log_tail_lines: int = 200
+
+    @property
+    def helper_deadline_s(self) -> int:
+        """``activeDeadlineSeconds`` of the helper pod: our budget plus slack for a slow kubelet."""
+        return math.ceil(self.timeout) + 30
+
+
+def _flag_or_env(flag: str | None, env: Mapping[str, str], name: str) -> str | None:
+    if flag is not None and flag != "":
+        return flag
+    value = env.get(name, "").strip()
+    return value or None
+
+
+def _truthy(value: str | None) -> bool:
+    return (value or "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def parse_timeout(text: str | float | None, default: float = DEFAULT_TIMEOUT_S) -> float:
+    """Seconds, > 0 and finite; UsageError (exit 64) otherwise."""
+    if text is None or text == "":
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        raise UsageError(f"invalid timeout {text!r}: give seconds, e.g. 30") from None
+    if not math.isfinite(value) or value <= 0:
+        raise UsageError(f"invalid timeout {text!r}: must be a positive number of seconds")
+    return value
+
+
+def settings_from(
+    env: Mapping[str, str],
+    *,
+    timeout: float | str | None = None,
+    helper_image: str | None = None,
+    helper_pull_policy: str | None = None,
+    helper_pull_secrets: list[str] | None = None,
+    service_container: str | None = None,
+    no_helper: bool = False,
+    host_root: str | None = None,
+    proc: str | None = None,
+) -> KubeSettings:
+    """Settings from command-line values (which win) and the environment."""
+    policy = _flag_or_env(helper_pull_policy, env, ENV_HELPER_PULL_POLICY) or "IfNotPresent"
+    canonical = {p.lower(): p for p in PULL_POLICIES}.get(policy.lower())
+    if canonical is None:
+        raise UsageError(
+            f"invalid helper pull policy {policy!r}: use one of {', '.join(PULL_POLICIES)}"
+        )
+    secrets: tuple[str, ...] | None = None
+    if helper_pull_secrets:
+        secrets = tuple(s for s in helper_pull_secrets if s)
+    elif env.get(ENV_HELPER_PULL_SECRETS, "").strip():
+        secrets = tuple(s.strip() for s in env[ENV_HELPER_PULL_SECRETS].split(",") if s.strip())
+    return KubeSettings(
+        timeout=parse_timeout(timeout if timeout is not None else env.get(ENV_TIMEOUT)),
+        helper_image=_flag_or_env(helper_image, env, ENV_HELPER_IMAGE),
+        helper_pull_policy=canonical,
+        helper_pull_secrets=secrets,
+        service_container=_flag_or_env(service_container, env, ENV_SERVICE_CONTAINER),
+        use_helper=not (no_helper or _truthy(env.get(ENV_NO_HELPER))),
+        pod_name=env.get("HOSTNAME") or None,
+        namespace=env.get(ENV_NAMESPACE) or None,
+        job_id=env.get("CI_JOB_ID") or None,
+        kubeconfig=env.get("KUBECONFIG") or None,
+        in_cluster=bool(env.get("KUBERNETES_SERVICE_HOST")),
+        proc=proc or "/proc",
+        host_root=host_root,
+    )

@@ -1,0 +1,81 @@
+"""Taint a node through the API: read its taints, add ours, patch; idempotent, others kept.
+
+The patch carries the ``resourceVersion`` it was computed from, so a concurrent change to the
+node makes the API answer 409 and we read and try again instead of overwriting someone's taint.
+Needs ``get`` and ``patch`` on ``nodes`` (the optional ClusterRole in ``deploy/rbac/``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from preflight.actions.taint import Taint, taint_for, with_taint
+from preflight.diagnosis.model import Diagnosis
+from preflight.kube import permissions
+from preflight.kube.client import KubeConflict, KubeContext, KubeError, connect
+from preflight.kube.settings import KubeSettings
+
+ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class TaintOutcome:
+    node: str
+    taint: Taint
+    changed: bool  # False: it was there already, or it could not be applied (see problem)
+    problem: str | None = None
+
+
+def taint_node(ctx: KubeContext, node: str, taint: Taint, attempts: int = ATTEMPTS) -> TaintOutcome:
+    """Make sure ``node`` carries ``taint``; never raises for API problems."""
+    for _ in range(max(1, attempts)):
+        try:
+            current = ctx.get_json(permissions.GET_NODE, ctx.api.read_node, node)
+            taints = with_taint((current.get("spec") or {}).get("taints"), taint)
+            if taints is None:
+                return TaintOutcome(node, taint, changed=False)
+            version = (current.get("metadata") or {}).get("resourceVersion")
+            patch: dict[str, object] = {"spec": {"taints": taints}}
+            if version:
+                patch["metadata"] = {"resourceVersion": version}
+            ctx.call(
+                permissions.PATCH_NODE,
+                ctx.api.patch_node,
+                node,
+                patch,
+                _content_type="application/merge-patch+json",
+                _preload_content=False,
+            )
+            return TaintOutcome(node, taint, changed=True)
+        except KubeConflict:
+            continue
+        except KubeError as exc:
+            return TaintOutcome(
+                node, taint, changed=False, problem=f"taint node {node}: {exc.limitation}"
+            )
+    return TaintOutcome(
+        node, taint, changed=False, problem=f"taint node {node}: the node kept changing (409)"
+    )
+
+
+def taint_diagnosed_node(
+    diagnosis: Diagnosis, settings: KubeSettings, context: KubeContext | None = None
+) -> str:
+    """Taint the node of a node-fault diagnosis; one line saying what was (not) done. Never raises
+    for API problems (they are in the line)."""
+    taint = taint_for(diagnosis)
+    if taint is None or not diagnosis.node:
+        why = "no node name" if not diagnosis.node else f"a {diagnosis.fault.value} fault"
+        return f"taint: not applied ({why}, not a node fault we are sure of)"
+    try:
+        ctx = context or connect(settings)
+    except KubeError as exc:
+        return f"taint: not applied ({exc.limitation})"
+    outcome = taint_node(ctx, diagnosis.node, taint)
+    if outcome.problem:
+        return f"taint: not applied ({outcome.problem})"
+    state = "added" if outcome.changed else "already present"
+    return (
+        f"taint: {taint.key}={taint.value}:{taint.effect} {state} on node {diagnosis.node} "
+        f"(remove after the fix: kubectl taint nodes {diagnosis.node} {taint.key}:{taint.effect}-)"
+    )

@@ -1,0 +1,209 @@
+"""`dind-preflight diagnose` as a process: output, exit codes, signals, errors, local mode."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.kube.conftest import JOB_ID, JOB_POD, TERMINATED_NAT
+from tests.kube.failing_daemons import LOG_DIR, saved_log
+from tests.kube.fake_cluster import TOKEN, FakeCluster, FakeKubelet, finishes, stays_pending
+from tests.kube.node_roots import centos8_node, node_report_output
+
+CLI = Path(sys.executable).parent / "dind-preflight"
+AddPod = Callable[..., dict[str, Any]]
+
+
+def job_env(cluster: FakeCluster | None, **extra: str) -> dict[str, str]:
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("KUBE", "DIND_PREFLIGHT", "CI_"))
+    }
+    env.update({"HOSTNAME": JOB_POD, "CI_JOB_ID": JOB_ID, "DIND_PREFLIGHT_DIAGNOSE_TIMEOUT": "10"})
+    if cluster is not None:
+        env["KUBECONFIG"] = str(cluster.kubeconfig())
+    env.update(extra)
+    return env
+
+
+def diagnose(
+    *args: str, env: dict[str, str], timeout: float = 30
+) -> subprocess.CompletedProcess[str]:
+    assert CLI.exists(), f"{CLI} missing: `make test` installs the package into .venv"
+    return subprocess.run(
+        [str(CLI), "diagnose", "--proc", "/nonexistent", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+@pytest.fixture
+def node_output(tmp_path: Path) -> str:
+    return node_report_output(centos8_node(tmp_path / "node"))[1]
+
+
+def test_json_for_the_field_report(
+    cluster: FakeCluster, add_job_pod: AddPod, node_output: str
+) -> None:
+    add_job_pod(service_state=TERMINATED_NAT)
+    cluster.set_log(JOB_POD, "svc-0", saved_log("legacy-nat-missing"))
+    with FakeKubelet(cluster, finishes(node_output, exit_code=1)):
+        result = diagnose("--json", env=job_env(cluster))
+    assert result.returncode == 75, result.stderr
+    assert result.stderr == ""
+    data = json.loads(result.stdout)
+    assert data["cause"]["code"] == "iptable_nat-missing"
+    assert data["cause"]["module"] == "iptable_nat"
+    assert (data["fault"], data["confidence"]) == ("node", "high")
+    assert data["node"] == "worker-3" and data["pod"] == JOB_POD and data["namespace"] == "ci"
+    assert data["service"]["state"] == "terminated" and data["service"]["exit_code"] == 1
+    assert data["service"]["matches"][0]["signature"] == "iptables-legacy-nat-table-missing"
+    assert data["node_report"]["modules"]["iptable_nat"]["loaded"] is False
+    assert data["evidence_source"] == "helper-pod"
+    assert data["remedy"]["file"] == "/etc/modules-load.d/iptable_nat.conf"
+    assert TOKEN not in result.stdout + result.stderr
+
+
+def test_human_output(cluster: FakeCluster, add_job_pod: AddPod, node_output: str) -> None:
+    add_job_pod(service_state=TERMINATED_NAT)
+    cluster.set_log(JOB_POD, "svc-0", saved_log("legacy-nat-missing"))
+    with FakeKubelet(cluster, finishes(node_output, exit_code=1)):
+        result = diagnose(env=job_env(cluster))
+    assert result.returncode == 75
+    lines = result.stdout.splitlines()
+    assert lines[0] == "dind-preflight diagnosis: iptable_nat-missing (node fault, high confidence)"
+    assert f"  node worker-3, pod {JOB_POD} (namespace ci)" in lines
+    assert (
+        "  dind service svc-0 [docker:24.0-dind]: terminated, exit code 1 (Error), restarts 0"
+        in lines
+    )
+    assert "    write /etc/modules-load.d/iptable_nat.conf:" in lines
+    assert "    load now: modprobe -a iptable_nat iptable_filter" in lines
+    assert lines[-1] == "  exit 75: node or runner fault: retry the job on another runner"
+
+
+@pytest.mark.parametrize(
+    ("signum", "code", "stderr"),
+    [
+        (
+            signal.SIGTERM,
+            130,
+            "dind-preflight: error: terminated by SIGTERM; cleaned up before exiting\n",
+        ),
+        (signal.SIGINT, 130, "dind-preflight: interrupted\n"),
+    ],
+    ids=["SIGTERM", "SIGINT"],
+)
+def test_signal_deletes_the_helper_pod(
+    cluster: FakeCluster, add_job_pod: AddPod, signum: signal.Signals, code: int, stderr: str
+) -> None:
+    add_job_pod(service_state=TERMINATED_NAT)
+    cluster.set_log(JOB_POD, "svc-0", "nothing known\n")
+    with FakeKubelet(cluster, stays_pending()):
+        process = subprocess.Popen(
+            [str(CLI), "diagnose", "--proc", "/nonexistent"],
+            env=job_env(cluster),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            deadline = time.monotonic() + 15
+            while not cluster.helper_pods() and time.monotonic() < deadline:
+                time.sleep(0.02)
+            assert cluster.helper_pods(), "the helper pod was never created"
+            time.sleep(0.2)  # waiting on the watch now
+            process.send_signal(signum)
+            out, err = process.communicate(timeout=15)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+    assert process.returncode == code
+    assert err == stderr
+    assert out == ""
+    assert cluster.helper_pods() == []
+
+
+def test_usage_and_input_errors_are_one_line(tmp_path: Path) -> None:
+    bad_timeout = diagnose("--timeout", "soon", env=job_env(None))
+    assert bad_timeout.returncode == 64
+    assert (
+        bad_timeout.stderr
+        == "dind-preflight: error: invalid timeout 'soon': give seconds, e.g. 30\n"
+    )
+    bad_policy = diagnose("--helper-pull-policy", "Sometimes", env=job_env(None))
+    assert bad_policy.returncode == 64 and bad_policy.stderr.count("\n") == 1
+    missing = diagnose("--service-log", str(tmp_path / "nope.log"), env=job_env(None))
+    assert missing.returncode == 66
+    assert missing.stderr.startswith("dind-preflight: error: cannot read service log ")
+    assert missing.stderr.count("\n") == 1
+    (tmp_path / "probe.json").write_text("[1, 2]")
+    bad_probe = diagnose("--probe-result", str(tmp_path / "probe.json"), env=job_env(None))
+    assert bad_probe.returncode == 66 and "is not a probe result" in bad_probe.stderr
+
+
+def test_local_mode_with_a_saved_log_and_probe_result(tmp_path: Path) -> None:
+    probe = {
+        "verdict": "refused",
+        "docker_host": "tcp://docker:2375",
+        "elapsed_s": 0.1,
+        "detail": "refused",
+    }
+    (tmp_path / "probe.json").write_text(json.dumps(probe))
+    result = diagnose(
+        "--json",
+        "--service-log",
+        str(LOG_DIR / "not-privileged.log"),
+        "--probe-result",
+        str(tmp_path / "probe.json"),
+        env=job_env(None),
+    )
+    assert result.returncode == 75, result.stderr
+    data = json.loads(result.stdout)
+    assert (data["cause"]["code"], data["fault"]) == ("not-privileged", "runner")
+    assert data["probe"]["verdict"] == "refused"
+    assert data["limitations"][0].startswith("no Kubernetes API")
+
+
+def test_local_mode_with_a_host_root(tmp_path: Path) -> None:
+    root = centos8_node(tmp_path / "node")
+    result = diagnose("--json", "--host-root", str(root), env=job_env(None))
+    assert result.returncode == 75, result.stderr
+    data = json.loads(result.stdout)
+    assert data["cause"]["code"] == "iptable_nat-missing"
+    assert data["evidence_source"] == "host-root"
+    assert data["remedy"]["content"] == "iptable_nat\niptable_filter\n"
+
+
+def test_taint_node_flag(cluster: FakeCluster, add_job_pod: AddPod, node_output: str) -> None:
+    add_job_pod(service_state=TERMINATED_NAT)
+    cluster.set_log(JOB_POD, "svc-0", saved_log("legacy-nat-missing"))
+    cluster.add(
+        "v1/nodes",
+        None,
+        {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "worker-3"}, "spec": {}},
+    )
+    with FakeKubelet(cluster, finishes(node_output, exit_code=1)):
+        result = diagnose("--taint-node", env=job_env(cluster))
+    assert result.returncode == 75
+    assert result.stdout.splitlines()[-1] == (
+        "taint: dind-preflight.io/broken=iptable_nat-missing:NoSchedule added on node worker-3 "
+        "(remove after the fix: kubectl taint nodes worker-3 dind-preflight.io/broken:NoSchedule-)"
+    )
+    node = cluster.get("v1/nodes", None, "worker-3")
+    assert node is not None
+    assert node["spec"]["taints"] == [
+        {"key": "dind-preflight.io/broken", "value": "iptable_nat-missing", "effect": "NoSchedule"}
+    ]

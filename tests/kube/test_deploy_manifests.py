@@ -1,0 +1,148 @@
+"""deploy/: every Kubernetes manifest is schema-valid (strict), the Role grants exactly what the
+code uses, and the runner Helm values bind the service account."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import tomllib
+import yaml
+
+from preflight.kube import permissions
+from tests.kube.validation import validate_strict
+
+DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
+
+
+def documents(path: Path) -> list[dict[str, Any]]:
+    return [doc for doc in yaml.safe_load_all(path.read_text()) if isinstance(doc, dict)]
+
+
+MANIFESTS = [
+    (path, doc)
+    for path in sorted(DEPLOY.rglob("*.yaml"))
+    for doc in documents(path)
+    if "apiVersion" in doc and "kind" in doc
+]
+
+
+def test_there_are_manifests() -> None:
+    kinds = sorted({doc["kind"] for path, doc in MANIFESTS if path.parent.name == "rbac"})
+    assert kinds == ["ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding", "ServiceAccount"]
+
+
+@pytest.mark.parametrize(
+    ("path", "doc"), MANIFESTS, ids=[f"{p.relative_to(DEPLOY)}:{d['kind']}" for p, d in MANIFESTS]
+)
+def test_manifest_is_valid_in_strict_mode(path: Path, doc: dict[str, Any]) -> None:
+    validate_strict(doc)
+
+
+def _rules(kind: str) -> set[tuple[str, str]]:
+    found: set[tuple[str, str]] = set()
+    for _, doc in MANIFESTS:
+        if doc["kind"] == kind:
+            for rule in doc["rules"]:
+                assert rule["apiGroups"] == [""]
+                found |= {
+                    (verb, resource) for resource in rule["resources"] for verb in rule["verbs"]
+                }
+    return found
+
+
+def _used(cluster_scoped: bool) -> set[tuple[str, str]]:
+    every = [getattr(permissions, name) for name in dir(permissions) if name.isupper()]
+    return {
+        (p.verb, p.resource)
+        for p in every
+        if isinstance(p, permissions.Permission) and p.cluster_scoped is cluster_scoped
+    }
+
+
+def test_role_grants_exactly_what_the_code_uses() -> None:
+    assert _rules("Role") == _used(cluster_scoped=False)
+    assert _rules("Role") == {
+        ("get", "pods"),
+        ("create", "pods"),
+        ("watch", "pods"),
+        ("delete", "pods"),
+        ("get", "pods/log"),
+    }
+
+
+def test_cluster_role_is_only_for_the_taint() -> None:
+    assert (
+        _rules("ClusterRole")
+        == _used(cluster_scoped=True)
+        == {("get", "nodes"), ("patch", "nodes")}
+    )
+
+
+def test_bindings_point_at_the_service_account() -> None:
+    accounts = {
+        (d["metadata"]["namespace"], d["metadata"]["name"])
+        for _, d in MANIFESTS
+        if d["kind"] == "ServiceAccount"
+    }
+    for _, doc in MANIFESTS:
+        if doc["kind"] in ("RoleBinding", "ClusterRoleBinding"):
+            subjects = {(s["namespace"], s["name"]) for s in doc["subjects"]}
+            assert subjects == accounts
+            roles = {
+                d["metadata"]["name"] for _, d in MANIFESTS if d["kind"] == doc["roleRef"]["kind"]
+            }
+            assert doc["roleRef"]["name"] in roles
+
+
+def test_helm_values_bind_the_service_account() -> None:
+    values = yaml.safe_load((DEPLOY / "helm/values-service-account.yaml").read_text())
+    rendered = values["runners"]["config"].replace("{{.Release.Namespace}}", "gitlab-runner")
+    config = tomllib.loads(rendered)
+    kube = config["runners"][0]["kubernetes"]
+    (account,) = [d["metadata"]["name"] for _, d in MANIFESTS if d["kind"] == "ServiceAccount"]
+    assert kube["service_account"] == account
+    assert kube["automount_service_account_token"] is True
+    assert kube["privileged"] is True
+    assert kube["namespace"] == "gitlab-runner"
+
+
+def test_the_role_is_enough_for_a_whole_diagnosis_and_the_taint(tmp_path: Path) -> None:
+    """With exactly deploy/rbac/ granted (everything else 403), nothing is missing."""
+    import dataclasses
+
+    from preflight.actions.taint import taint_for
+    from preflight.kube.client import connect
+    from preflight.kube.diagnose import diagnose_in_cluster
+    from preflight.kube.settings import KubeSettings
+    from preflight.kube.taint_node import taint_node
+    from tests.kube.conftest import JOB_ID, JOB_POD, TERMINATED_NAT, job_pod_manifest
+    from tests.kube.failing_daemons import saved_log
+    from tests.kube.fake_cluster import FakeKubelet, finishes, running_cluster
+    from tests.kube.node_roots import centos8_node, node_report_output
+
+    output = node_report_output(centos8_node(tmp_path / "node"))[1]
+    with running_cluster(tmp_path) as cluster:
+        cluster.allow_only(_rules("Role") | _rules("ClusterRole"))
+        cluster.add("v1/pods", "ci", job_pod_manifest(service_state=TERMINATED_NAT))
+        cluster.add(
+            "v1/nodes", None, {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "worker-3"}}
+        )
+        cluster.set_log(JOB_POD, "svc-0", saved_log("legacy-nat-missing"))
+        settings = KubeSettings(
+            pod_name=JOB_POD, job_id=JOB_ID, kubeconfig=str(cluster.kubeconfig()), proc="/x"
+        )
+        with FakeKubelet(cluster, finishes(output, exit_code=1)):
+            diagnosis = diagnose_in_cluster(None, settings)
+        assert diagnosis.limitations == []
+        assert diagnosis.evidence_source == "helper-pod"
+        taint = taint_for(diagnosis)
+        assert taint is not None
+        outcome = taint_node(connect(settings), "worker-3", taint)
+        assert outcome.changed and outcome.problem is None
+        assert cluster.helper_pods() == []
+        # ... and without the optional ClusterRole, only the taint is refused.
+        cluster.allow_only(_rules("Role"))
+        refused = taint_node(connect(dataclasses.replace(settings)), "worker-3", taint)
+        assert refused.problem is not None and "cannot get nodes cluster-wide" in refused.problem
