@@ -28,23 +28,25 @@ class ActionPlan:
 
 
 def plan_actions(diagnosis: Diagnosis, action: Action) -> ActionPlan:
-    """Node/runner fault -> configured action, exit 75; job fault -> 78; unknown -> 69; no action."""
+    """Node/runner fault -> the configured action (exit 75); job fault (78), unknown (69): none.
+
+    A taint marks one node, so it applies to node faults only, and only when the node is known.
+    """
+    code = diagnosis.exit_code
     fault = diagnosis.fault
-    if fault in (FaultClass.NODE, FaultClass.RUNNER):
-        if action is Action.TAINT_NODE and not diagnosis.node:
-            return ActionPlan(
-                pause_runner=False,
-                taint_node=False,
-                exit_code=ExitCode.TEMPFAIL,
-                reason="taint-node asked, but the node name is unknown: no action taken",
-            )
+    if fault not in (FaultClass.NODE, FaultClass.RUNNER):
+        why = "the job's own configuration" if fault is FaultClass.JOB else "cause not established"
+        return ActionPlan(False, False, code, f"{why}: no action against the runner")
+    if action is Action.NONE:
+        return ActionPlan(False, False, code, f"{fault.value} fault: actions disabled (none)")
+    if action is Action.PAUSE_RUNNER:
+        return ActionPlan(True, False, code, f"{fault.value} fault: pause the runner")
+    if fault is FaultClass.RUNNER:
         return ActionPlan(
-            pause_runner=action is Action.PAUSE_RUNNER,
-            taint_node=action is Action.TAINT_NODE,
-            exit_code=ExitCode.TEMPFAIL,
-            reason=f"{fault.value} fault: {action.value}"
-            + ("" if action is not Action.NONE else " (actions disabled)"),
+            False, False, code, "runner fault: a node taint would not help; no action taken"
         )
-    if fault is FaultClass.JOB:
-        return ActionPlan(False, False, ExitCode.CONFIG, "the job's own configuration: no action")
-    return ActionPlan(False, False, ExitCode.UNAVAILABLE, "cause not established: no action")
+    if not diagnosis.node:
+        return ActionPlan(
+            False, False, code, "taint-node asked, but the node name is unknown: no action taken"
+        )
+    return ActionPlan(False, True, code, f"node fault: taint node {diagnosis.node}")

@@ -1,19 +1,102 @@
-"""`dind-preflight run`: The whole preflight before a job's script: probe, diagnose, act, report, exit with a documented code."""
+"""`dind-preflight run`: the whole preflight before a job's script.
+
+Probe the dind daemon; when it is not healthy, diagnose (Kubernetes, a host root, or the job's own
+/proc), act against a broken node or runner, report to GitLab, write the job's artifacts, and exit
+with a documented code. The healthy path imports nothing heavy.
+"""
 
 from __future__ import annotations
 
 import argparse
-
-from preflight.errors import PreflightError
+import os
+import sys
 
 NAME = "run"
-HELP = "The whole preflight before a job's script: probe, diagnose, act, report, exit with a documented code."
+HELP = (
+    "The whole preflight before a job's script: probe, diagnose, act, report, exit with a "
+    "documented code (0 healthy/skipped, 75 node/runner fault, 78 job config, 69 unknown)."
+)
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    """Add this command's arguments."""
+    """Add this command's arguments (each overrides its DIND_PREFLIGHT_* variable)."""
+    parser.add_argument(
+        "--timeout",
+        metavar="SECONDS",
+        help="how long to wait for dind to answer (env DIND_PREFLIGHT_TIMEOUT, default 30)",
+    )
+    parser.add_argument(
+        "--action",
+        metavar="ACTION",
+        help="against a node/runner fault: pause-runner (default), taint-node or none "
+        "(env DIND_PREFLIGHT_ACTION)",
+    )
+    parser.add_argument(
+        "--artifacts-dir",
+        metavar="DIR",
+        help="where to write annotations.json and junit.xml "
+        "(env DIND_PREFLIGHT_ARTIFACTS_DIR, default .dind-preflight)",
+    )
+    parser.add_argument(
+        "--node-root",
+        metavar="DIR",
+        help="the node's / mounted into the job, for shell/docker executors "
+        "(env DIND_PREFLIGHT_NODE_ROOT)",
+    )
+    parser.add_argument("--json", action="store_true", help="print the outcome as JSON")
 
 
 def run(args: argparse.Namespace) -> int:
-    """Not built yet."""
-    raise PreflightError(f"{NAME} is not implemented yet")
+    """Run the preflight and return its exit code."""
+    from preflight.run.settings import settings_from_env, skip_reason
+
+    env = os.environ
+    reason = skip_reason(env)
+    if reason is not None:
+        print(f"dind-preflight: skipped: {reason}")
+        return 0
+    settings = settings_from_env(
+        env,
+        timeout=args.timeout,
+        action=args.action,
+        artifacts_dir=args.artifacts_dir,
+        node_root=args.node_root,
+        json_output=args.json,
+    )
+    from preflight.redaction import register_secret
+    from preflight.run.adapters import JobAdapters
+    from preflight.run.flow import execute
+    from preflight.run.render import summary_line, write_details
+
+    register_secret(env.get("DIND_PREFLIGHT_GITLAB_TOKEN"))
+    adapters = JobAdapters(settings, env)
+    outcome = execute(settings, adapters)
+    out = sys.stdout
+    if settings.json_output:
+        import json
+
+        from preflight.jsonable import to_json
+        from preflight.redaction import redact
+
+        document = {
+            "exit_code": int(outcome.exit_code),
+            "summary": summary_line(outcome),
+            "probe": to_json(outcome.probe),
+            "diagnosis": to_json(outcome.diagnosis),
+            "plan": to_json(outcome.plan),
+            "report": to_json(outcome.report),
+            "actions": outcome.actions_done,
+            "errors": outcome.errors,
+            "artifacts": outcome.artifacts,
+            "elapsed_s": outcome.elapsed_s,
+        }
+        print(redact(json.dumps(document, indent=2, ensure_ascii=False)), file=out)
+        return int(outcome.exit_code)
+    from preflight.redaction import redact
+
+    print(redact(summary_line(outcome)), file=out)
+    if outcome.exit_code != 0:
+        gitlab = adapters.gitlab_settings if outcome.report is not None else None
+        write_details(outcome, out, gitlab)
+    out.flush()
+    return int(outcome.exit_code)

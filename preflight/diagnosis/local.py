@@ -8,10 +8,12 @@ calls the node analysis (:mod:`preflight.node.api`) for the diagnosis.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from preflight.errors import PreflightError
+from preflight.diagnosis.model import Diagnosis, ServiceEvidence
+from preflight.errors import InputError, PreflightError
 from preflight.node.model import NodeReport
+from preflight.probe.model import ProbeResult
 
 MAX_PROC_READ = 1024 * 1024
 
@@ -64,3 +66,46 @@ def local_node_evidence(host_root: str | None, proc: str = "/proc") -> NodeEvide
         limits = (f"cannot read the loaded modules ({modules_error})",)
     report = analyze_job_proc(modules_text, kernel.strip() if kernel else None, tables)
     return NodeEvidence(report, "job-proc", limits)
+
+
+def service_from_log_file(path: str, tail: int = 200) -> ServiceEvidence:
+    """The dind service's evidence from its log file (no Kubernetes: state unknown)."""
+    from preflight.diagnosis.signatures import match_lines
+
+    text, error = _read(path)
+    if text is None:
+        raise InputError(f"cannot read the dind service log {path}: {error}")
+    lines = text.splitlines()[-tail:]
+    return ServiceEvidence(
+        container=os.path.basename(path), log_tail=lines, matches=match_lines(lines)
+    )
+
+
+def log_shows_death(path: str) -> bool:
+    """True when the dind log file already holds a fatal start-up line (stop waiting for it)."""
+    from preflight.probe.daemon_log import fatal_line
+
+    text, _ = _read(path)
+    return text is not None and fatal_line(text) is not None
+
+
+def diagnose_local(
+    probe: ProbeResult | None,
+    host_root: str | None,
+    *,
+    proc: str = "/proc",
+    service: ServiceEvidence | None = None,
+) -> Diagnosis:
+    """Diagnose without Kubernetes: the host root when given, else the job's own ``/proc``."""
+    import time
+
+    from preflight.diagnosis.decide import decide
+
+    started = time.monotonic()
+    node = local_node_evidence(host_root, proc)
+    diagnosis = decide(probe, service, node.report, list(node.limitations))
+    return replace(
+        diagnosis,
+        evidence_source=node.source if node.report is not None else "none",
+        elapsed_s=round(time.monotonic() - started, 4),
+    )

@@ -25,7 +25,7 @@ def diagnosis(fault: FaultClass, node: str | None = "node-a") -> Diagnosis:
         (FaultClass.NODE, Action.TAINT_NODE, False, True, ExitCode.TEMPFAIL),
         (FaultClass.NODE, Action.NONE, False, False, ExitCode.TEMPFAIL),
         (FaultClass.RUNNER, Action.PAUSE_RUNNER, True, False, ExitCode.TEMPFAIL),
-        (FaultClass.RUNNER, Action.TAINT_NODE, False, True, ExitCode.TEMPFAIL),
+        (FaultClass.RUNNER, Action.TAINT_NODE, False, False, ExitCode.TEMPFAIL),
         (FaultClass.RUNNER, Action.NONE, False, False, ExitCode.TEMPFAIL),
         (FaultClass.JOB, Action.PAUSE_RUNNER, False, False, ExitCode.CONFIG),
         (FaultClass.JOB, Action.TAINT_NODE, False, False, ExitCode.CONFIG),
@@ -48,3 +48,19 @@ def test_taint_without_node_name_takes_no_action_but_still_retries_elsewhere() -
     assert not plan.taint_node and not plan.pause_runner
     assert plan.exit_code is ExitCode.TEMPFAIL
     assert "node name is unknown" in plan.reason
+
+
+def test_a_healthy_diagnosis_is_never_acted_on() -> None:
+    healthy = Diagnosis(
+        cause=Cause(code="healthy", summary="answered"),
+        fault=FaultClass.UNKNOWN,
+        confidence=Confidence.HIGH,
+        node="node-a",
+    )
+    plan = plan_actions(healthy, Action.PAUSE_RUNNER)
+    assert (plan.pause_runner, plan.taint_node, plan.exit_code) == (False, False, ExitCode.OK)
+
+
+def test_runner_fault_is_not_tainted() -> None:
+    plan = plan_actions(diagnosis(FaultClass.RUNNER), Action.TAINT_NODE)
+    assert "taint would not help" in plan.reason

@@ -1,0 +1,140 @@
+"""The real edges of ``run``: the probe, the diagnosis (Kubernetes or local), GitLab, taints,
+artifacts. Heavy libraries are imported only on the unhealthy path."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from preflight.run.settings import Mode, RunSettings
+
+if TYPE_CHECKING:
+    from preflight.diagnosis.model import Diagnosis, ServiceEvidence
+    from preflight.gitlab.settings import GitLabSettings
+    from preflight.kube.service import ServiceDeathWatch
+    from preflight.kube.settings import KubeSettings
+    from preflight.probe.model import ProbeResult
+
+ANNOTATIONS_FILE = "annotations.json"
+JUNIT_FILE = "junit.xml"
+
+
+class JobAdapters:
+    """The adapters for a job: environment-driven, one instance per run."""
+
+    def __init__(self, settings: RunSettings, env: Mapping[str, str]) -> None:
+        self.settings = settings
+        self.env = env
+        self.service_log = env.get("DIND_PREFLIGHT_SERVICE_LOG", "").strip() or None
+        self._watch: ServiceDeathWatch | None = None
+        self._service_hint: ServiceEvidence | None = None
+        self._kube: KubeSettings | None = None
+        self._gitlab: GitLabSettings | None = None
+        self.gave_up_because: str | None = None
+
+    # -- probe ---------------------------------------------------------------------------------
+
+    def probe(self, timeout_s: float) -> ProbeResult:
+        """Wait for the daemon; stop early when its death is already known."""
+        from preflight.probe.api import endpoint_from_environment, probe
+
+        endpoint = endpoint_from_environment(env=self.env)
+        return probe(
+            endpoint, timeout_s, daemon_log=self.service_log, give_up=self._give_up_check()
+        )
+
+    def _give_up_check(self) -> Callable[[], str | None] | None:
+        if self.settings.mode is Mode.KUBERNETES:
+            return self._service_died_in_cluster
+        if self.service_log:
+            return self._service_died_in_log
+        return None
+
+    def _service_died_in_cluster(self) -> str | None:
+        from preflight.kube.service import ServiceDeathWatch
+
+        if self._watch is None:
+            self._watch = ServiceDeathWatch(self.kube_settings)
+        evidence = self._watch.poll()
+        if evidence is None:
+            return None
+        self._service_hint = evidence
+        how = evidence.reason or evidence.state
+        return f"Kubernetes reports the dind service container {evidence.container} {how}"
+
+    def _service_died_in_log(self) -> str | None:
+        from preflight.diagnosis.local import log_shows_death
+
+        assert self.service_log is not None
+        if log_shows_death(self.service_log):
+            return f"the dind service log {self.service_log} shows a fatal start-up error"
+        return None
+
+    # -- diagnosis -----------------------------------------------------------------------------
+
+    @property
+    def kube_settings(self) -> KubeSettings:
+        if self._kube is None:
+            from preflight.kube.settings import settings_from
+
+            self._kube = settings_from(self.env, host_root=self.settings.node_root)
+        return self._kube
+
+    def diagnose(self, probe: ProbeResult) -> Diagnosis:
+        """Kubernetes mode: service state and log, helper pod; else the host root or /proc."""
+        if self.settings.mode is Mode.KUBERNETES:
+            from preflight.kube.diagnose import diagnose_in_cluster
+
+            context = self._watch.context if self._watch is not None else None
+            return diagnose_in_cluster(
+                probe, self.kube_settings, service_hint=self._service_hint, context=context
+            )
+        from preflight.diagnosis.local import diagnose_local, service_from_log_file
+
+        service = service_from_log_file(self.service_log) if self.service_log else None
+        return diagnose_local(probe, self.settings.node_root, service=service)
+
+    # -- actions and report --------------------------------------------------------------------
+
+    @property
+    def gitlab_settings(self) -> GitLabSettings:
+        if self._gitlab is None:
+            from preflight.gitlab.settings import settings_from_env
+
+            self._gitlab = settings_from_env(self.env)
+        return self._gitlab
+
+    def taint_node(self, diagnosis: Diagnosis) -> str:
+        from preflight.kube.taint_node import taint_diagnosed_node
+
+        context = self._watch.context if self._watch is not None else None
+        return taint_diagnosed_node(diagnosis, self.kube_settings, context=context)
+
+    def report(self, diagnosis: Diagnosis, *, pause_runner: bool) -> Any:
+        from preflight.gitlab.reporter import report_diagnosis
+
+        return report_diagnosis(diagnosis, self.gitlab_settings, pause_runner=pause_runner)
+
+    def write_artifacts(
+        self, probe: ProbeResult, diagnosis: Diagnosis | None, report: Any
+    ) -> list[str]:
+        """``junit.xml`` always; ``annotations.json`` with links once there is a report."""
+        from preflight.artifacts.junit import write_junit
+        from preflight.artifacts.write import write_text
+
+        directory = self.settings.artifacts_dir
+        junit = directory / JUNIT_FILE
+        annotations = directory / ANNOTATIONS_FILE
+        if diagnosis is None:
+            from preflight.diagnosis.decide import decide
+
+            diagnosis = decide(probe, None, None)
+        write_junit(junit, diagnosis)
+        if report is not None:
+            from preflight.artifacts.annotations import write_annotations
+
+            write_annotations(annotations, report, self.gitlab_settings)
+        else:
+            write_text(annotations, "{}\n")
+        return [os.fspath(junit), os.fspath(annotations)]

@@ -1,0 +1,116 @@
+"""The run flow: probe -> (healthy: done) -> diagnose -> plan -> act and report -> outcome.
+
+The flow talks to the outside world only through :class:`Adapters`, so the decisions between the
+steps are testable; :mod:`preflight.run.adapters` provides the real ones.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from preflight.actions.plan import ActionPlan, plan_actions
+from preflight.diagnosis.model import Diagnosis
+from preflight.exitcodes import ExitCode
+from preflight.probe.model import ProbeResult
+from preflight.run.settings import RunSettings
+
+
+class Adapters(Protocol):
+    """The edges the flow needs; each may raise PreflightError with a one-line message."""
+
+    def probe(self, timeout_s: float) -> ProbeResult:
+        """Wait for the daemon up to ``timeout_s`` and say how it answered."""
+        ...
+
+    def diagnose(self, probe: ProbeResult) -> Diagnosis:
+        """Find out why the daemon is not healthy."""
+        ...
+
+    def taint_node(self, diagnosis: Diagnosis) -> str:
+        """Taint the diagnosed node; return a one-line account of what was done."""
+        ...
+
+    def report(self, diagnosis: Diagnosis, *, pause_runner: bool) -> Any:
+        """Report to GitLab (pausing the runner when asked); return the report outcome."""
+        ...
+
+    def write_artifacts(
+        self, probe: ProbeResult, diagnosis: Diagnosis | None, report: Any
+    ) -> list[str]:
+        """Write the job's annotations and JUnit files; return their paths."""
+        ...
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """What the run did and the exit code it ends with."""
+
+    exit_code: ExitCode
+    probe: ProbeResult
+    diagnosis: Diagnosis | None = None
+    plan: ActionPlan | None = None
+    report: Any = None
+    actions_done: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # steps that failed; the exit code still stands
+    artifacts: list[str] = field(default_factory=list)
+    elapsed_s: float = 0.0
+
+
+def execute(settings: RunSettings, adapters: Adapters) -> RunOutcome:
+    """Run the preflight; a failing report or action never hides the diagnosis or its exit code."""
+    from preflight.errors import PreflightError
+
+    started = time.monotonic()
+    probe = adapters.probe(settings.timeout_s)
+    if probe.healthy:
+        artifacts = _artifacts(adapters, probe, None, None, [])
+        return RunOutcome(ExitCode.OK, probe, artifacts=artifacts, elapsed_s=_since(started))
+
+    errors: list[str] = []
+    diagnosis = adapters.diagnose(probe)
+    plan = plan_actions(diagnosis, settings.action)
+    actions_done: list[str] = []
+    if plan.taint_node:
+        try:
+            actions_done.append(adapters.taint_node(diagnosis))
+        except PreflightError as exc:
+            errors.append(f"taint-node: {exc}")
+    report: Any = None
+    try:
+        report = adapters.report(diagnosis, pause_runner=plan.pause_runner)
+    except PreflightError as exc:
+        errors.append(f"report: {exc}")
+    artifacts = _artifacts(adapters, probe, diagnosis, report, errors)
+    return RunOutcome(
+        exit_code=plan.exit_code,
+        probe=probe,
+        diagnosis=diagnosis,
+        plan=plan,
+        report=report,
+        actions_done=actions_done,
+        errors=errors,
+        artifacts=artifacts,
+        elapsed_s=_since(started),
+    )
+
+
+def _artifacts(
+    adapters: Adapters,
+    probe: ProbeResult,
+    diagnosis: Diagnosis | None,
+    report: Any,
+    errors: list[str],
+) -> list[str]:
+    from preflight.errors import PreflightError
+
+    try:
+        return adapters.write_artifacts(probe, diagnosis, report)
+    except (PreflightError, OSError) as exc:
+        errors.append(f"artifacts: {exc}")
+        return []
+
+
+def _since(started: float) -> float:
+    return round(time.monotonic() - started, 3)
