@@ -11,6 +11,8 @@ from preflight.errors import UsageError
 PULL_POLICIES = ("IfNotPresent", "Always", "Never")
 DEFAULT_TIMEOUT_S = 30.0
 SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
+# Where a projected service-account token is mounted, when not at the standard path.
+ENV_SERVICE_ACCOUNT_DIR = "DIND_PREFLIGHT_SERVICE_ACCOUNT_DIR"
 
 ENV_SERVICE_CONTAINER = "DIND_PREFLIGHT_SERVICE_CONTAINER"
 ENV_HELPER_IMAGE = "DIND_PREFLIGHT_HELPER_IMAGE"
@@ -107,6 +109,7 @@ def settings_from(
         job_id=env.get("CI_JOB_ID") or None,
         kubeconfig=env.get("KUBECONFIG") or None,
         in_cluster=bool(env.get("KUBERNETES_SERVICE_HOST")),
+        service_account_dir=env.get(ENV_SERVICE_ACCOUNT_DIR) or SERVICE_ACCOUNT_DIR,
         proc=proc or "/proc",
         host_root=host_root,
     )

@@ -1,0 +1,199 @@
+"""`dind-preflight run` in Kubernetes mode, as a real process inside a (fake) job pod.
+
+The job's dind service dies while the probe waits; `run` learns it from the Kubernetes API (not
+by waiting out its timeout), diagnoses with a helper pod on the node, pauses the runner or
+taints the node, files one issue, writes the job's reports and exits 75. The Kubernetes API is
+the kmock-based fake over TLS with a service-account token, GitLab the stateful fake; both are
+reached through their real clients.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import ssl
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import trustme
+
+from tests.gitlab.fake_gitlab import FakeGitLab, fake_gitlab  # noqa: F401 (fixture)
+from tests.harness.dockerd import free_port
+from tests.kube.conftest import JOB_POD, NODE, TERMINATED_NAT, job_pod_manifest
+from tests.kube.failing_daemons import saved_log
+from tests.kube.fake_cluster import FakeCluster, FakeKubelet, finishes, running_cluster
+from tests.kube.node_roots import centos8_node, node_report_output
+
+TOKEN = "glpat-RunK8sOnlyT0ken-77aa11"
+SA_TOKEN = "eyJhbGciOiJSUzI1NiJ9.run-test-service-account"
+RUNNER_ID = 42
+JOB_ID = 5150
+INCIDENTS = "infra/runner-incidents"
+TIMEOUT_S = 20  # the probe's own timeout: the death watch must end the wait long before it
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Iterator[tuple[FakeCluster, Path]]:
+    """The fake API over TLS and the job pod's service-account directory for it."""
+    ca = trustme.CA()
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ca.issue_cert("127.0.0.1").configure_cert(context)
+    sa = tmp_path / "serviceaccount"
+    sa.mkdir()
+    (sa / "token").write_text(SA_TOKEN)
+    (sa / "namespace").write_text("ci")
+    ca.cert_pem.write_to_path(str(sa / "ca.crt"))
+    with running_cluster(tmp_path / "cluster", tls=context) as fake:
+        yield fake, sa
+        assert fake.helper_pods() == [], "a helper pod was left behind"
+
+
+@pytest.fixture
+def gitlab(fake_gitlab: FakeGitLab) -> tuple[FakeGitLab, int]:
+    fake_gitlab.add_token(TOKEN, scopes=("api",), admin=True)
+    fake_gitlab.add_runner(RUNNER_ID, description="k8s-runner-a")
+    return fake_gitlab, fake_gitlab.add_project(INCIDENTS)
+
+
+def job_environment(
+    fake_cluster: FakeCluster, sa: Path, fake: FakeGitLab, artifacts: Path, **extra: str
+) -> dict[str, str]:
+    """What a job pod's build container sees: the runner's and GitLab's variables."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DOCKER_", "KUBE", "CI_"))}
+    env.update(
+        {
+            "KUBERNETES_SERVICE_HOST": "127.0.0.1",
+            "KUBERNETES_SERVICE_PORT": fake_cluster.url.rsplit(":", 1)[1],
+            "DIND_PREFLIGHT_SERVICE_ACCOUNT_DIR": str(sa),
+            "HOSTNAME": JOB_POD,
+            "DOCKER_HOST": f"tcp://127.0.0.1:{free_port()}",  # the dead dind: nothing listens
+            "DIND_PREFLIGHT_TIMEOUT": str(TIMEOUT_S),
+            "DIND_PREFLIGHT_ARTIFACTS_DIR": str(artifacts),
+            "DIND_PREFLIGHT_GITLAB_TOKEN": TOKEN,
+            "DIND_PREFLIGHT_REPORT_PROJECT": INCIDENTS,
+            "CI_SERVER_URL": fake.url,
+            "CI_API_V4_URL": fake.api_url,
+            "CI_RUNNER_ID": str(RUNNER_ID),
+            "CI_RUNNER_DESCRIPTION": "k8s-runner-a",
+            "CI_JOB_ID": str(JOB_ID),
+            "CI_JOB_URL": f"{fake.url}/acme/app/-/jobs/{JOB_ID}",
+            "CI_PROJECT_PATH": "acme/app",
+        }
+    )
+    env.update(extra)
+    return env
+
+
+def run_until_dind_dies(
+    fake_cluster: FakeCluster, env: dict[str, str], node_root: Path
+) -> tuple[subprocess.CompletedProcess[str], float]:
+    """Start `run` while dind is starting; kill dind (per Kubernetes); time to the exit."""
+    fake_cluster.add("v1/pods", "ci", job_pod_manifest())
+    fake_cluster.set_log(JOB_POD, "svc-0", saved_log("legacy-nat-missing"))
+    _, output = node_report_output(node_root)
+    with FakeKubelet(fake_cluster, finishes(output, exit_code=1)):
+        process = subprocess.Popen(
+            [sys.executable, "-m", "preflight", "run"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            time.sleep(1.0)  # the probe is waiting for dind, which is still "running"
+            assert process.poll() is None, process.communicate()
+            status = job_pod_manifest(service_state=TERMINATED_NAT)["status"]
+            died = time.monotonic()
+            fake_cluster.patch_status(JOB_POD, {"containerStatuses": status["containerStatuses"]})
+            stdout, stderr = process.communicate(timeout=TIMEOUT_S + 30)
+            elapsed = time.monotonic() - died
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.communicate()
+    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr), elapsed
+
+
+def test_dead_dind_in_kubernetes_pauses_the_runner_files_one_issue_and_exits_75(
+    cluster: tuple[FakeCluster, Path], gitlab: tuple[FakeGitLab, int], tmp_path: Path
+) -> None:
+    fake_cluster, sa = cluster
+    fake, incidents = gitlab
+    artifacts = tmp_path / "reports"
+    env = job_environment(fake_cluster, sa, fake, artifacts)
+    result, elapsed = run_until_dind_dies(fake_cluster, env, centos8_node(tmp_path / "node"))
+    out = result.stdout + result.stderr
+
+    assert result.returncode == 75, out
+    print(f"[measure] dead service container -> exit 75: {elapsed:.2f} s")
+    assert elapsed < 6, f"run waited {elapsed:.1f} s after Kubernetes reported dind dead"
+    first = result.stdout.splitlines()[0]
+    assert first.startswith("dind-preflight: FAILED:") and NODE in first and "exit 75" in first
+    assert "section_start:" in result.stdout and "section_end:" in result.stdout
+    assert "/etc/modules-load.d/iptable_nat.conf" in result.stdout
+    assert "Traceback" not in out and TOKEN not in out and SA_TOKEN not in out
+
+    # The runner is paused once, with a note naming the node and the cause.
+    writes = fake.runner_writes(RUNNER_ID)
+    assert len(writes) == 1 and writes[0].body["paused"] is True
+    assert NODE in writes[0].body["maintenance_note"]
+    # One issue for (node, cause), carrying the remedy.
+    issues = fake.project_issues(incidents, state="opened")
+    assert len(issues) == 1
+    assert NODE in issues[0]["title"] and "iptable_nat" in issues[0]["title"]
+    assert "/etc/modules-load.d/iptable_nat.conf" in issues[0]["description"]
+    # The helper pod ran on the job's node and is gone; the node was not tainted.
+    helpers = [r for r in fake_cluster.requests() if r.method == "POST" and r.path.endswith("/pods")]
+    assert len(helpers) == 1 and helpers[0].data["spec"]["nodeName"] == NODE
+    assert not [r for r in fake_cluster.requests() if "/nodes/" in r.path and r.method == "PATCH"]
+    # The job's reports.
+    links = json.loads((artifacts / "annotations.json").read_text())["dind_preflight"]
+    assert any(link["external_link"]["url"] == issues[0]["web_url"] for link in links)
+    failures = ET.parse(artifacts / "junit.xml").getroot().findall(".//testcase/failure")
+    assert failures, "the JUnit report shows no failed check"
+
+
+def test_taint_node_action_taints_instead_of_pausing(
+    cluster: tuple[FakeCluster, Path], gitlab: tuple[FakeGitLab, int], tmp_path: Path
+) -> None:
+    fake_cluster, sa = cluster
+    fake, _ = gitlab
+    fake_cluster.add("v1/nodes", None, {"apiVersion": "v1", "kind": "Node", "metadata": {"name": NODE}})
+    env = job_environment(
+        fake_cluster, sa, fake, tmp_path / "reports", DIND_PREFLIGHT_ACTION="taint-node"
+    )
+    result, _ = run_until_dind_dies(fake_cluster, env, centos8_node(tmp_path / "node"))
+
+    assert result.returncode == 75, result.stdout + result.stderr
+    assert fake.runner_writes(RUNNER_ID) == []
+    node = fake_cluster.get("v1/nodes", None, NODE)
+    assert node is not None
+    taints = node["spec"]["taints"]
+    assert [t["effect"] for t in taints] == ["NoSchedule"]
+    assert "dind-preflight" in taints[0]["key"] and taints[0]["value"] == "iptable_nat-missing"
+    assert "taint" in result.stdout.splitlines()[0]
+
+
+def test_the_nat_log_outweighs_a_module_loaded_since(
+    cluster: tuple[FakeCluster, Path], gitlab: tuple[FakeGitLab, int], tmp_path: Path
+) -> None:
+    """dind died with the nat log, and by the time the helper pod looks someone has loaded
+    iptable_nat (and made it persistent): the log proves the node was broken when dind started,
+    so the node is still blamed, with medium instead of high confidence."""
+    fake_cluster, sa = cluster
+    fake, incidents = gitlab
+    env = job_environment(fake_cluster, sa, fake, tmp_path / "reports")
+    node_root = centos8_node(tmp_path / "node", fixed=True)
+    result, _ = run_until_dind_dies(fake_cluster, env, node_root)
+
+    assert result.returncode == 75, result.stdout + result.stderr
+    first = result.stdout.splitlines()[0]
+    assert "(node fault, medium)" in first
+    assert "iptable_nat: loaded, loads at boot" in result.stdout
+    assert len(fake.runner_writes(RUNNER_ID)) == 1
+    assert len(fake.project_issues(incidents, state="opened")) == 1
