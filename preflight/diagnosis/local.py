@@ -89,12 +89,20 @@ def log_shows_death(path: str) -> bool:
     return text is not None and fatal_line(text) is not None
 
 
+def host_name(root: str) -> str | None:
+    """The node's name as its root tells it (``etc/hostname``), or None."""
+    text, _ = _read(os.path.join(root, "etc", "hostname"))
+    name = (text or "").strip().splitlines()[0].strip() if (text or "").strip() else ""
+    return name[:253] or None
+
+
 def diagnose_local(
     probe: ProbeResult | None,
     host_root: str | None,
     *,
     proc: str = "/proc",
     service: ServiceEvidence | None = None,
+    limitations: tuple[str, ...] = (),
 ) -> Diagnosis:
     """Diagnose without Kubernetes: the host root when given, else the job's own ``/proc``."""
     import time
@@ -103,9 +111,10 @@ def diagnose_local(
 
     started = time.monotonic()
     node = local_node_evidence(host_root, proc)
-    diagnosis = decide(probe, service, node.report, list(node.limitations))
+    diagnosis = decide(probe, service, node.report, [*limitations, *node.limitations])
     return replace(
         diagnosis,
+        node=host_name(host_root) if host_root else None,
         evidence_source=node.source if node.report is not None else "none",
         elapsed_s=round(time.monotonic() - started, 4),
     )

@@ -91,9 +91,16 @@ class JobAdapters:
                 probe, self.kube_settings, service_hint=self._service_hint, context=context
             )
         from preflight.diagnosis.local import diagnose_local, service_from_log_file
+        from preflight.errors import InputError
 
-        service = service_from_log_file(self.service_log) if self.service_log else None
-        return diagnose_local(probe, self.settings.node_root, service=service)
+        service: ServiceEvidence | None = None
+        limits: tuple[str, ...] = ()
+        if self.service_log:
+            try:
+                service = service_from_log_file(self.service_log)
+            except InputError as exc:
+                limits = (str(exc),)
+        return diagnose_local(probe, self.settings.node_root, service=service, limitations=limits)
 
     # -- actions and report --------------------------------------------------------------------
 

@@ -1,46 +1,69 @@
-"""Node evidence without a helper pod: a host root, or the job's own /proc (real node analysis)."""
+"""Diagnosis without Kubernetes: a host root given by the user, and the dind log as a file."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from preflight.diagnosis.local import local_node_evidence
-from tests.kube.node_roots import KERNEL, centos8_node
+import pytest
+
+from preflight.diagnosis.local import (
+    diagnose_local,
+    host_name,
+    log_shows_death,
+    service_from_log_file,
+)
+from preflight.diagnosis.model import FaultClass
+from preflight.errors import InputError
+from preflight.probe.model import ProbeResult, Verdict
+from tests.kube.failing_daemons import saved_log
+
+REPO = Path(__file__).resolve().parents[2]
+REFUSED = ProbeResult(Verdict.REFUSED, "tcp://docker:2375", 0.1, "connection refused")
 
 
-def test_host_root(tmp_path: Path) -> None:
-    evidence = local_node_evidence(str(centos8_node(tmp_path / "node")))
-    assert evidence.source == "host-root" and evidence.limitations == ()
-    assert evidence.report is not None
-    nat = evidence.report.modules["iptable_nat"]
-    assert (nat.loaded, nat.loads_at_boot) == (False, False)
+def test_the_bundled_field_report_root_is_a_node_fault_named_after_its_host() -> None:
+    root = REPO / "demo/roots/centos8-field-report"
+    diagnosis = diagnose_local(REFUSED, str(root))
+    assert diagnosis.cause.code == "iptable_nat-missing"
+    assert diagnosis.fault is FaultClass.NODE
+    assert diagnosis.node == "runner-node-3.example.internal"
+    assert diagnosis.evidence_source == "host-root"
+    assert diagnosis.remedy is not None
+    assert diagnosis.remedy.file == "/etc/modules-load.d/iptable_nat.conf"
 
 
-def test_missing_host_root_is_a_limitation(tmp_path: Path) -> None:
-    evidence = local_node_evidence(str(tmp_path / "nope"))
-    assert evidence.report is None and evidence.source == "none"
-    (limitation,) = evidence.limitations
-    assert limitation.startswith(f"host root {tmp_path / 'nope'}: ")
+def test_the_fixed_root_does_not_blame_the_node() -> None:
+    diagnosis = diagnose_local(REFUSED, str(REPO / "demo/roots/centos8-fixed"))
+    assert diagnosis.fault is not FaultClass.NODE
 
 
-def test_job_proc_sees_what_is_loaded(tmp_path: Path) -> None:
-    root = centos8_node(tmp_path / "node", fixed=True)
-    evidence = local_node_evidence(None, str(root / "proc"))
-    assert evidence.source == "job-proc" and evidence.limitations == ()
-    assert evidence.report is not None
-    assert evidence.report.kernel == KERNEL
-    nat = evidence.report.modules["iptable_nat"]
-    assert nat.loaded and nat.loaded_known and not nat.loads_at_boot_known
-    assert evidence.report.evidence_source == "job-proc"
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [("node-a\n", "node-a"), ("  node-b  \nrest\n", "node-b"), ("", None), ("\n\n", None)],
+)
+def test_host_name(tmp_path: Path, content: str, expected: str | None) -> None:
+    (tmp_path / "etc").mkdir()
+    (tmp_path / "etc/hostname").write_text(content)
+    assert host_name(str(tmp_path)) == expected
 
 
-def test_job_proc_without_modules_file(tmp_path: Path) -> None:
-    evidence = local_node_evidence(None, str(tmp_path))
-    assert evidence.source == "job-proc"
-    (limitation,) = evidence.limitations
-    assert (
-        limitation
-        == f"cannot read the loaded modules ({tmp_path}/modules: No such file or directory)"
-    )
-    assert evidence.report is not None
-    assert not evidence.report.modules["iptable_nat"].loaded_known
+def test_host_name_missing(tmp_path: Path) -> None:
+    assert host_name(str(tmp_path)) is None
+
+
+def test_the_service_log_file_is_evidence_and_shows_death(tmp_path: Path) -> None:
+    log = tmp_path / "dind.log"
+    log.write_text('level=info msg="Starting up"\n')
+    assert not log_shows_death(str(log))
+    log.write_text(saved_log("legacy-nat-missing"))
+    assert log_shows_death(str(log))
+    evidence = service_from_log_file(str(log))
+    assert evidence.matches and evidence.matches[0].cause == "iptable_nat-missing"
+    diagnosis = diagnose_local(REFUSED, None, proc=str(tmp_path / "no-proc"), service=evidence)
+    assert diagnosis.cause.code == "iptable_nat-missing"
+
+
+def test_an_unreadable_service_log_is_one_clear_error(tmp_path: Path) -> None:
+    assert not log_shows_death(str(tmp_path / "missing.log"))
+    with pytest.raises(InputError, match="cannot read the dind service log"):
+        service_from_log_file(str(tmp_path / "missing.log"))

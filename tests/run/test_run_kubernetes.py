@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 import trustme
 
-from tests.gitlab.fake_gitlab import FakeGitLab, fake_gitlab  # noqa: F401 (fixture)
+from tests.gitlab.fake_gitlab import FakeGitLab
 from tests.harness.dockerd import free_port
 from tests.kube.conftest import JOB_POD, NODE, TERMINATED_NAT, job_pod_manifest
 from tests.kube.failing_daemons import saved_log
@@ -148,7 +148,9 @@ def test_dead_dind_in_kubernetes_pauses_the_runner_files_one_issue_and_exits_75(
     assert NODE in issues[0]["title"] and "iptable_nat" in issues[0]["title"]
     assert "/etc/modules-load.d/iptable_nat.conf" in issues[0]["description"]
     # The helper pod ran on the job's node and is gone; the node was not tainted.
-    helpers = [r for r in fake_cluster.requests() if r.method == "POST" and r.path.endswith("/pods")]
+    helpers = [
+        r for r in fake_cluster.requests() if r.method == "POST" and r.path.endswith("/pods")
+    ]
     assert len(helpers) == 1 and helpers[0].data["spec"]["nodeName"] == NODE
     assert not [r for r in fake_cluster.requests() if "/nodes/" in r.path and r.method == "PATCH"]
     # The job's reports.
@@ -163,7 +165,9 @@ def test_taint_node_action_taints_instead_of_pausing(
 ) -> None:
     fake_cluster, sa = cluster
     fake, _ = gitlab
-    fake_cluster.add("v1/nodes", None, {"apiVersion": "v1", "kind": "Node", "metadata": {"name": NODE}})
+    fake_cluster.add(
+        "v1/nodes", None, {"apiVersion": "v1", "kind": "Node", "metadata": {"name": NODE}}
+    )
     env = job_environment(
         fake_cluster, sa, fake, tmp_path / "reports", DIND_PREFLIGHT_ACTION="taint-node"
     )
