@@ -26,7 +26,7 @@ $(TOOLS)/node_modules/.bin/gitlab-ci-local:
 
 node-tools: $(TOOLS)/node_modules/.bin/gitlab-ci-local
 
-test: system-deps venv node-tools
+test: system-deps venv node-tools lint
 	$(BIN)/pytest -q -p no:cacheprovider
 
 lint: venv
