@@ -16,7 +16,7 @@ system-deps:
 
 $(BIN)/dind-preflight: pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev]'
+	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev]' --config-settings editable_mode=compat
 	@touch $@
 
 venv: $(BIN)/dind-preflight

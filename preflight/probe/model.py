@@ -30,7 +30,8 @@ class Verdict(str, Enum):
 
 @dataclass(frozen=True)
 class DeepStep:
-    """One step of ``--deep`` (e.g. create a bridge network, remove it)."""
+    """One step of ``--deep`` (``create-network``: a bridge network, which needs iptables NAT;
+    ``remove-network``)."""
 
     name: str
     ok: bool
@@ -51,6 +52,13 @@ class ProbeResult:
     tls: bool = False
     attempts: int = 1
     deep: list[DeepStep] | None = None
+    # Added by the probe (issue 2); all optional so older JSON still reads.
+    reason: str | None = None  # stable code of what was seen, e.g. "connection-refused"
+    hint: str = ""  # what to change, for a human ("" when healthy or nothing to suggest)
+    timeout_s: float | None = None  # the readiness budget the probe waited for
+    daemon_log_line: str | None = None  # the daemon's fatal line, when its log was visible
+    daemon_log_note: str = ""  # why no line was quoted from a log that was asked for
+    gave_up: str | None = None  # why the wait stopped before the timeout (e.g. dind died)
 
     @property
     def healthy(self) -> bool:

@@ -2,8 +2,10 @@
 
 Every daemon gets its own data root, exec root, pidfile, unix socket and loopback TCP port; it is
 stopped by PID (its process group, so its managed containerd goes too) whatever happens.
-Only one daemon at a time may run with iptables on (``iptables=True``): the others use
-``--bridge=none --iptables=false`` so that they never touch the host's chains.
+Only one daemon at a time may run with iptables on (``iptables=True``) in the machine's network
+namespace: the others use ``--bridge=none --iptables=false`` so that they never touch the host's
+chains, or run in their own network namespace (``netns=True``, where iptables, a NAT that fails
+later (``nat_switch``) and dind's fixed ports 2375/2376 are safe).
 """
 
 from __future__ import annotations
@@ -32,6 +34,25 @@ for arg in "$@"; do
     fi
     prev="$arg"
 done
+exec {real} "$@"
+"""
+
+
+# The same iptables, switchable while the daemon runs: it fails like the field report only while
+# the flag file exists (a node that loses iptable_nat after dockerd started: --deep must catch it).
+NAT_SWITCH_IPTABLES = """#!/bin/sh
+# iptables that loses the nat table while the file {flag} exists.
+if [ -e "{flag}" ]; then
+    prev=""
+    for arg in "$@"; do
+        if [ "$prev" = "-t" ] && [ "$arg" = "nat" ]; then
+            echo "iptables v1.8.9 (legacy): can't initialize iptables table \\`nat': Table does not exist (do you need to insmod?)" >&2
+            echo "Perhaps iptables or your kernel needs to be upgraded." >&2
+            exit 3
+        fi
+        prev="$arg"
+    done
+fi
 exec {real} "$@"
 """
 
@@ -65,13 +86,15 @@ class TLSFiles:
     client_dir: Path  # ca.pem, cert.pem, key.pem: the docker CLI's DOCKER_CERT_PATH layout
 
 
-def make_tls_files(directory: Path) -> TLSFiles:
-    """Generate a CA, a server certificate for localhost/127.0.0.1 and a client certificate."""
+def make_tls_files(
+    directory: Path, server_names: tuple[str, ...] = ("localhost", "127.0.0.1")
+) -> TLSFiles:
+    """Generate a CA, a server certificate for ``server_names`` and a client certificate."""
     import trustme
 
     directory.mkdir(parents=True, exist_ok=True)
     ca = trustme.CA()
-    server = ca.issue_cert("localhost", "127.0.0.1")
+    server = ca.issue_cert(*server_names)
     client = ca.issue_cert("dind-preflight-test-client")
     ca_path = directory / "ca.pem"
     ca.cert_pem.write_to_path(str(ca_path))
@@ -98,6 +121,8 @@ class Dockerd:
     tls: TLSFiles | None = None
     extra_args: list[str] = field(default_factory=list)
     process: subprocess.Popen[bytes] | None = None
+    netns: bool = False  # own network namespace (loopback up): reach it by unix socket or in_netns
+    nat_switch: bool = False  # iptables wrapper whose nat table can be lost later (set_nat_missing)
 
     @property
     def socket_path(self) -> Path:
@@ -121,8 +146,33 @@ class Dockerd:
         """``DOCKER_HOST`` for the unix socket."""
         return f"unix://{self.socket_path}"
 
+    @property
+    def nat_flag(self) -> Path:
+        """While this file exists, a ``nat_switch`` daemon's iptables has no nat table."""
+        return self.workdir / "nat-missing"
+
+    def set_nat_missing(self, missing: bool) -> None:
+        """Lose (or regain) the nat table of a ``nat_switch`` daemon, while it runs."""
+        assert self.nat_switch, "only a nat_switch daemon can lose its nat table later"
+        if missing:
+            self.nat_flag.touch()
+        else:
+            self.nat_flag.unlink(missing_ok=True)
+
+    def in_netns(self, command: list[str]) -> list[str]:
+        """``command`` run inside this daemon's network namespace (its loopback is the daemon's)."""
+        assert self.netns and self.process is not None
+        return ["nsenter", f"--net=/proc/{self.process.pid}/ns/net", "--", *command]
+
     def command(self) -> list[str]:
-        """The dockerd command line."""
+        """The dockerd command line (inside ``unshare -n`` for a ``netns`` daemon)."""
+        if self.netns:
+            script = 'ip link set lo up && exec "$@"'
+            return ["unshare", "-n", "--", "sh", "-c", script, "sh", *self.dockerd_command()]
+        return self.dockerd_command()
+
+    def dockerd_command(self) -> list[str]:
+        """dockerd and its flags."""
         cmd = [
             "dockerd",
             f"--data-root={self.workdir / 'data'}",
@@ -146,7 +196,17 @@ class Dockerd:
     def environment(self) -> dict[str, str]:
         """dockerd's environment: a PATH whose first entry may hold the broken iptables."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("DOCKER_")}
-        if self.nat_missing:
+        if self.nat_switch:
+            wrapper_dir = self.workdir / "bin"
+            wrapper_dir.mkdir(exist_ok=True)
+            wrapper = wrapper_dir / "iptables"
+            script = NAT_SWITCH_IPTABLES.replace("{real}", real_iptables())
+            wrapper.write_text(script.replace("{flag}", str(self.nat_flag)))
+            wrapper.chmod(0o755)
+            if self.nat_missing:
+                self.nat_flag.touch()
+            env["PATH"] = f"{wrapper_dir}:{env.get('PATH', '/usr/sbin:/usr/bin:/sbin:/bin')}"
+        elif self.nat_missing:
             wrapper_dir = self.workdir / "bin"
             wrapper_dir.mkdir(exist_ok=True)
             wrapper = wrapper_dir / "iptables"
@@ -247,17 +307,31 @@ def running_dockerd(
     wait: bool = True,
     workdir: Path | None = None,
     extra_args: list[str] | None = None,
+    netns: bool = False,
+    nat_switch: bool = False,
+    port: int | None = None,
+    tls_names: tuple[str, ...] = ("localhost", "127.0.0.1"),
 ) -> Iterator[Dockerd]:
-    """A started dockerd (ready when ``wait``), stopped and removed on exit whatever happens."""
+    """A started dockerd (ready when ``wait``), stopped and removed on exit whatever happens.
+
+    ``netns``: own network namespace (then iptables and fixed ports such as 2376 are safe);
+    ``nat_switch``: iptables whose nat table can be lost while the daemon runs;
+    ``port``: the loopback TCP port (default: a free one); ``tls_names``: the server
+    certificate's names.
+    """
     base = workdir or Path(tempfile.mkdtemp(prefix="dind-preflight-dockerd-"))
-    tls_files = make_tls_files(base / "tls") if tls else None
+    tls_files = make_tls_files(base / "tls", tls_names) if tls else None
+    if port is not None and not netns:
+        raise ValueError("a fixed port is only safe in the daemon's own network namespace")
     daemon = Dockerd(
         workdir=base,
-        port=free_port(),
-        iptables=iptables or nat_missing,
+        port=port if port is not None else free_port(),
+        iptables=iptables or nat_missing or nat_switch,
         nat_missing=nat_missing,
         tls=tls_files,
         extra_args=list(extra_args or []),
+        netns=netns,
+        nat_switch=nat_switch,
     )
     try:
         daemon.start()

@@ -1,0 +1,222 @@
+"""`make bench`: what the probe costs and how fast it answers, against real dockerd processes.
+
+Prints, each from one run of this script:
+
+1. healthy-path cost: median whole-process wall time of ``.venv/bin/dind-preflight probe`` vs the
+   Go ``docker version`` against the same healthy daemon, alternating runs, as a ratio;
+2. readiness latency: from the daemon first answering ``/_ping`` (seen by a tight independent
+   poller) to the waiting probe process exiting, median over several daemon starts;
+3. time to verdict for ``refused`` (a closed port) and ``timeout`` (a listener that never
+   answers), against the timeout.
+
+Targets (issue 2): ratio <= 2.0; readiness latency < 50 ms median; refused/timeout never later
+than the timeout + 0.5 s. The exit status is 0 when every target is met, 1 otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import compileall
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.harness.dockerd import Dockerd, free_port, running_dockerd  # noqa: E402
+from tests.harness.listeners import silent_listener  # noqa: E402
+
+CLI = ROOT / ".venv" / "bin" / "dind-preflight"
+RATIO_TARGET = 2.0
+LATENCY_TARGET_S = 0.050
+VERDICT_SLACK_S = 0.5
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of the results table."""
+
+    measure: str
+    value: str
+    target: str
+    ok: bool
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DOCKER_")}
+    env.update(extra)
+    return env
+
+
+def wall_time(command: Sequence[str], env: dict[str, str]) -> float:
+    """Seconds from spawning ``command`` to its exit (output discarded)."""
+    started = time.perf_counter()
+    subprocess.run(
+        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False
+    )
+    return time.perf_counter() - started
+
+
+def healthy_path(daemon_host: str, docker: str, runs: int) -> tuple[float, float]:
+    """Median wall times (probe, docker version), alternating; a few warm-up runs first."""
+    env = clean_env(DOCKER_HOST=daemon_host)
+    probe_cmd = [str(CLI), "probe"]
+    docker_cmd = [docker, "version"]
+    for command in (probe_cmd, docker_cmd):
+        if subprocess.run(command, env=env, capture_output=True, check=False).returncode != 0:
+            raise SystemExit(f"bench: {' '.join(command)} fails against {daemon_host}")
+        for _ in range(3):
+            wall_time(command, env)
+    probe_times: list[float] = []
+    docker_times: list[float] = []
+    for _ in range(runs):
+        probe_times.append(wall_time(probe_cmd, env))
+        docker_times.append(wall_time(docker_cmd, env))
+    return statistics.median(probe_times), statistics.median(docker_times)
+
+
+def first_answer_time(socket_path: str, stop: threading.Event, seen: list[float]) -> None:
+    """Poll ``/_ping`` on the unix socket every millisecond; record when it first answers 200."""
+    while not stop.is_set():
+        try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+                sock.settimeout(30)
+                sock.connect(socket_path)
+                sock.sendall(b"GET /_ping HTTP/1.1\r\nHost: docker\r\n\r\n")
+                data = sock.recv(4096)
+            if data.startswith(b"HTTP/1.1 200"):
+                seen.append(time.monotonic())
+                return
+        except OSError:
+            pass
+        time.sleep(0.001)
+
+
+def readiness_latency(starts: int, workroot: Path) -> list[float]:
+    """For each start: the probe's exit minus the daemon's first /_ping answer, in seconds."""
+    latencies: list[float] = []
+    for index in range(starts):
+        daemon = Dockerd(workdir=workroot / f"late{index}", port=free_port())
+        seen: list[float] = []
+        stop = threading.Event()
+        poller = threading.Thread(
+            target=first_answer_time, args=(str(daemon.socket_path), stop, seen), daemon=True
+        )
+        probe = subprocess.Popen(
+            [str(CLI), "probe", "--timeout", "60"],
+            env=clean_env(DOCKER_HOST=daemon.tcp_host),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            time.sleep(0.3)  # the probe is up and polling a port nobody listens on yet
+            poller.start()
+            daemon.start()
+            code = probe.wait()  # no timeout: Popen.wait(timeout) polls with sleeps up to 50 ms
+            exited = time.monotonic()
+            poller.join(timeout=60)
+            if code != 0 or not seen:
+                raise SystemExit(f"bench: late daemon {index}: probe exit {code}, answer {seen}")
+            latencies.append(exited - seen[0])
+        finally:
+            stop.set()
+            if probe.poll() is None:
+                probe.kill()
+                probe.wait()
+            daemon.stop()
+            daemon.cleanup_files()
+    return latencies
+
+
+def time_to_verdict(daemon_host: str, timeout: float, repeats: int) -> list[float]:
+    """Whole-process wall times of a probe that cannot succeed."""
+    env = clean_env(DOCKER_HOST=daemon_host)
+    return [wall_time([str(CLI), "probe", "--timeout", str(timeout)], env) for _ in range(repeats)]
+
+
+def print_table(rows: list[Row]) -> None:
+    width = max(len(row.measure) for row in rows)
+    value_width = max(len(row.value) for row in rows)
+    print(f"{'measure':<{width}}  {'value':<{value_width}}  target")
+    print(f"{'-' * width}  {'-' * value_width}  ------")
+    for row in rows:
+        verdict = "ok" if row.ok else "MISSED"
+        print(f"{row.measure:<{width}}  {row.value:<{value_width}}  {row.target} {verdict}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=30, help="runs of each command (default 30)")
+    parser.add_argument("--starts", type=int, default=5, help="daemon starts for readiness")
+    parser.add_argument("--timeout", type=float, default=2.0, help="probe timeout for verdicts")
+    args = parser.parse_args(argv)
+    docker = shutil.which("docker")
+    if docker is None or not CLI.exists():
+        print(
+            "bench: needs the docker CLI and .venv/bin/dind-preflight (make bench)", file=sys.stderr
+        )
+        return 2
+    # An installed package ships bytecode; make the editable checkout match (PYTHONDONTWRITEBYTECODE
+    # would otherwise recompile every module on every run).
+    compileall.compile_dir(str(ROOT / "preflight"), quiet=1)
+    docker_version = subprocess.run(
+        [docker, "--version"], capture_output=True, text=True, check=False
+    ).stdout.strip()
+    print(f"bench: {docker_version} ({docker}); load average {os.getloadavg()[0]:.2f}")
+
+    rows: list[Row] = []
+    with tempfile.TemporaryDirectory(prefix="dind-preflight-bench-") as work:
+        workroot = Path(work)
+        with running_dockerd(workdir=workroot / "healthy") as daemon:
+            for label, host in (("tcp", daemon.tcp_host), ("unix", daemon.unix_host)):
+                probe_s, docker_s = healthy_path(host, docker, args.runs)
+                ratio = probe_s / docker_s
+                rows.append(
+                    Row(
+                        f"healthy path ({label}): probe vs docker version, median of {args.runs}",
+                        f"{probe_s * 1000:.1f} ms vs {docker_s * 1000:.1f} ms = {ratio:.2f}x",
+                        f"<= {RATIO_TARGET:.1f}x",
+                        ratio <= RATIO_TARGET,
+                    )
+                )
+        latencies = readiness_latency(args.starts, workroot)
+        median_latency = statistics.median(latencies)
+        rows.append(
+            Row(
+                f"readiness latency: first /_ping answer -> probe exit, median of {args.starts}",
+                f"{median_latency * 1000:.1f} ms (all: "
+                + ", ".join(f"{x * 1000:.0f}" for x in latencies)
+                + ")",
+                f"< {LATENCY_TARGET_S * 1000:.0f} ms",
+                median_latency < LATENCY_TARGET_S,
+            )
+        )
+    limit = args.timeout + VERDICT_SLACK_S
+    refused = time_to_verdict(f"tcp://127.0.0.1:{free_port()}", args.timeout, 3)
+    with silent_listener() as port:
+        silent = time_to_verdict(f"tcp://127.0.0.1:{port}", args.timeout, 3)
+    for name, times in (("refused (closed port)", refused), ("timeout (silent listener)", silent)):
+        rows.append(
+            Row(
+                f"time to verdict, {name}, --timeout {args.timeout:g}: max of {len(times)}",
+                f"{max(times):.3f} s",
+                f"<= {limit:.1f} s",
+                max(times) <= limit,
+            )
+        )
+    print_table(rows)
+    return 0 if all(row.ok for row in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
