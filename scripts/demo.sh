@@ -1,22 +1,26 @@
 #!/usr/bin/env bash
-# `make demo`: the field report on this machine, with real dockerd processes.
+# `make demo`: the field report end to end, on this machine, with real dockerd processes.
 #
-# Two local daemons stand in for two dind services:
-#   - a healthy one;
-#   - one whose iptables has no nat table, as on the CentOS 8 nodes of the field report after
-#     their reboot (iptable_nat listed only in /etc/modules). That dockerd dies on start.
-# For each, `dind-preflight probe` runs as it would before a job's script, and its output is
-# what the CI log would show. Daemons are stopped by PID on exit, whatever happens.
+# 1. A runner node after the reboot of the field report: its dind (a real dockerd whose iptables
+#    has no nat table) dies on start, and its host root (demo/roots/centos8-field-report: CentOS 8,
+#    iptable_nat listed only in /etc/modules) is mounted into the job. `dind-preflight run` runs as
+#    the job's before_script would: it diagnoses the node, shows what it would send to GitLab
+#    (a dry run, unless DIND_PREFLIGHT_GITLAB_TOKEN and CI_API_V4_URL point at a real GitLab), and
+#    exits 75 so that GitLab retries the job elsewhere.
+# 2. The same node after the fix (demo/roots/centos8-fixed) with a healthy dind: the job passes.
+# What is printed is what the CI log shows. Daemons are stopped by PID on exit, whatever happens.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PY=.venv/bin/python
-PREFLIGHT=.venv/bin/dind-preflight
+PREFLIGHT="$PWD/.venv/bin/dind-preflight"
 STATE_DIR="$(mktemp -d /tmp/dind-preflight-demo.XXXXXX)"
+BROKEN_ROOT="$PWD/demo/roots/centos8-field-report"
+FIXED_ROOT="$PWD/demo/roots/centos8-fixed"
 
 cleanup() {
     for daemon in healthy field-report; do
-        "$PY" -m tests.harness.launch stop "$STATE_DIR/$daemon" || true
+        "$PY" -m tests.harness.launch stop "$STATE_DIR/$daemon" >/dev/null 2>&1 || true
     done
     rm -rf "$STATE_DIR"
 }
@@ -25,25 +29,46 @@ trap 'exit 130' INT TERM
 
 section() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
-# Runs the probe like a job's before_script would, showing the command and its exit code.
-probe() {
+# What GitLab and the runner give a job (a dry run sends nothing to this URL).
+export CI_SERVER_URL="${CI_SERVER_URL:-https://gitlab.example.com}"
+export CI_API_V4_URL="${CI_API_V4_URL:-$CI_SERVER_URL/api/v4}"
+export CI_RUNNER_ID="${CI_RUNNER_ID:-42}" CI_RUNNER_DESCRIPTION="${CI_RUNNER_DESCRIPTION:-k8s-runner-a}"
+export CI_JOB_ID="${CI_JOB_ID:-1001}" CI_PROJECT_PATH="${CI_PROJECT_PATH:-acme/app}"
+export CI_JOB_URL="${CI_JOB_URL:-$CI_SERVER_URL/$CI_PROJECT_PATH/-/jobs/$CI_JOB_ID}"
+export DIND_PREFLIGHT_REPORT_PROJECT="${DIND_PREFLIGHT_REPORT_PROJECT:-infra/runner-incidents}"
+export DIND_PREFLIGHT_ARTIFACTS_DIR="$STATE_DIR/reports"
+unset KUBERNETES_SERVICE_HOST
+
+# Runs a command like a job's before_script would, showing it and its exit code.
+job_step() {
     local code=0
-    printf '$ DOCKER_HOST=%s dind-preflight probe %s\n' "$DOCKER_HOST" "$*"
-    "$PREFLIGHT" probe "$@" || code=$?
+    printf '$ %s\n' "$*"
+    "$@" || code=$?
     printf '(exit code %s)\n' "$code"
+    return 0
 }
 
-section "starting a healthy dockerd"
-eval "$("$PY" -m tests.harness.launch start healthy "$STATE_DIR/healthy")"
-echo "dockerd pid $DAEMON_PID listening on $DAEMON_HOST"
-export DOCKER_HOST="$DAEMON_HOST"
-section "job on the healthy runner"
-probe --timeout 10
-probe --timeout 10 --json
-
-section "starting a dockerd on a node without the iptables nat table (the field report)"
+section "1. the field report: a node rebooted into a new kernel, dind dies on start"
 eval "$("$PY" -m tests.harness.launch start field-report "$STATE_DIR/field-report")"
-echo "dockerd pid $DAEMON_PID exited; its log: $DAEMON_LOG"
-export DOCKER_HOST="$DAEMON_HOST"
-section "job on the broken runner (the docker CLI would say: Cannot connect to the Docker daemon at $DOCKER_HOST)"
-probe --timeout 3 --daemon-log "$DAEMON_LOG"
+echo "dind (dockerd pid $DAEMON_PID) exited; the last lines of its log:"
+tail -n 3 "$DAEMON_LOG" | sed 's/^/  | /'
+export DOCKER_HOST="$DAEMON_HOST" DIND_PREFLIGHT_SERVICE_LOG="$DAEMON_LOG"
+export DIND_PREFLIGHT_NODE_ROOT="$BROKEN_ROOT" DIND_PREFLIGHT_TIMEOUT=30
+
+section "the node, as the helper pod sees it"
+job_step "$PREFLIGHT" node-report --root "$BROKEN_ROOT"
+
+section "the job's before_script: dind-preflight run"
+job_step "$PREFLIGHT" run
+echo "job reports written for GitLab (artifacts:reports):"
+ls -1 "$DIND_PREFLIGHT_ARTIFACTS_DIR" | sed 's/^/  /'
+
+section "2. after the fix: /etc/modules-load.d/iptable_nat.conf, reboot, healthy dind"
+eval "$("$PY" -m tests.harness.launch start healthy "$STATE_DIR/healthy")"
+export DOCKER_HOST="$DAEMON_HOST" DIND_PREFLIGHT_NODE_ROOT="$FIXED_ROOT"
+unset DIND_PREFLIGHT_SERVICE_LOG
+job_step "$PREFLIGHT" node-report --root "$FIXED_ROOT"
+job_step "$PREFLIGHT" run
+printf '$ docker version --format %s\n' "'{{.Server.Version}}'"
+DOCKER_HOST="$DAEMON_HOST" docker version --format '{{.Server.Version}}' 2>/dev/null \
+    || echo "(the docker CLI is not installed here)"

@@ -214,7 +214,8 @@ def evidence_markdown(diagnosis: Diagnosis) -> str:
         parts.append(fenced_block(service_lines(service)))
         if service.matches:
             parts.append("Log lines that match a known failure:")
-            parts.append(fenced_block([m.line for m in service.matches]))
+            # One line may match several signatures: show each line once, in log order.
+            parts.append(fenced_block(list(dict.fromkeys(m.line for m in service.matches))))
         if service.log_tail:
             tail = service.log_tail[-MAX_TAIL_LINES:]
             parts.append(f"Last {len(tail)} log lines:")

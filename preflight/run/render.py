@@ -29,11 +29,22 @@ def summary_line(outcome: RunOutcome) -> str:
     d = outcome.diagnosis
     if d is not None:
         where = f" on node {d.node}" if d.node else ""
-        parts.append(f"{d.cause.summary}{where} ({d.fault.value} fault, {d.confidence.value})")
+        parts.append(
+            f"{d.cause.code}{where} ({d.fault.value} fault, {d.confidence.value} confidence): "
+            f"{_first_clause(d.cause.summary)}"
+        )
     parts += _report_words(outcome.report)
     parts += outcome.actions_done
     parts.append(_ENDING.get(outcome.exit_code, f"exit {int(outcome.exit_code)}"))
     return "; ".join(p for p in parts if p)
+
+
+def _first_clause(text: str) -> str:
+    """The summary up to its first colon or full stop: short enough for the first line."""
+    for end in (": ", ". "):
+        if end in text:
+            text = text.split(end, 1)[0]
+    return text.rstrip(".")
 
 
 def _report_words(report: Any) -> list[str]:
@@ -59,7 +70,7 @@ def write_details(outcome: RunOutcome, out: TextIO, gitlab_settings: Any = None)
     from preflight.redaction import redact
 
     with section(out, "dind_preflight_probe", "dind-preflight: probe"):
-        print(redact(human_summary(outcome.probe)), file=out)
+        print(redact(human_summary(outcome.probe, exit_line=False)), file=out)
     d = outcome.diagnosis
     if d is not None:
         from preflight.diagnosis.render import render_text

@@ -197,7 +197,7 @@ def test_the_nat_log_outweighs_a_module_loaded_since(
 
     assert result.returncode == 75, result.stdout + result.stderr
     first = result.stdout.splitlines()[0]
-    assert "(node fault, medium)" in first
+    assert "(node fault, medium confidence)" in first
     assert "iptable_nat: loaded, loads at boot" in result.stdout
     assert len(fake.runner_writes(RUNNER_ID)) == 1
     assert len(fake.project_issues(incidents, state="opened")) == 1
