@@ -3,18 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
 
+from preflight.actions.action import Action
 from preflight.diagnosis.model import Diagnosis, FaultClass
 from preflight.exitcodes import ExitCode
 
-
-class Action(str, Enum):
-    """What to do against a broken node or runner (``DIND_PREFLIGHT_ACTION``)."""
-
-    PAUSE_RUNNER = "pause-runner"
-    TAINT_NODE = "taint-node"
-    NONE = "none"
+__all__ = ["Action", "ActionPlan", "plan_actions"]
 
 
 @dataclass(frozen=True)

@@ -14,14 +14,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from preflight.artifacts.write import write_text
-from preflight.diagnosis.model import Diagnosis, ServiceEvidence
 from preflight.gitlab.markdown import clean, one_line
-from preflight.node.model import ModuleState, NodeReport, Remedy
-from preflight.probe.model import ProbeResult
+
+TYPE_CHECKING = False  # the healthy path writes a probe-only report: no model imports at run time
+if TYPE_CHECKING:
+    from preflight.diagnosis.model import Diagnosis, ServiceEvidence
+    from preflight.node.model import ModuleState, NodeReport, Remedy
+    from preflight.probe.model import ProbeResult
 
 SUITE = "dind-preflight"
 # Characters XML 1.0 cannot carry at all (ElementTree would write them and break the file).
-_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+# Compiling this class costs ~3 ms: done on first use, not on the healthy path's import.
+_NOT_XML_PATTERN = "[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]"
+_XML_SAFE = re.compile("[\t\n\r\x20-\x7e]*")
 
 
 @dataclass(frozen=True)
@@ -37,7 +42,10 @@ class Check:
 
 
 def _xml(text: str) -> str:
-    return _NOT_XML.sub("", clean(text))
+    text = clean(text)
+    if _XML_SAFE.fullmatch(text):
+        return text
+    return re.sub(_NOT_XML_PATTERN, "", text)
 
 
 def _remedy_text(remedy: Remedy | None) -> str:
@@ -164,7 +172,15 @@ def checks_of(diagnosis: Diagnosis) -> list[Check]:
 
 def build_junit(diagnosis: Diagnosis) -> str:
     """The JUnit XML document (UTF-8 text) for ``artifacts:reports:junit``."""
-    checks = checks_of(diagnosis)
+    return _document(checks_of(diagnosis))
+
+
+def build_probe_junit(probe: ProbeResult) -> str:
+    """The JUnit document of a run that only probed (a healthy daemon): one test case."""
+    return _document([probe_check(probe)])
+
+
+def _document(checks: list[Check]) -> str:
     root = ET.Element("testsuites")
     suite = ET.SubElement(
         root,
@@ -196,3 +212,8 @@ def build_junit(diagnosis: Diagnosis) -> str:
 def write_junit(path: str | os.PathLike[str], diagnosis: Diagnosis) -> Path:
     """Write the JUnit XML for ``artifacts:reports:junit``."""
     return write_text(path, build_junit(diagnosis))
+
+
+def write_probe_junit(path: str | os.PathLike[str], probe: ProbeResult) -> Path:
+    """Write the JUnit XML of a run that only probed."""
+    return write_text(path, build_probe_junit(probe))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 from preflight.errors import UsageError
@@ -15,7 +14,9 @@ def write_text(path: str | os.PathLike[str], text: str) -> Path:
     target = Path(path)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+        # A sibling temporary file (O_EXCL, this process' own name), then an atomic rename.
+        tmp = target.parent / f".{target.name}.{os.getpid()}.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_TRUNC, 0o644)
         try:
             with os.fdopen(fd, "w", encoding="utf-8", errors="replace") as handle:
                 handle.write(redact(text))

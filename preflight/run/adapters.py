@@ -127,17 +127,19 @@ class JobAdapters:
         self, probe: ProbeResult, diagnosis: Diagnosis | None, report: Any
     ) -> list[str]:
         """``junit.xml`` always; ``annotations.json`` with links once there is a report."""
-        from preflight.artifacts.junit import write_junit
         from preflight.artifacts.write import write_text
 
         directory = self.settings.artifacts_dir
         junit = directory / JUNIT_FILE
         annotations = directory / ANNOTATIONS_FILE
         if diagnosis is None:
-            from preflight.diagnosis.decide import decide
+            from preflight.artifacts.junit import write_probe_junit
 
-            diagnosis = decide(probe, None, None)
-        write_junit(junit, diagnosis)
+            write_probe_junit(junit, probe)
+        else:
+            from preflight.artifacts.junit import write_junit
+
+            write_junit(junit, diagnosis)
         if report is not None:
             from preflight.artifacts.annotations import write_annotations
 

@@ -10,11 +10,14 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from preflight.actions.plan import ActionPlan, plan_actions
-from preflight.diagnosis.model import Diagnosis
 from preflight.exitcodes import ExitCode
-from preflight.probe.model import ProbeResult
-from preflight.run.settings import RunSettings
+
+TYPE_CHECKING = False  # the healthy path must not import the diagnosis models
+if TYPE_CHECKING:
+    from preflight.actions.plan import ActionPlan
+    from preflight.diagnosis.model import Diagnosis
+    from preflight.probe.model import ProbeResult
+    from preflight.run.settings import RunSettings
 
 
 class Adapters(Protocol):
@@ -67,6 +70,8 @@ def execute(settings: RunSettings, adapters: Adapters) -> RunOutcome:
     if probe.healthy:
         artifacts = _artifacts(adapters, probe, None, None, [])
         return RunOutcome(ExitCode.OK, probe, artifacts=artifacts, elapsed_s=_since(started))
+
+    from preflight.actions.plan import plan_actions
 
     errors: list[str] = []
     diagnosis = adapters.diagnose(probe)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
-from preflight.actions.plan import Action
+from preflight.actions.action import Action
 from preflight.errors import UsageError
 
 DEFAULT_TIMEOUT_S = 30.0
