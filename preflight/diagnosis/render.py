@@ -87,14 +87,19 @@ def _node_lines(report: NodeReport, source: str, helper_pod: str | None) -> list
 
 
 def _remedy_lines(remedy: Remedy) -> list[str]:
-    out = ["  fix:"]
+    return ["  fix:", *remedy_lines(remedy, indent="    ")]
+
+
+def remedy_lines(remedy: Remedy, indent: str = "") -> list[str]:
+    """The fix as log lines: the explanation, the file and its content, load now, verify."""
+    out = []
     if remedy.text:
-        out.append(f"    {remedy.text}")
+        out.append(f"{indent}{remedy.text}")
     if remedy.file:
-        out.append(f"    write {remedy.file}:")
-        out += [f"      {line}" for line in (remedy.content or "").splitlines()]
+        out.append(f"{indent}write {remedy.file}:")
+        out += [f"{indent}  {line}" for line in (remedy.content or "").splitlines()]
     if remedy.load_now:
-        out.append(f"    load now: {remedy.load_now}")
+        out.append(f"{indent}load now: {remedy.load_now}")
     if remedy.verify:
-        out.append(f"    verify: {remedy.verify}")
+        out.append(f"{indent}verify (now, and again after the next reboot): {remedy.verify}")
     return out

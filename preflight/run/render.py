@@ -90,7 +90,9 @@ def write_details(outcome: RunOutcome, out: TextIO, gitlab_settings: Any = None)
         with section(
             out, "dind_preflight_fix", "dind-preflight: how to fix the node", collapsed=False
         ):
-            print(redact(_remedy_text(d.remedy)), file=out)
+            from preflight.diagnosis.render import remedy_lines
+
+            print(redact("\n".join(remedy_lines(d.remedy))), file=out)
 
 
 def _write_report(report: Any, gitlab_settings: Any, out: TextIO) -> None:
@@ -107,17 +109,3 @@ def _write_report(report: Any, gitlab_settings: Any, out: TextIO) -> None:
         print(redact(line), file=out)
     for error in report.errors:
         print(f"{PREFIX}: GitLab: {redact(error)}", file=out)
-
-
-def _remedy_text(remedy: Any) -> str:
-    lines = []
-    if remedy.text:
-        lines.append(remedy.text)
-    if remedy.file:
-        lines.append(f"1. write {remedy.file}:")
-        lines += [f"     {line}" for line in (remedy.content or "").splitlines()]
-    if remedy.load_now:
-        lines.append(f"2. load now: {remedy.load_now}")
-    if remedy.verify:
-        lines.append(f"3. reboot when convenient and verify: {remedy.verify}")
-    return "\n".join(lines)

@@ -41,7 +41,7 @@ def test_field_report_text() -> None:
     assert "    write /etc/modules-load.d/iptable_nat.conf:" in lines
     assert "      iptable_nat" in lines and "      iptable_filter" in lines
     assert "    load now: modprobe -a iptable_nat iptable_filter" in lines
-    assert "    verify: lsmod | grep iptable" in lines
+    assert "    verify (now, and again after the next reboot): lsmod | grep iptable" in lines
     assert "    - cannot get pods/log in namespace ci: forbidden (403)" in lines
     assert lines[-1] == "  exit 75: node or runner fault: retry the job on another runner"
     assert text.endswith("\n")

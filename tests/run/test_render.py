@@ -59,5 +59,5 @@ def test_details_are_collapsible_and_the_fix_is_expanded() -> None:
         assert "section_start:" in text and f":{name}[collapsed=true]\r" in text
         assert f":{name}\r" in text  # its section_end
     assert ":dind_preflight_fix\r" in text and "dind_preflight_fix[collapsed" not in text
-    assert "1. write /etc/modules-load.d/iptable_nat.conf:" in text
+    assert "\nwrite /etc/modules-load.d/iptable_nat.conf:\n  iptable_nat\n" in text
     assert "exit code 69" not in text  # the probe's own code would contradict run's 75
