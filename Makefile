@@ -33,6 +33,7 @@ lint: venv
 	$(BIN)/ruff check preflight tests bench
 	$(BIN)/ruff format --check preflight tests bench
 	$(BIN)/mypy
+	shellcheck .ci/run scripts/*.sh
 
 demo: system-deps venv
 	@bash scripts/demo.sh

@@ -61,7 +61,7 @@ job_step "$PREFLIGHT" node-report --root "$BROKEN_ROOT"
 section "the job's before_script: dind-preflight run"
 job_step "$PREFLIGHT" run
 echo "job reports written for GitLab (artifacts:reports):"
-ls -1 "$DIND_PREFLIGHT_ARTIFACTS_DIR" | sed 's/^/  /'
+find "$DIND_PREFLIGHT_ARTIFACTS_DIR" -type f -printf '  %f\n' | sort
 
 section "2. after the fix: /etc/modules-load.d/iptable_nat.conf, reboot, healthy dind"
 eval "$("$PY" -m tests.harness.launch start healthy "$STATE_DIR/healthy")"
