@@ -77,7 +77,14 @@ def _primary(
 
     best = signatures.strongest(service.matches) if service is not None else None
     if best is not None:
-        return best.cause, _signature_confidence(best, node), ""
+        confidence = _signature_confidence(best, node)
+        detail = ""
+        if confidence is Confidence.MEDIUM and best.cause in _MODULE_CAUSES:
+            detail = (
+                f"The node has {_MODULE_CAUSES[best.cause]} loaded now: it was probably loaded "
+                "after dind started (by hand?); check that it also loads at boot."
+            )
+        return best.cause, confidence, detail
 
     # Without a probe, only a dead service (or no view of it at all) says the daemon is down.
     unseen = probe is None and (service is None or service.state == "unknown")

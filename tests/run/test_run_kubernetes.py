@@ -199,5 +199,6 @@ def test_the_nat_log_outweighs_a_module_loaded_since(
     first = result.stdout.splitlines()[0]
     assert "(node fault, medium confidence)" in first
     assert "iptable_nat: loaded, loads at boot" in result.stdout
+    assert "The node has iptable_nat loaded now: it was probably loaded after dind" in result.stdout
     assert len(fake.runner_writes(RUNNER_ID)) == 1
     assert len(fake.project_issues(incidents, state="opened")) == 1
