@@ -116,6 +116,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PreflightError as exc:
         print(f"dind-preflight: error: {redact(str(exc))}", file=sys.stderr)
         return int(exc.exit_code)
+    except BrokenPipeError:
+        # The reader went away (e.g. `| head`): say nothing more, exit like a shell would.
+        silence_stdout()
+        return 128 + 13  # SIGPIPE
     except KeyboardInterrupt:
         print("dind-preflight: interrupted", file=sys.stderr)
         return int(ExitCode.INTERRUPTED)
@@ -131,3 +135,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         print(f"dind-preflight: internal error: {text}", file=sys.stderr)
         return int(ExitCode.SOFTWARE)
+
+
+def silence_stdout() -> None:
+    """Point stdout at /dev/null so that flushing it at exit raises no second BrokenPipeError."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass

@@ -11,6 +11,11 @@ import argparse
 import os
 import sys
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from preflight.run.adapters import JobAdapters
+    from preflight.run.flow import RunOutcome
+
 NAME = "run"
 HELP = (
     "The whole preflight before a job's script: probe, diagnose, act, report, exit with a "
@@ -81,17 +86,29 @@ def _run(args: argparse.Namespace) -> int:
     from preflight.redaction import register_secret
     from preflight.run.adapters import JobAdapters
     from preflight.run.flow import execute
-    from preflight.run.render import summary_line, write_details
 
     register_secret(env.get("DIND_PREFLIGHT_GITLAB_TOKEN"))
     adapters = JobAdapters(settings, env)
     outcome = execute(settings, adapters)
+    try:
+        _print_outcome(outcome, adapters, settings.json_output)
+    except BrokenPipeError:
+        # The job log reader went away: the exit code still tells GitLab what to do.
+        from preflight.cli import silence_stdout
+
+        silence_stdout()
+    return int(outcome.exit_code)
+
+
+def _print_outcome(outcome: RunOutcome, adapters: JobAdapters, json_output: bool) -> None:
+    from preflight.redaction import redact
+    from preflight.run.render import summary_line, write_details
+
     out = sys.stdout
-    if settings.json_output:
+    if json_output:
         import json
 
         from preflight.jsonable import to_json
-        from preflight.redaction import redact
 
         document = {
             "exit_code": int(outcome.exit_code),
@@ -106,12 +123,9 @@ def _run(args: argparse.Namespace) -> int:
             "elapsed_s": outcome.elapsed_s,
         }
         print(redact(json.dumps(document, indent=2, ensure_ascii=False)), file=out)
-        return int(outcome.exit_code)
-    from preflight.redaction import redact
-
-    print(redact(summary_line(outcome)), file=out)
-    if outcome.exit_code != 0:
-        gitlab = adapters.gitlab_settings if outcome.report is not None else None
-        write_details(outcome, out, gitlab)
+    else:
+        print(redact(summary_line(outcome)), file=out)
+        if outcome.exit_code != 0:
+            gitlab = adapters.gitlab_settings if outcome.report is not None else None
+            write_details(outcome, out, gitlab)
     out.flush()
-    return int(outcome.exit_code)

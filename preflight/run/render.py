@@ -52,7 +52,7 @@ def _report_words(report: Any) -> list[str]:
         return []
     words = []
     if getattr(report, "dry_run", False):
-        return ["GitLab: dry run (no token), nothing sent"]
+        return ["GitLab: dry run (no token), nothing sent"] if report.planned else []
     action = getattr(report, "runner_action", None)
     if action is not None and action.value in ("paused", "annotated"):
         words.append(f"runner {report.runner_id} paused")
