@@ -9,7 +9,7 @@ import sys
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from preflight.diagnosis.model import Diagnosis, ServiceEvidence
+    from preflight.diagnosis.model import Diagnosis
     from preflight.kube.settings import KubeSettings
     from preflight.probe.model import ProbeResult
 
@@ -107,8 +107,12 @@ def run(args: argparse.Namespace) -> int:
         proc=args.proc,
     )
     probe = _read_probe(args.probe_result) if args.probe_result else None
+    from preflight.diagnosis.local import service_from_log_file
+
     hint = (
-        _read_service_log(args.service_log, settings.log_tail_lines) if args.service_log else None
+        service_from_log_file(args.service_log, settings.log_tail_lines)
+        if args.service_log
+        else None
     )
     diagnosis = diagnose_in_cluster(probe, settings, service_hint=hint)
     if args.json:
@@ -132,21 +136,6 @@ def _read_probe(path: str) -> ProbeResult:
         raise InputError(f"cannot read probe result {path}: {exc.strerror or exc}") from None
     except (ValueError, TypeError, KeyError) as exc:
         raise InputError(f"{path} is not a probe result: {exc}") from None
-
-
-def _read_service_log(path: str, tail: int) -> ServiceEvidence:
-    from preflight.errors import InputError
-    from preflight.kube.discovery import ServiceContainer
-    from preflight.kube.service_evidence import service_evidence
-
-    try:
-        with open(path, encoding="utf-8", errors="replace") as handle:
-            text = handle.read()
-    except OSError as exc:
-        raise InputError(f"cannot read service log {path}: {exc.strerror or exc}") from None
-    return service_evidence(
-        ServiceContainer(name=os.path.basename(path), image=None), None, text, tail
-    )
 
 
 def _taint(diagnosis: Diagnosis, settings: KubeSettings) -> str:

@@ -74,7 +74,7 @@ def service_from_log_file(path: str, tail: int = 200) -> ServiceEvidence:
 
     text, error = _read(path)
     if text is None:
-        raise InputError(f"cannot read the dind service log {path}: {error}")
+        raise InputError(f"cannot read the dind service log {error}")
     lines = text.splitlines()[-tail:]
     return ServiceEvidence(
         container=os.path.basename(path), log_tail=lines, matches=match_lines(lines)

@@ -147,7 +147,8 @@ def test_usage_and_input_errors_are_one_line(tmp_path: Path) -> None:
     assert bad_policy.returncode == 64 and bad_policy.stderr.count("\n") == 1
     missing = diagnose("--service-log", str(tmp_path / "nope.log"), env=job_env(None))
     assert missing.returncode == 66
-    assert missing.stderr.startswith("dind-preflight: error: cannot read service log ")
+    assert missing.stderr.startswith("dind-preflight: error: cannot read the dind service log ")
+    assert missing.stderr.endswith("nope.log: No such file or directory\n")
     assert missing.stderr.count("\n") == 1
     (tmp_path / "probe.json").write_text("[1, 2]")
     bad_probe = diagnose("--probe-result", str(tmp_path / "probe.json"), env=job_env(None))
