@@ -131,7 +131,9 @@ def test_dead_dind_in_kubernetes_pauses_the_runner_files_one_issue_and_exits_75(
 
     assert result.returncode == 75, out
     print(f"[measure] dead service container -> exit 75: {elapsed:.2f} s")
-    assert elapsed < 6, f"run waited {elapsed:.1f} s after Kubernetes reported dind dead"
+    # It stopped waiting because Kubernetes said so, not because its own timeout ran out.
+    assert "stopped waiting: Kubernetes reports the dind service container svc-0" in result.stdout
+    assert elapsed < TIMEOUT_S, f"run waited {elapsed:.1f} s after Kubernetes reported dind dead"
     first = result.stdout.splitlines()[0]
     assert first.startswith("dind-preflight: FAILED:") and NODE in first and "exit 75" in first
     assert "section_start:" in result.stdout and "section_end:" in result.stdout
