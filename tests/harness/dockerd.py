@@ -22,10 +22,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-# The field report's iptables, byte for byte what iptables 1.8.9 (legacy) prints without iptable_nat.
-NAT_MISSING_IPTABLES = """#!/bin/sh
-# iptables that behaves as on a node without the iptable_nat kernel module.
-prev=""
+# What iptables 1.8.9 (legacy) does without iptable_nat, byte for byte: any `-t nat` call fails.
+_FAIL_ON_NAT = """prev=""
 for arg in "$@"; do
     if [ "$prev" = "-t" ] && [ "$arg" = "nat" ]; then
         echo "iptables v1.8.9 (legacy): can't initialize iptables table \\`nat': Table does not exist (do you need to insmod?)" >&2
@@ -34,27 +32,24 @@ for arg in "$@"; do
     fi
     prev="$arg"
 done
-exec {real} "$@"
 """
 
+# The field report's iptables.
+NAT_MISSING_IPTABLES = (
+    "#!/bin/sh\n# iptables that behaves as on a node without the iptable_nat kernel module.\n"
+    + _FAIL_ON_NAT
+    + 'exec {real} "$@"\n'
+)
 
 # The same iptables, switchable while the daemon runs: it fails like the field report only while
 # the flag file exists (a node that loses iptable_nat after dockerd started: --deep must catch it).
-NAT_SWITCH_IPTABLES = """#!/bin/sh
-# iptables that loses the nat table while the file {flag} exists.
-if [ -e "{flag}" ]; then
-    prev=""
-    for arg in "$@"; do
-        if [ "$prev" = "-t" ] && [ "$arg" = "nat" ]; then
-            echo "iptables v1.8.9 (legacy): can't initialize iptables table \\`nat': Table does not exist (do you need to insmod?)" >&2
-            echo "Perhaps iptables or your kernel needs to be upgraded." >&2
-            exit 3
-        fi
-        prev="$arg"
-    done
-fi
-exec {real} "$@"
-"""
+NAT_SWITCH_IPTABLES = (
+    "#!/bin/sh\n# iptables that loses the nat table while the file {flag} exists.\n"
+    + 'if [ -e "{flag}" ]; then\n'
+    + "".join(f"    {line}\n" for line in _FAIL_ON_NAT.splitlines())
+    + "fi\n"
+    + 'exec {real} "$@"\n'
+)
 
 
 def free_port() -> int:
