@@ -12,6 +12,7 @@ from preflight.run.settings import Mode, RunSettings
 if TYPE_CHECKING:
     from preflight.diagnosis.model import Diagnosis, ServiceEvidence
     from preflight.gitlab.settings import GitLabSettings
+    from preflight.kube.client import KubeContext
     from preflight.kube.service import ServiceDeathWatch
     from preflight.kube.settings import KubeSettings
     from preflight.probe.model import ProbeResult
@@ -81,14 +82,21 @@ class JobAdapters:
             self._kube = settings_from(self.env, host_root=self.settings.node_root)
         return self._kube
 
+    @property
+    def _kube_context(self) -> KubeContext | None:
+        """The API connection the death watch made while the probe waited, for reuse."""
+        return self._watch.context if self._watch is not None else None
+
     def diagnose(self, probe: ProbeResult) -> Diagnosis:
         """Kubernetes mode: service state and log, helper pod; else the host root or /proc."""
         if self.settings.mode is Mode.KUBERNETES:
             from preflight.kube.diagnose import diagnose_in_cluster
 
-            context = self._watch.context if self._watch is not None else None
             return diagnose_in_cluster(
-                probe, self.kube_settings, service_hint=self._service_hint, context=context
+                probe,
+                self.kube_settings,
+                service_hint=self._service_hint,
+                context=self._kube_context,
             )
         from preflight.diagnosis.local import diagnose_local, service_from_log_file
         from preflight.errors import InputError
@@ -115,8 +123,7 @@ class JobAdapters:
     def taint_node(self, diagnosis: Diagnosis) -> str:
         from preflight.kube.taint_node import taint_diagnosed_node
 
-        context = self._watch.context if self._watch is not None else None
-        return taint_diagnosed_node(diagnosis, self.kube_settings, context=context)
+        return taint_diagnosed_node(diagnosis, self.kube_settings, context=self._kube_context)
 
     def report(self, diagnosis: Diagnosis, *, pause_runner: bool) -> Any:
         from preflight.gitlab.reporter import report_diagnosis
