@@ -126,16 +126,16 @@ def run(args: argparse.Namespace) -> int:
 
 def _read_probe(path: str) -> ProbeResult:
     from preflight.errors import InputError
+    from preflight.input_files import MAX_JSON_BYTES, load_json, read_text
     from preflight.jsonable import from_json
     from preflight.probe.model import ProbeResult
+    from preflight.shown import shown
 
+    data = load_json(read_text(path, "the probe result", MAX_JSON_BYTES), path)
     try:
-        with open(path, encoding="utf-8") as handle:
-            return from_json(ProbeResult, json.load(handle))
-    except OSError as exc:
-        raise InputError(f"cannot read probe result {path}: {exc.strerror or exc}") from None
-    except (ValueError, TypeError, KeyError) as exc:
-        raise InputError(f"{path} is not a probe result: {exc}") from None
+        return from_json(ProbeResult, data)
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise InputError(f"{shown(path)} is not a probe result: {shown(exc)}") from None
 
 
 def _taint(diagnosis: Diagnosis, settings: KubeSettings) -> str:

@@ -35,11 +35,17 @@ def configure(parser: argparse.ArgumentParser) -> None:
     gitlab = parser.add_argument_group(
         "GitLab", "flags override the job's environment (CI_API_V4_URL, CI_RUNNER_ID, ...)"
     )
-    gitlab.add_argument("--gitlab-url", metavar="URL", help="GitLab URL (default CI_API_V4_URL)")
+    gitlab.add_argument(
+        "--gitlab-url",
+        metavar="URL",
+        help="the GitLab the token may be sent to (default DIND_PREFLIGHT_GITLAB_URL, else "
+        "CI_API_V4_URL on CI_SERVER_HOST)",
+    )
     gitlab.add_argument(
         "--token-file",
         metavar="FILE",
-        help="read the access token from FILE instead of DIND_PREFLIGHT_GITLAB_TOKEN",
+        help="read the runner token from FILE (default DIND_PREFLIGHT_GITLAB_TOKEN_FILE, then "
+        "DIND_PREFLIGHT_GITLAB_TOKEN); a gitlab-url file beside it pins the GitLab URL",
     )
     gitlab.add_argument("--runner-id", metavar="ID", help="runner to pause (default CI_RUNNER_ID)")
     gitlab.add_argument("--job-id", metavar="ID", help="the failing job (default CI_JOB_ID)")
@@ -92,41 +98,23 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def load_diagnosis(source: str) -> Diagnosis:
     """Read a diagnosis from a file or ``-`` (stdin); one-line errors, exit 66."""
     from preflight.diagnosis.model import Diagnosis
+    from preflight.input_files import MAX_JSON_BYTES, load_json, read_stdin, read_text
     from preflight.jsonable import from_json
+    from preflight.shown import shown
 
-    name = "stdin" if source == "-" else source
-    try:
-        if source == "-":
-            text = sys.stdin.read()
-        else:
-            with open(source, encoding="utf-8") as handle:
-                text = handle.read()
-    except FileNotFoundError:
-        raise InputError(f"cannot read the diagnosis: {name} does not exist") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise InputError(f"cannot read the diagnosis from {name}: {reason}") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(
-            f"{name} is not a diagnosis: invalid JSON at line {exc.lineno} column {exc.colno}"
-        ) from None
+    name = "stdin" if source == "-" else shown(source)
+    if source == "-":
+        text = read_stdin("the diagnosis", MAX_JSON_BYTES)
+    else:
+        text = read_text(source, "the diagnosis", MAX_JSON_BYTES)
+    data = load_json(text, name)
     if not isinstance(data, dict):
         raise InputError(f"{name} is not a diagnosis: expected a JSON object")
     try:
         return from_json(Diagnosis, data)
-    except (TypeError, ValueError, KeyError) as exc:
+    except (TypeError, ValueError, KeyError, AttributeError) as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise InputError(f"{name} is not a diagnosis: {first[:200]}") from None
-
-
-def _read_token_file(path: str) -> str:
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return handle.read()
-    except OSError as exc:
-        raise InputError(f"cannot read --token-file {path}: {exc.strerror or exc}") from None
+        raise InputError(f"{name} is not a diagnosis: {shown(first)}") from None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -142,11 +130,10 @@ def run(args: argparse.Namespace) -> int:
     from preflight.redaction import redact
 
     diagnosis = load_diagnosis(args.diagnosis)
-    token = _read_token_file(args.token_file) if args.token_file else None
     settings = settings_from_env(
         os.environ,
         gitlab_url=args.gitlab_url,
-        token=token,
+        token_file=args.token_file,
         runner_id=args.runner_id,
         job_id=args.job_id,
         job_url=args.job_url,

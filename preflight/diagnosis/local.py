@@ -69,12 +69,14 @@ def local_node_evidence(host_root: str | None, proc: str = "/proc") -> NodeEvide
 
 
 def service_from_log_file(path: str, tail: int = 200) -> ServiceEvidence:
-    """The dind service's evidence from its log file (no Kubernetes: state unknown)."""
-    from preflight.diagnosis.signatures import match_lines
+    """The dind service's evidence from the tail of its log file (no Kubernetes: state unknown).
 
-    text, error = _read(path)
-    if text is None:
-        raise InputError(f"cannot read the dind service log {error}")
+    Raises :class:`InputError` for anything but a readable regular file (a FIFO, a device).
+    """
+    from preflight.diagnosis.signatures import match_lines
+    from preflight.input_files import MAX_LOG_BYTES, read_text
+
+    text = read_text(path, "the dind service log", MAX_LOG_BYTES, tail=True)
     lines = text.splitlines()[-tail:]
     return ServiceEvidence(
         container=os.path.basename(path), log_tail=lines, matches=match_lines(lines)
@@ -83,10 +85,14 @@ def service_from_log_file(path: str, tail: int = 200) -> ServiceEvidence:
 
 def log_shows_death(path: str) -> bool:
     """True when the dind log file already holds a fatal start-up line (stop waiting for it)."""
+    from preflight.input_files import MAX_LOG_BYTES, read_text
     from preflight.probe.daemon_log import fatal_line
 
-    text, _ = _read(path)
-    return text is not None and fatal_line(text) is not None
+    try:
+        text = read_text(path, "the dind service log", MAX_LOG_BYTES, tail=True)
+    except InputError:
+        return False
+    return fatal_line(text) is not None
 
 
 def host_name(root: str) -> str | None:

@@ -41,9 +41,10 @@ class FailureKind(str, Enum):
 class GitLabActionError(PreflightError):
     """A GitLab call that failed for good; ``str()`` is the one-line message (already redacted)."""
 
-    def __init__(self, message: str, kind: FailureKind) -> None:
+    def __init__(self, message: str, kind: FailureKind, *, outcome_unknown: bool = False) -> None:
         super().__init__(redact(one_line(message, 400)), kind.exit_code)
         self.kind = kind
+        self.outcome_unknown = outcome_unknown  # a POST was sent, its answer lost: not resent
 
 
 _TOKEN_SCOPES = "scope manage_runner or api"

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from preflight.gitlab.failures import Action
+from preflight.gitlab.failures import Action, FailureKind, GitLabActionError
 from preflight.gitlab.incident import Incident
 from preflight.gitlab.issue_election import (
     IssueSnapshot,
@@ -110,7 +110,21 @@ def converge_issue(
         for issue in stale:
             close_duplicate(client, project, issue.iid, winner.iid)
         return IssueResult(Role.RECURRENCE, winner, tuple(issue.iid for issue in stale), decision)
-    mine = create_issue(client, project, draft)
+    try:
+        mine = create_issue(client, project, draft)
+    except GitLabActionError as exc:
+        if exc.kind is not FailureKind.UNAVAILABLE:
+            raise
+        # The answer was lost (or a gateway failed): look whether our issue landed, never create
+        # blindly a second time.
+        landed = [
+            issue
+            for issue in list_open_issues(client, project, incident)
+            if issue.marker is not None and issue.marker.reporter == reporter
+        ]
+        if not landed:
+            raise
+        mine = min(landed, key=lambda issue: issue.iid)
     relisted = {i.iid: i for i in [mine, *list_open_issues(client, project, incident)]}
     winner = elect(relisted.values()) or mine
     losers = own_losers(relisted.values(), winner, reporter)

@@ -1,7 +1,8 @@
 """When to retry a GitLab request and how long to wait (pure).
 
-Retried: connection errors and timeouts, 408, 429 and the transient 5xx (500, 502, 503, 504 and
-the 52x a proxy sends). ``Retry-After`` (seconds or an HTTP date) is honoured as a minimum; other
+Retried: connection errors and timeouts, 408, 429, 409 "Resource lock" and the transient 5xx
+(500, 502, 503, 504 and the 52x a proxy sends); a POST only when it cannot have been done (no
+connection, 429, 503, 409 "Resource lock"). ``Retry-After`` (seconds or an HTTP date) is honoured as a minimum; other
 waits are exponential with jitter, so that reporters failing together do not retry together.
 Everything is bounded twice: attempts per request and one time budget for the whole report.
 """
@@ -36,8 +37,24 @@ class RetryStep:
     reason: str = ""
 
 
-def is_retryable_status(status: int) -> bool:
-    """True for statuses worth another attempt (rate limit, timeouts, transient server errors)."""
+# A POST that got one of these may have been done (a gateway gave up waiting, or the server
+# failed half-way): it is not resent blindly.
+UNCERTAIN_FOR_POST = frozenset({408, 500, 502, 504, *range(520, 531)})
+SAFE_TO_RESEND = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+
+
+def is_safe_to_resend(method: str) -> bool:
+    """Idempotent methods may be resent after a lost answer; a POST may not."""
+    return method.upper() in SAFE_TO_RESEND
+
+
+def is_retryable_status(status: int, method: str = "GET", reason: str = "") -> bool:
+    """True for answers worth another attempt: rate limit, transient server errors, and 409
+    "Resource lock" (GitLab's lock on a resource another request is changing)."""
+    if status == 409:
+        return "resource lock" in reason.lower()
+    if not is_safe_to_resend(method) and status in UNCERTAIN_FOR_POST:
+        return False
     return status in RETRYABLE_STATUSES
 
 

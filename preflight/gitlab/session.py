@@ -40,8 +40,9 @@ class GitLabClient:
     """One report's connection to GitLab: the API object, its transport and its settings."""
 
     settings: GitLabSettings
-    api: Any  # gitlab.Gitlab authenticated with the access token
+    api: Any  # gitlab.Gitlab authenticated with the runner token (pauses the runner)
     transport: RetryingSession
+    issues_api: Any = None  # gitlab.Gitlab with the issues token (None: ``api`` files issues)
     _job_api: Any = field(default=None, repr=False)
 
     @property
@@ -57,7 +58,8 @@ class GitLabClient:
         """The project that receives issues, without a request (python-gitlab ``lazy=True``)."""
         ref = self.settings.report_project
         project_id: int | str | None = int(ref) if ref and ref.isdigit() else ref
-        return self.api.projects.get(project_id, lazy=True)
+        api = self.issues_api if self.issues_api is not None else self.api
+        return api.projects.get(project_id, lazy=True)
 
     def job_api(self) -> Any:
         """A ``gitlab.Gitlab`` authenticated with ``CI_JOB_TOKEN`` on the same transport."""
@@ -84,11 +86,21 @@ class GitLabClient:
         import gitlab.exceptions
         import requests
 
-        from preflight.gitlab.transport import GitLabUnavailable
+        from preflight.gitlab.transport import (
+            GitLabOutcomeUnknown,
+            GitLabRedirected,
+            GitLabUnavailable,
+        )
 
         project = self.settings.report_project
         try:
             return operation()
+        except GitLabRedirected as exc:
+            raise GitLabActionError(str(exc), FailureKind.CONFIG) from None
+        except GitLabOutcomeUnknown as exc:
+            raise GitLabActionError(
+                str(exc), FailureKind.UNAVAILABLE, outcome_unknown=True
+            ) from None
         except GitLabUnavailable as exc:
             raise GitLabActionError(str(exc), FailureKind.UNAVAILABLE) from None
         except gitlab.exceptions.GitlabParsingError:
@@ -127,7 +139,7 @@ def open_client(
     clock: Callable[[], float] = time.monotonic,
 ) -> GitLabClient:
     """A client for one report: one time budget (``settings.budget_s``) for all its requests."""
-    if not settings.token or not settings.server_url:
+    if not (settings.token or settings.issues_token) or not settings.server_url:
         raise GitLabActionError(
             "no GitLab token or URL: nothing can be sent (this is a dry run)", FailureKind.CONFIG
         )
@@ -136,6 +148,7 @@ def open_client(
     from preflight.gitlab.transport import Budget, RetryingSession
 
     register_secret(settings.token)
+    register_secret(settings.issues_token)
     register_secret(settings.job_token)
     transport = RetryingSession(
         budget=Budget(settings.budget_s, clock),
@@ -145,12 +158,17 @@ def open_client(
         sleep=sleep,
         clock=clock,
     )
-    api = gitlab.Gitlab(
-        settings.server_url,
-        private_token=settings.token,
-        timeout=settings.timeout_s,
-        user_agent=USER_AGENT,
-        retry_transient_errors=False,
-        session=transport,
-    )
-    return GitLabClient(settings=settings, api=api, transport=transport)
+
+    def connect(token: str | None) -> Any:
+        return gitlab.Gitlab(
+            settings.server_url,
+            private_token=token,
+            timeout=settings.timeout_s,
+            user_agent=USER_AGENT,
+            retry_transient_errors=False,
+            session=transport,
+        )
+
+    api = connect(settings.token)
+    issues_api = connect(settings.issues_token) if settings.issues_token else None
+    return GitLabClient(settings=settings, api=api, transport=transport, issues_api=issues_api)

@@ -12,12 +12,15 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TypeVar
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from preflight.errors import UsageError
+from preflight.gitlab.destination import parse_server_url, resolve_destination
+from preflight.gitlab.tokens import ENV_TOKEN, ENV_TOKEN_FILE, parse_token, read_tokens
 from preflight.redaction import register_secret
+from preflight.shown import shown
 
-ENV_TOKEN = "DIND_PREFLIGHT_GITLAB_TOKEN"
+__all__ = ["ENV_TOKEN", "ENV_TOKEN_FILE", "GitLabSettings", "parse_server_url", "parse_token"]
 ENV_REPORT_PROJECT = "DIND_PREFLIGHT_REPORT_PROJECT"
 ENV_TIMEOUT = "DIND_PREFLIGHT_GITLAB_TIMEOUT"
 ENV_BUDGET = "DIND_PREFLIGHT_GITLAB_BUDGET"
@@ -25,7 +28,7 @@ ENV_BUDGET = "DIND_PREFLIGHT_GITLAB_BUDGET"
 # Override keyword -> the flag that sets it (named in error messages).
 OVERRIDE_FLAGS = {
     "gitlab_url": "--gitlab-url",
-    "token": "--token-file",
+    "token_file": "--token-file",
     "runner_id": "--runner-id",
     "job_id": "--job-id",
     "job_url": "--job-url",
@@ -40,7 +43,6 @@ OVERRIDE_FLAGS = {
 }
 
 _PROJECT_PATH = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*(/[A-Za-z0-9_][A-Za-z0-9_.\-]*)+")
-_TOKEN = re.compile(r"[\x21-\x7e]{8,512}")
 _MAX_ID = 2**63 - 1
 T = TypeVar("T")
 
@@ -50,7 +52,8 @@ class GitLabSettings:
     """Everything the GitLab reporter needs; secrets are excluded from ``repr``."""
 
     server_url: str | None = None  # e.g. https://gitlab.example.com (no /api/v4)
-    token: str | None = field(default=None, repr=False)  # access token: manage_runner or api
+    token: str | None = field(default=None, repr=False)  # runner token: manage_runner (or api)
+    issues_token: str | None = field(default=None, repr=False)  # Reporter project token, or None
     job_token: str | None = field(default=None, repr=False)  # CI_JOB_TOKEN, for GET /job only
     runner_id: int | None = None
     runner_description: str | None = None
@@ -65,11 +68,17 @@ class GitLabSettings:
     note_interval_s: float = 900.0  # at most one recurrence note per issue per interval
     max_notes: int = 20  # no recurrence note once the issue has this many notes
     force_dry_run: bool = False
+    url_pinned: bool = False  # the URL came with the token, not from the job's CI_* variables
 
     @property
     def dry_run(self) -> bool:
         """Nothing is sent: no token, or ``--dry-run``."""
-        return self.force_dry_run or not self.token
+        return self.force_dry_run or not (self.token or self.issues_token)
+
+    @property
+    def token_for_issues(self) -> str | None:
+        """The token that files issues: the issues token, else the runner token."""
+        return self.issues_token or self.token
 
     @property
     def api_url(self) -> str | None:
@@ -97,18 +106,29 @@ def settings_from_env(env: Mapping[str, str], **overrides: object) -> GitLabSett
                 return text, name
         return None, env_names[0] if env_names else OVERRIDE_FLAGS[key]
 
-    raw_token, token_src = pick("token", ENV_TOKEN)
-    token = parse_token(str(raw_token), token_src) if raw_token is not None else None
+    token_file = overrides.get("token_file")
+    tokens = read_tokens(env, token_file=str(token_file) if token_file else None)
+    token = tokens.runner
+    issues_token = tokens.issues if tokens.issues != tokens.runner else None
     job_token = env.get("CI_JOB_TOKEN", "").strip() or None
-    register_secret(token)
     register_secret(job_token)
 
-    raw_url, url_src = pick("gitlab_url", "CI_API_V4_URL", "CI_SERVER_URL")
-    server_url = parse_server_url(str(raw_url), url_src) if raw_url is not None else None
-    if token and not server_url and not overrides.get("dry_run"):
+    dry_run = bool(overrides.get("dry_run"))
+    sending = bool(token or issues_token) and not dry_run
+    flag_url = overrides.get("gitlab_url")
+    destination = resolve_destination(
+        env,
+        pinned=(
+            (tokens.pinned_url, tokens.pinned_url_source or ""),
+            (str(flag_url) if flag_url else None, "--gitlab-url"),
+        ),
+        sending=sending,
+    )
+    server_url = destination.server_url if destination else None
+    if sending and not server_url:
         raise UsageError(
-            f"{ENV_TOKEN} is set but the GitLab URL is not: set CI_API_V4_URL or CI_SERVER_URL "
-            "(or --gitlab-url)"
+            "a GitLab token is set but the GitLab URL is not: set DIND_PREFLIGHT_GITLAB_URL "
+            "beside the token (or run in a GitLab job: CI_API_V4_URL)"
         )
 
     runner_id = _maybe(parse_id, *pick("runner_id", "CI_RUNNER_ID"))
@@ -133,6 +153,7 @@ def settings_from_env(env: Mapping[str, str], **overrides: object) -> GitLabSett
     return GitLabSettings(
         server_url=server_url,
         token=token,
+        issues_token=issues_token,
         job_token=job_token,
         runner_id=runner_id,
         runner_description=env.get("CI_RUNNER_DESCRIPTION", "").strip() or None,
@@ -146,7 +167,8 @@ def settings_from_env(env: Mapping[str, str], **overrides: object) -> GitLabSett
         leader_grace_s=numbers["leader_grace_s"],
         note_interval_s=numbers["note_interval_s"],
         max_notes=max_notes,
-        force_dry_run=bool(overrides.get("dry_run")),
+        force_dry_run=dry_run,
+        url_pinned=bool(destination and destination.pinned),
     )
 
 
@@ -155,44 +177,8 @@ def _maybe(parse: Callable[[object, str], T], raw: object | None, source: str) -
 
 
 def _shown(value: object) -> str:
-    """A value quoted for an error message: one line, at most 60 characters."""
-    text = " ".join(str(value).split())
-    return repr(text if len(text) <= 60 else text[:57] + "...")
-
-
-def parse_token(value: str, source: str) -> str:
-    """An access token: one line of printable ASCII without spaces (never echoed back)."""
-    token = value.strip()
-    if not _TOKEN.fullmatch(token):
-        raise UsageError(
-            f"{source} is not a usable GitLab token: it must be 8-512 printable characters "
-            "without spaces or line breaks (the value is not shown)"
-        )
-    return token
-
-
-def parse_server_url(value: str, source: str) -> str:
-    """``https://host[:port][/prefix]`` with any trailing ``/api/v4`` removed."""
-    text = value.strip()
-    try:
-        parts = urlsplit(text)
-        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
-    except ValueError:
-        raise UsageError(
-            f"{source} is not a valid URL (expected https://gitlab.example.com)"
-        ) from None
-    if parts.username or parts.password:
-        raise UsageError(f"{source} must not contain credentials; use {ENV_TOKEN} for the token")
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise UsageError(
-            f"{source}={_shown(text)} is not an http(s) URL (expected https://gitlab.example.com)"
-        )
-    if parts.query or parts.fragment:
-        raise UsageError(f"{source}={_shown(text)} must not have a query or fragment")
-    path = parts.path.rstrip("/")
-    if path.endswith("/api/v4"):
-        path = path[: -len("/api/v4")]
-    return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
+    """A value quoted for an error message: escaped, at most 60 characters."""
+    return shown(value, 60)
 
 
 def parse_http_url(value: object, source: str) -> str:
@@ -203,7 +189,7 @@ def parse_http_url(value: object, source: str) -> str:
         parts.port  # noqa: B018 - raises ValueError for a port that is not a number
     except ValueError:
         raise UsageError(f"{source} is not a valid URL") from None
-    if parts.scheme not in ("http", "https") or not parts.hostname or parts.username:
+    if parts.scheme not in ("http", "https") or not parts.hostname or "@" in parts.netloc:
         raise UsageError(f"{source}={_shown(text)} is not an http(s) URL without credentials")
     return text
 

@@ -5,6 +5,20 @@ python-gitlab sends every request through :class:`RetryingSession.request`. Retr
 again, or raises :class:`GitLabUnavailable` with one line once the attempts or the budget are used
 up. Every attempt is recorded (method, path, status) so a report can say how many requests it
 made; the ``Date`` of the last answer gives the server's clock.
+
+Why not python-gitlab's own ``retry_transient_errors``/``max_retries``: it resends a POST after
+a read timeout (a second issue or note), has no time budget across requests, no jitter, and
+waits any ``Retry-After`` however long. What this session adds instead:
+
+- each attempt is bounded in *total* time (:func:`preflight.time_limit.time_limit`), not only
+  per idle read, so a server that drips one byte every few seconds cannot stretch it;
+- a request that carries a token never follows a redirect: a 3xx is :class:`GitLabRedirected`
+  (requests strips only ``Authorization`` on a cross-host redirect, never ``PRIVATE-TOKEN`` or
+  ``JOB-TOKEN``);
+- a POST whose answer was lost after it was sent is not resent: :class:`GitLabOutcomeUnknown`
+  lets the caller check whether it landed;
+- proxies come from ``HTTPS_PROXY``/``NO_PROXY`` for https only; ``REQUESTS_CA_BUNDLE``,
+  ``CURL_CA_BUNDLE`` and ``~/.netrc`` (which a job can set) are ignored.
 """
 
 from __future__ import annotations
@@ -23,13 +37,24 @@ import requests
 from preflight.gitlab.retry_policy import (
     RetryPolicy,
     is_retryable_status,
+    is_safe_to_resend,
     parse_retry_after,
     plan_retry,
 )
+from preflight.shown import shown
+from preflight.time_limit import TimeLimitExceeded, time_limit
 
 
 class GitLabUnavailable(Exception):
     """GitLab could not be reached, or kept failing, within the attempts and the time budget."""
+
+
+class GitLabOutcomeUnknown(GitLabUnavailable):
+    """A POST was sent but its answer was lost: it may have been done; it was not resent."""
+
+
+class GitLabRedirected(Exception):
+    """GitLab answered with a redirect: a configuration error (the token does not follow it)."""
 
 
 @dataclass(frozen=True)
@@ -68,6 +93,7 @@ class RetryingSession(requests.Session):
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         super().__init__()
+        self.trust_env = False  # no CA bundle, netrc or proxy a job could set (see module doc)
         self.budget = budget
         self.timeout_s = timeout_s
         self.policy = policy or RetryPolicy()
@@ -83,7 +109,11 @@ class RetryingSession(requests.Session):
         """Send with retries; raise :class:`GitLabUnavailable` when giving up."""
         verb = method.decode() if isinstance(method, bytes) else str(method)
         verb = verb.upper()
-        path = urlsplit(url.decode() if isinstance(url, bytes) else str(url)).path
+        target = urlsplit(url.decode() if isinstance(url, bytes) else str(url))
+        path = target.path
+        kwargs["allow_redirects"] = False
+        if target.scheme == "https":
+            kwargs["proxies"] = requests.utils.get_environ_proxies(target.geturl())
         attempt = 0
         while True:
             attempt += 1
@@ -92,13 +122,25 @@ class RetryingSession(requests.Session):
                 raise GitLabUnavailable(
                     f"GitLab did not answer {verb} {path} within the time budget"
                 )
-            kwargs["timeout"] = min(self.timeout_s, remaining)
+            limit_s = min(self.timeout_s, remaining)
+            kwargs["timeout"] = limit_s
             started = self.clock()
             try:
-                response = super().request(method, url, *args, **kwargs)
+                with time_limit(limit_s, f"{verb} {path}") as limit:
+                    try:
+                        response = super().request(method, url, *args, **kwargs)
+                    except TimeLimitExceeded as exc:
+                        if exc.limit is not limit:
+                            raise
+                        raise requests.ReadTimeout(f"no complete answer in {limit_s:g} s") from None
             except (requests.Timeout, requests.ConnectionError) as exc:
                 self.attempts.append(Attempt(verb, path, None, self.clock() - started))
                 failure = "timed out" if isinstance(exc, requests.Timeout) else "connection failed"
+                if not is_safe_to_resend(verb) and not _never_sent(exc):
+                    raise GitLabOutcomeUnknown(
+                        f"GitLab did not answer {verb} {path} ({failure}); it may have been done, "
+                        "so it was not resent"
+                    ) from None
                 step = plan_retry(self.policy, attempt, self.budget.remaining(), None, self.rng)
                 if not step.retry:
                     raise GitLabUnavailable(
@@ -108,7 +150,15 @@ class RetryingSession(requests.Session):
                 continue
             self.attempts.append(Attempt(verb, path, response.status_code, self.clock() - started))
             self._note_date(response.headers.get("Date"))
-            if not is_retryable_status(response.status_code):
+            if 300 <= response.status_code < 400:
+                response.close()
+                where = urlsplit(response.headers.get("Location", "")).hostname or "elsewhere"
+                raise GitLabRedirected(
+                    f"GitLab answered {verb} {path} with a redirect (HTTP {response.status_code} "
+                    f"to {shown(where, 80)}): the token is never sent through a redirect; set the "
+                    "GitLab URL to the address its API answers at"
+                )
+            if not is_retryable_status(response.status_code, verb, _reason(response)):
                 return response
             retry_after = parse_retry_after(response.headers.get("Retry-After"), self.server_date)
             step = plan_retry(self.policy, attempt, self.budget.remaining(), retry_after, self.rng)
@@ -121,6 +171,7 @@ class RetryingSession(requests.Session):
             self.sleep(step.delay_s)
 
     def _note_date(self, value: str | None) -> None:
+        """Remember the server's clock from a ``Date`` header."""
         if not value:
             return
         try:
@@ -128,3 +179,22 @@ class RetryingSession(requests.Session):
         except (TypeError, ValueError, IndexError):
             return
         self.server_date = when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+
+
+def _never_sent(exc: BaseException) -> bool:
+    """True when the request cannot have reached GitLab (no connection was made)."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    from urllib3.exceptions import NewConnectionError
+
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return isinstance(reason, NewConnectionError)
+
+
+def _reason(response: requests.Response) -> str:
+    """The reason phrase and the start of the body (for 409 "Resource lock")."""
+    try:
+        body = response.text[:200]
+    except (requests.RequestException, UnicodeDecodeError, RuntimeError):
+        body = ""
+    return f"{response.reason or ''} {body}"

@@ -45,14 +45,13 @@ def read_fatal_line(path: str, max_bytes: int = 256 * 1024) -> tuple[str | None,
 
     Never raises for a missing or unreadable file: the note says what happened instead.
     """
+    from preflight.errors import InputError
+    from preflight.input_files import read_text
+
     try:
-        with open(path, "rb") as handle:
-            handle.seek(0, 2)
-            size = handle.tell()
-            handle.seek(max(0, size - max_bytes))
-            text = handle.read().decode("utf-8", "replace")
-    except OSError as exc:
-        return None, f"daemon log {path} not readable: {exc.strerror or exc}"
+        text = read_text(path, "daemon log", max_bytes, tail=True)
+    except InputError as exc:
+        return None, str(exc)
     line = fatal_line(text)
     if line is None:
         return None, f"no fatal line in daemon log {path}"

@@ -65,6 +65,8 @@ def _job_variables(fake: FakeGitLab, docker_host: str, job_id: int = 1001) -> di
         "DOCKER_HOST": docker_host,
         "CI_SERVER_URL": fake.url,
         "CI_API_V4_URL": fake.api_url,
+        "CI_SERVER_HOST": "127.0.0.1",
+        "DIND_PREFLIGHT_ALLOW_HTTP": "1",
         "CI_RUNNER_ID": str(RUNNER_ID),
         "CI_RUNNER_DESCRIPTION": "k8s-runner-a",
         "CI_JOB_ID": str(job_id),

@@ -40,6 +40,8 @@ def job_env(fake: FakeGitLab | None, *, job_id: int = 1001, **extra: str) -> dic
     server = fake.url if fake else "http://127.0.0.1:9"
     env = {
         "CI_SERVER_URL": server,
+        "CI_SERVER_HOST": "127.0.0.1",
+        "DIND_PREFLIGHT_ALLOW_HTTP": "1",
         "CI_API_V4_URL": f"{server}/api/v4",
         "CI_RUNNER_ID": str(RUNNER_ID),
         "CI_RUNNER_DESCRIPTION": "k8s-runner-a",
@@ -55,7 +57,10 @@ def job_env(fake: FakeGitLab | None, *, job_id: int = 1001, **extra: str) -> dic
 
 def settings(fake: FakeGitLab | None, *, job_id: int = 1001, **overrides: Any) -> GitLabSettings:
     overrides.setdefault("settle_s", 0)
-    return settings_from_env(job_env(fake, job_id=job_id), **overrides)
+    env = job_env(fake, job_id=job_id)
+    if "token" in overrides:
+        env["DIND_PREFLIGHT_GITLAB_TOKEN"] = overrides.pop("token")
+    return settings_from_env(env, **overrides)
 
 
 def standard_fake(fake: FakeGitLab, *, note: str | None = None) -> int:

@@ -150,7 +150,7 @@ def test_rejected_token_exits_78_with_one_line(
         (["--runner-id", "x1"], {}, 64, "--runner-id='x1' is not an id"),
         ([], {"CI_API_V4_URL": "htp://x"}, 64, "CI_API_V4_URL='htp://x' is not an http(s) URL"),
         (["--pause", "maybe"], {}, 64, "invalid choice: 'maybe'"),
-        (["--token-file", "/nonexistent/token"], {}, 66, "cannot read --token-file"),
+        (["--token-file", "/nonexistent/token"], {}, 66, "(--token-file) '/nonexistent/token': it does not exist"),
     ],
 )
 def test_invalid_input_is_one_line(
@@ -167,7 +167,7 @@ def test_invalid_input_is_one_line(
     ("content", "message"),
     [
         (None, "does not exist"),
-        ("{not json", "is not a diagnosis: invalid JSON at line 1 column 2"),
+        ("{not json", "is not valid JSON (line 1 column 2)"),
         ("[1, 2]", "is not a diagnosis: expected a JSON object"),
         ('{"cause": {"code": "x"}}', "is not a diagnosis"),
         (

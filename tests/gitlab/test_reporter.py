@@ -229,19 +229,27 @@ def test_gitlab_down_returns_the_exit_code_that_retries_elsewhere() -> None:
     assert all("connection failed" in e for e in outcome.errors)
 
 
-def test_post_that_timed_out_but_succeeded_leaves_one_open_issue(fake_gitlab: FakeGitLab) -> None:
+def test_post_that_timed_out_but_succeeded_is_found_not_resent(fake_gitlab: FakeGitLab) -> None:
     pid = standard_fake(fake_gitlab)
-    # GitLab commits the first POST but answers too late; the client retries the POST.
+    # GitLab commits the POST but answers too late: the client looks, finds it, never resends.
     fake_gitlab.inject("POST", ISSUES, Fault(then_process=True, delay_after_s=0.6))
     outcome = report(field_report_diagnosis(), settings(fake_gitlab, timeout_s=0.3))
     assert outcome.ok, outcome.errors
-    assert len(fake_gitlab.requests("POST", ISSUES)) == 2
-    assert len(fake_gitlab.project_issues(pid)) == 2
-    (open_issue,) = fake_gitlab.project_issues(pid, "opened")
+    assert len(fake_gitlab.requests("POST", ISSUES)) == 1
+    (open_issue,) = fake_gitlab.project_issues(pid)
     assert outcome.issue_iid == open_issue["iid"] == 1
-    assert outcome.duplicates_closed == (2,)
-    (dup_note,) = fake_gitlab.issue_notes(pid, 2)
-    assert dup_note["body"].startswith("Duplicate of #1")
+    assert outcome.duplicates_closed == ()
+
+
+def test_post_whose_answer_was_lost_and_that_did_not_land_is_not_resent(
+    fake_gitlab: FakeGitLab,
+) -> None:
+    pid = standard_fake(fake_gitlab)
+    fake_gitlab.inject("POST", ISSUES, Fault(status=502))
+    outcome = report(field_report_diagnosis(), settings(fake_gitlab, timeout_s=0.3))
+    assert len(fake_gitlab.requests("POST", ISSUES)) == 1
+    assert fake_gitlab.project_issues(pid) == []
+    assert outcome.issue_action.value == "failed"
 
 
 def test_stale_duplicates_of_a_dead_reporter_are_closed_later(fake_gitlab: FakeGitLab) -> None:

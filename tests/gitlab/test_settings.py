@@ -15,6 +15,7 @@ from tests.gitlab.support import TOKEN
 BASE = {
     "CI_API_V4_URL": "https://gitlab.example.com/api/v4",
     "CI_SERVER_URL": "https://gitlab.example.com",
+    "CI_SERVER_HOST": "gitlab.example.com",
     "CI_RUNNER_ID": "42",
     "CI_JOB_ID": "1001",
     "CI_JOB_URL": "https://gitlab.example.com/g/app/-/jobs/1001",
@@ -42,13 +43,17 @@ BASE = {
         ),
         # Flags override the environment.
         (
-            BASE,
+            {**BASE, "DIND_PREFLIGHT_ALLOW_HTTP": "1"},
             {"runner_id": "7", "report_project": "123", "gitlab_url": "http://127.0.0.1:8080/"},
             {"runner_id": 7, "report_project": "123", "server_url": "http://127.0.0.1:8080"},
         ),
         # CI_API_V4_URL wins over CI_SERVER_URL and keeps a relative URL root.
         (
-            {**BASE, "CI_API_V4_URL": "https://h.example/gitlab/api/v4/"},
+            {
+                **BASE,
+                "CI_API_V4_URL": "https://h.example/gitlab/api/v4/",
+                "CI_SERVER_HOST": "h.example",
+            },
             {},
             {"server_url": "https://h.example/gitlab"},
         ),
@@ -61,8 +66,6 @@ BASE = {
         ),
         ({**BASE, "CI_RUNNER_ID": ""}, {}, {"runner_id": None}),
         (BASE, {"dry_run": True}, {"dry_run": True}),
-        # A token file's trailing newline is not part of the token.
-        (BASE, {"token": TOKEN + "\n"}, {"token": TOKEN}),
         (
             {**BASE, "DIND_PREFLIGHT_GITLAB_TIMEOUT": "2.5", "DIND_PREFLIGHT_GITLAB_BUDGET": "20"},
             {"settle_s": "0"},
@@ -108,7 +111,6 @@ def test_valid_settings(
             {},
             "DIND_PREFLIGHT_GITLAB_TOKEN is not a usable GitLab token",
         ),
-        (BASE, {"token": "short"}, "--token-file is not a usable GitLab token"),
         ({**BASE, "DIND_PREFLIGHT_GITLAB_TIMEOUT": "0"}, {}, "must be more than 0 to 300"),
         ({**BASE, "DIND_PREFLIGHT_GITLAB_BUDGET": "nan"}, {}, "DIND_PREFLIGHT_GITLAB_BUDGET='nan'"),
         (BASE, {"budget_s": "fast"}, "--budget='fast' is not a number of seconds"),
@@ -116,7 +118,7 @@ def test_valid_settings(
         (
             {"DIND_PREFLIGHT_GITLAB_TOKEN": TOKEN},
             {},
-            "DIND_PREFLIGHT_GITLAB_TOKEN is set but the GitLab URL is not",
+            "a GitLab token is set but the GitLab URL is not",
         ),
     ],
 )
@@ -149,3 +151,13 @@ def test_unknown_override_is_a_programming_error() -> None:
 def test_defaults() -> None:
     assert GitLabSettings().dry_run
     assert GitLabSettings(token=TOKEN, server_url="https://x").dry_run is False
+
+
+def test_token_file_strips_its_newline_and_a_short_one_is_refused(tmp_path: Any) -> None:
+    good = tmp_path / "good"
+    good.write_text(TOKEN + "\n")
+    assert settings_from_env(BASE, token_file=str(good)).token == TOKEN
+    short = tmp_path / "short"
+    short.write_text("short")
+    with pytest.raises(UsageError, match="--token-file is not a usable GitLab token"):
+        settings_from_env(BASE, token_file=str(short))

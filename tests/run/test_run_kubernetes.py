@@ -78,6 +78,8 @@ def job_environment(
             "DIND_PREFLIGHT_REPORT_PROJECT": INCIDENTS,
             "CI_SERVER_URL": fake.url,
             "CI_API_V4_URL": fake.api_url,
+            "CI_SERVER_HOST": "127.0.0.1",
+            "DIND_PREFLIGHT_ALLOW_HTTP": "1",
             "CI_RUNNER_ID": str(RUNNER_ID),
             "CI_RUNNER_DESCRIPTION": "k8s-runner-a",
             "CI_JOB_ID": str(JOB_ID),

@@ -1,0 +1,31 @@
+"""Values echoed back to the user: control characters escaped, cut to about 200 characters.
+
+Anything a job can set (a variable, a path, a line of a log) may carry a newline that forges a
+second log line, an ANSI escape that rewrites the terminal, or 200 KB that buries the message.
+"""
+
+from __future__ import annotations
+
+import re
+
+MAX_SHOWN = 200
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def escape_controls(text: str) -> str:
+    """``text`` with every control character written as an escape (``\\n``, ``\\x1b``)."""
+    return _CONTROL.sub(lambda m: m.group(0).encode("unicode_escape").decode("ascii"), text)
+
+
+def shown(value: object, limit: int = MAX_SHOWN) -> str:
+    """``value`` quoted for a message: escaped, at most ``limit`` characters plus an ellipsis."""
+    text = escape_controls(str(value))
+    if len(text) > limit:
+        text = text[: limit - 3] + "..."
+    return f"'{text}'"
+
+
+def one_line(text: str, limit: int = 2000) -> str:
+    """A message made safe to print as one line: controls escaped, cut at ``limit``."""
+    line = escape_controls(text)
+    return line if len(line) <= limit else line[: limit - 3] + "..."
