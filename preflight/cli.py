@@ -12,6 +12,7 @@ from preflight import __version__
 from preflight.errors import PreflightError
 from preflight.exitcodes import ExitCode
 from preflight.redaction import redact
+from preflight.shown import one_line
 
 COMMANDS = ("probe", "node_report", "diagnose", "report", "run")
 
@@ -19,11 +20,15 @@ EXIT_CODES_HELP = """exit codes:
   0   healthy (probe, run), every module fine (node-report), nothing to do
   1   node-report: a checked module is not loaded now or will not load at boot
   64  invalid usage or invalid environment (e.g. DOCKER_HOST=htp://x)
-  66  node-report: the host root does not exist or cannot be read
-  69  daemon unhealthy, cause not established (no action taken)
+  66  an input (host root, file) is missing or unreadable, not a regular file, too
+      large, or JSON nested too deeply
+  69  daemon unhealthy, cause not established (no action taken); also when run's
+      deadline ends the run before a cause is established
   70  internal error (a bug; set DIND_PREFLIGHT_DEBUG=1 for the traceback)
   75  node or runner fault: the job should be retried on another runner
   78  the job's own configuration is wrong (TLS/port mismatch)
+  130 interrupted (SIGINT), 143 terminated (SIGTERM, a cancelled job): what was
+      found is printed and written first, the helper pod deleted
 """
 
 
@@ -114,7 +119,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser(_command_named(arguments)).parse_args(arguments)
         return int(args._run(args))
     except PreflightError as exc:
-        print(f"dind-preflight: error: {redact(str(exc))}", file=sys.stderr)
+        print(f"dind-preflight: error: {one_line(redact(str(exc)))}", file=sys.stderr)
         return int(exc.exit_code)
     except BrokenPipeError:
         # The reader went away (e.g. `| head`): say nothing more, exit like a shell would.
@@ -123,6 +128,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("dind-preflight: interrupted", file=sys.stderr)
         return int(ExitCode.INTERRUPTED)
+    except BaseException as exc:
+        from preflight.kube.signals import Terminated
+
+        if not isinstance(exc, Terminated):
+            raise
+        print(f"dind-preflight: error: {redact(str(exc))}", file=sys.stderr)
+        return int(ExitCode.TERMINATED)
     except Exception as exc:  # the last line of defence against tracebacks
         if debug:
             import traceback

@@ -14,4 +14,5 @@ class ExitCode(IntEnum):
     SOFTWARE = 70  # EX_SOFTWARE: internal error (a bug); one line, no traceback
     TEMPFAIL = 75  # EX_TEMPFAIL: node/runner fault; retry the job on another runner
     CONFIG = 78  # EX_CONFIG: the job's own configuration is wrong (TLS/port mismatch)
-    INTERRUPTED = 130  # SIGINT
+    INTERRUPTED = 130  # 128 + SIGINT: interrupted; what was found is printed and written
+    TERMINATED = 143  # 128 + SIGTERM (GitLab cancelled the job): the same

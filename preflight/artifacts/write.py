@@ -7,6 +7,7 @@ from pathlib import Path
 
 from preflight.errors import UsageError
 from preflight.redaction import redact
+from preflight.shown import shown
 
 
 def write_text(path: str | os.PathLike[str], text: str) -> Path:
@@ -25,5 +26,5 @@ def write_text(path: str | os.PathLike[str], text: str) -> Path:
             Path(tmp).unlink(missing_ok=True)
             raise
     except OSError as exc:
-        raise UsageError(f"cannot write {target}: {exc.strerror or exc}") from None
+        raise UsageError(f"cannot write {shown(str(target))}: {exc.strerror or exc}") from None
     return target

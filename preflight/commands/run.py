@@ -10,11 +10,13 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable
+from dataclasses import replace
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from preflight.run.adapters import JobAdapters
-    from preflight.run.flow import RunOutcome
+    from preflight.run.flow import Progress, RunOutcome
 
 NAME = "run"
 HELP = (
@@ -47,6 +49,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         metavar="DIR",
         help="the node's / mounted into the job, for shell/docker executors "
         "(env DIND_PREFLIGHT_NODE_ROOT)",
+    )
+    parser.add_argument(
+        "--deadline",
+        metavar="SECONDS",
+        help="the whole run ends by then: probe, diagnosis, report (env DIND_PREFLIGHT_DEADLINE, "
+        "default the probe timeout + diagnosis timeout + GitLab budget, at most 120)",
     )
     parser.add_argument("--json", action="store_true", help="print the outcome as JSON")
 
@@ -82,27 +90,112 @@ def _run(args: argparse.Namespace) -> int:
         artifacts_dir=args.artifacts_dir,
         node_root=args.node_root,
         json_output=args.json,
+        deadline=args.deadline,
     )
     from preflight.redaction import register_secret
     from preflight.run.adapters import JobAdapters
-    from preflight.run.flow import execute
+    from preflight.run.flow import Progress, execute
+    from preflight.run.watchdog import watchdog
 
-    register_secret(env.get("DIND_PREFLIGHT_GITLAB_TOKEN"))
-    adapters = JobAdapters(settings, env)
-    outcome = execute(settings, adapters)
+    for name in ("DIND_PREFLIGHT_GITLAB_TOKEN", "DIND_PREFLIGHT_ISSUES_TOKEN", "CI_JOB_TOKEN"):
+        register_secret(env.get(name))
+    progress = Progress()
+    adapters = JobAdapters(settings, env, progress=progress)
+    with watchdog(settings.deadline_s, lambda: _last_words(progress, settings.deadline_s)) as watch:
+        try:
+            outcome = execute(settings, adapters, progress)
+        except BaseException as exc:
+            if not watch.is_stop(exc):
+                raise
+            watch.begin_ending()
+            return _stopped(exc, progress, adapters, settings.deadline_s)
+        _safely(lambda: _print_final(outcome, adapters, settings.json_output, progress.announced))
+    return int(outcome.exit_code)
+
+
+def _safely(write: Callable[[], None]) -> None:
     try:
-        _print_outcome(outcome, adapters, settings.json_output)
+        write()
     except BrokenPipeError:
         # The job log reader went away: the exit code still tells GitLab what to do.
         from preflight.cli import silence_stdout
 
         silence_stdout()
-    return int(outcome.exit_code)
 
 
-def _print_outcome(outcome: RunOutcome, adapters: JobAdapters, json_output: bool) -> None:
+def _last_words(progress: Progress, deadline_s: float) -> tuple[str, int]:
+    """The backstop's line and exit code: the run did not end by itself after its deadline."""
+    outcome = progress.outcome
+    code = int(outcome.exit_code) if outcome is not None else 69
+    return (
+        f"dind-preflight: error: still running {deadline_s:g} s + grace after the start, during "
+        f"{progress.stage.value}: forced exit {code} (output and artifacts as last written)",
+        code,
+    )
+
+
+def _stopped(
+    exc: BaseException, progress: Progress, adapters: JobAdapters, deadline_s: float
+) -> int:
+    """End a run cut short: flush what is known, say in one line what was and was not done."""
+    from preflight.exitcodes import ExitCode
     from preflight.redaction import redact
-    from preflight.run.render import summary_line, write_details
+    from preflight.run.flow import Stage
+    from preflight.run.watchdog import ending
+
+    how, signal_code = ending(exc)
+    if how == "stopped by its deadline":
+        how = f"stopped by its deadline ({deadline_s:g} s)"
+    stage = progress.stage
+    outcome = progress.outcome
+    notes = [note for note in getattr(exc, "__notes__", []) if isinstance(note, str)]
+    if outcome is not None and (not progress.announced or adapters.settings.json_output):
+        outcome = replace(outcome, errors=[*outcome.errors, f"{how} during {stage.value}"])
+        paths = adapters.write_artifacts_quietly(outcome)
+        outcome = replace(outcome, artifacts=paths)
+        shown = outcome
+        if adapters.settings.json_output:
+            _safely(lambda: _print_final(shown, adapters, True, False))
+        else:
+            _safely(lambda: adapters.announce(shown))
+    elif outcome is not None and stage in (Stage.TAINT, Stage.REPORT, Stage.FINISH):
+        adapters.write_artifacts_quietly(outcome)
+    done = _what_was_done(progress, outcome)
+    line = f"dind-preflight: {how} during {stage.value}; {done}"
+    if notes:
+        line += "; " + "; ".join(notes)
+    if signal_code is not None:
+        code = signal_code
+    elif outcome is not None and outcome.diagnosis is not None:
+        code = int(outcome.exit_code)
+    else:
+        code = int(ExitCode.UNAVAILABLE)
+    _safely(lambda: print(redact(line), file=sys.stderr, flush=True))
+    _safely(sys.stdout.flush)
+    return code
+
+
+def _what_was_done(progress: Progress, outcome: RunOutcome | None) -> str:
+    from preflight.run.flow import Stage
+
+    if outcome is None:
+        return "nothing was found yet, nothing was changed"
+    said = "diagnosis printed and artifacts written" if outcome.diagnosis else "probe result kept"
+    stage = progress.stage
+    if stage is Stage.TAINT:
+        return f"{said}; the node may or may not be tainted; GitLab was not told"
+    if stage is Stage.REPORT:
+        return f"{said}; the GitLab report is incomplete (the runner may not be paused)"
+    if stage is Stage.FINISH:
+        return f"{said}; the GitLab report was done"
+    return f"{said}; nothing was changed in GitLab or Kubernetes"
+
+
+def _print_final(
+    outcome: RunOutcome, adapters: JobAdapters, json_output: bool, announced: bool
+) -> None:
+    from preflight.redaction import redact
+    from preflight.run.render import summary_line, write_actions, write_details
 
     out = sys.stdout
     if json_output:
@@ -123,6 +216,11 @@ def _print_outcome(outcome: RunOutcome, adapters: JobAdapters, json_output: bool
             "elapsed_s": outcome.elapsed_s,
         }
         print(redact(json.dumps(document, indent=2, ensure_ascii=False)), file=out)
+    elif announced:
+        # The summary and the evidence were printed before acting: now what was done.
+        gitlab = adapters.gitlab_settings if outcome.report is not None else None
+        write_actions(outcome, out, gitlab)
+        print(redact(summary_line(outcome)), file=out)
     else:
         print(redact(summary_line(outcome)), file=out)
         if outcome.exit_code != 0:

@@ -68,10 +68,22 @@ class KubeContext:
         from kubernetes.client.exceptions import ApiException
         from urllib3.exceptions import HTTPError
 
+        from preflight.time_limit import TimeLimitExceeded, time_limit
+
         read = max(0.05, timeout)
         kwargs.setdefault("_request_timeout", (min(CONNECT_TIMEOUT_S, read), read))
+        total = min(CONNECT_TIMEOUT_S, read) + read  # idle timeouts alone let a drip go on
         try:
-            return fn(*args, **kwargs)
+            with time_limit(total, "Kubernetes API call") as limit:
+                try:
+                    return fn(*args, **kwargs)
+                except TimeLimitExceeded as exc:
+                    if exc.limit is not limit:
+                        raise
+                    raise KubeUnavailable(
+                        f"the Kubernetes API at {self.server} did not answer completely "
+                        f"within {total:g} s"
+                    ) from None
         except ApiException as exc:
             raise _api_error(exc, permission, self.namespace) from None
         except (HTTPError, OSError) as exc:

@@ -102,6 +102,13 @@ def run_helper_pod(
                 f"helper pod: {exc.limitation}",
                 manifest=manifest,
             )
+        except BaseException as stopped:  # a signal or the run's deadline: clean up, say so
+            if maybe_created:
+                maybe_created = False
+                with guard.deferred():
+                    deleted, problem = delete_helper(ctx, name)
+                stopped.add_note(f"helper pod {name} deleted" if deleted else str(problem))
+            raise
         finally:
             if maybe_created:
                 with guard.deferred():

@@ -15,16 +15,19 @@ from collections.abc import Iterator
 from types import FrameType
 from typing import Any
 
-from preflight.errors import PreflightError
 from preflight.exitcodes import ExitCode
 
 HANDLED = (signal.SIGTERM, signal.SIGINT)
 
 
-class Terminated(PreflightError):
-    """SIGTERM arrived; whatever needed cleaning up was cleaned up."""
+class Terminated(BaseException):
+    """SIGTERM arrived; whatever needed cleaning up was cleaned up (exit 143).
 
-    exit_code = ExitCode.INTERRUPTED
+    A ``BaseException``, like ``KeyboardInterrupt``: no ``except Exception`` on the way out may
+    swallow it and carry on.
+    """
+
+    exit_code = ExitCode.TERMINATED
 
 
 def _raise_for(signum: int) -> None:

@@ -26,6 +26,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from preflight.errors import UsageError
+from preflight.shown import one_line, shown
 
 DEFAULT_UNIX_SOCKET = "/var/run/docker.sock"
 DEFAULT_HOST = "unix://" + DEFAULT_UNIX_SOCKET
@@ -103,7 +104,9 @@ def resolve_endpoint(
     try:
         normalised = parse_host(raw, default_to_tls=tls is not None)
     except HostError as exc:
-        raise UsageError(mask_userinfo(f"invalid {source} {raw!r}: {exc}")) from None
+        raise UsageError(
+            mask_userinfo(f"invalid {source} {shown(raw)}: {one_line(str(exc), 200)}")
+        ) from None
     scheme, _, rest = normalised.partition("://")
     if scheme == "unix":
         if len(rest.encode()) > MAX_SOCKET_PATH_BYTES:
@@ -121,7 +124,9 @@ def resolve_endpoint(
     host, port_text = split_host_port(hostport)
     port = int(port_text)
     if not 0 < port < 65536:
-        raise UsageError(f"invalid {source} {mask_userinfo(raw)!r}: port {port} is out of range")
+        raise UsageError(
+            f"invalid {source} {shown(mask_userinfo(raw))}: port {port} is out of range"
+        )
     return Endpoint(
         normalised,
         "tcp",

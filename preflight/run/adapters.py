@@ -16,17 +16,22 @@ if TYPE_CHECKING:
     from preflight.kube.service import ServiceDeathWatch
     from preflight.kube.settings import KubeSettings
     from preflight.probe.model import ProbeResult
+    from preflight.run.flow import Progress, RunOutcome
 
 ANNOTATIONS_FILE = "annotations.json"
+ENDING_MARGIN_S = 3.0  # of the run's deadline, kept for printing, artifacts and cleanup
 JUNIT_FILE = "junit.xml"
 
 
 class JobAdapters:
     """The adapters for a job: environment-driven, one instance per run."""
 
-    def __init__(self, settings: RunSettings, env: Mapping[str, str]) -> None:
+    def __init__(
+        self, settings: RunSettings, env: Mapping[str, str], progress: Progress | None = None
+    ) -> None:
         self.settings = settings
         self.env = env
+        self.progress = progress
         self.service_log = env.get("DIND_PREFLIGHT_SERVICE_LOG", "").strip() or None
         self._watch: ServiceDeathWatch | None = None
         self._service_hint: ServiceEvidence | None = None
@@ -82,6 +87,13 @@ class JobAdapters:
             self._kube = settings_from(self.env, host_root=self.settings.node_root)
         return self._kube
 
+    def _left_s(self) -> float | None:
+        """Seconds of the run's deadline left, minus a margin to print and clean up."""
+        from preflight.time_limit import earliest_remaining
+
+        left = earliest_remaining()
+        return None if left is None else max(0.5, left - ENDING_MARGIN_S)
+
     @property
     def _kube_context(self) -> KubeContext | None:
         """The API connection the death watch made while the probe waited, for reuse."""
@@ -90,11 +102,17 @@ class JobAdapters:
     def diagnose(self, probe: ProbeResult) -> Diagnosis:
         """Kubernetes mode: service state and log, helper pod; else the host root or /proc."""
         if self.settings.mode is Mode.KUBERNETES:
+            from dataclasses import replace
+
             from preflight.kube.diagnose import diagnose_in_cluster
 
+            kube = self.kube_settings
+            left = self._left_s()
+            if left is not None and left < kube.timeout:
+                kube = replace(kube, timeout=left)  # the diagnosis ends before the run's deadline
             return diagnose_in_cluster(
                 probe,
-                self.kube_settings,
+                kube,
                 service_hint=self._service_hint,
                 context=self._kube_context,
             )
@@ -126,9 +144,43 @@ class JobAdapters:
         return taint_diagnosed_node(diagnosis, self.kube_settings, context=self._kube_context)
 
     def report(self, diagnosis: Diagnosis, *, pause_runner: bool) -> Any:
+        from dataclasses import replace
+
         from preflight.gitlab.reporter import report_diagnosis
 
-        return report_diagnosis(diagnosis, self.gitlab_settings, pause_runner=pause_runner)
+        gitlab = self.gitlab_settings
+        left = self._left_s()
+        if left is not None and left < gitlab.budget_s:
+            gitlab = replace(gitlab, budget_s=left)  # the report ends before the run's deadline
+        return report_diagnosis(diagnosis, gitlab, pause_runner=pause_runner)
+
+    def announce(self, outcome: RunOutcome) -> None:
+        """Print the summary and the evidence (text mode) before anything is acted on."""
+        if self.settings.json_output:
+            return  # one JSON document at the end
+        import sys
+
+        from preflight.redaction import redact
+        from preflight.run.render import summary_line, write_details
+
+        try:
+            print(redact(summary_line(outcome)), file=sys.stdout)
+            write_details(outcome, sys.stdout, None)
+            sys.stdout.flush()
+        except BrokenPipeError:
+            # The job log reader went away: carry on, the exit code still tells GitLab.
+            from preflight.cli import silence_stdout
+
+            silence_stdout()
+
+    def write_artifacts_quietly(self, outcome: RunOutcome) -> list[str]:
+        """Write the artifacts of ``outcome``; a failure is only noted (the run is ending)."""
+        from preflight.errors import PreflightError
+
+        try:
+            return self.write_artifacts(outcome.probe, outcome.diagnosis, outcome.report)
+        except (PreflightError, OSError):
+            return []
 
     def write_artifacts(
         self, probe: ProbeResult, diagnosis: Diagnosis | None, report: Any

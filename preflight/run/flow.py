@@ -1,4 +1,8 @@
-"""The run flow: probe -> (healthy: done) -> diagnose -> plan -> act and report -> outcome.
+"""The run flow: probe -> (healthy: done) -> diagnose -> plan -> announce -> act and report.
+
+Nothing found is lost: what the probe and the diagnosis found is announced (printed, artifacts
+written) *before* any action against GitLab or Kubernetes, and :class:`Progress` always holds
+the latest outcome, so a run stopped by its deadline or a signal can still say what it knew.
 
 The flow talks to the outside world only through :class:`Adapters`, so the decisions between the
 steps are testable; :mod:`preflight.run.adapters` provides the real ones.
@@ -7,7 +11,8 @@ steps are testable; :mod:`preflight.run.adapters` provides the real ones.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from enum import Enum
 from typing import Any, Protocol
 
 from preflight.exitcodes import ExitCode
@@ -45,6 +50,22 @@ class Adapters(Protocol):
         """Write the job's annotations and JUnit files; return their paths."""
         ...
 
+    def announce(self, outcome: RunOutcome) -> None:
+        """Show what was found before acting on it (the job log)."""
+        ...
+
+
+class Stage(str, Enum):
+    """Where a run is; named in the line a stopped run prints."""
+
+    PROBE = "the probe"
+    DIAGNOSE = "the diagnosis"
+    ANNOUNCE = "printing the diagnosis"
+    TAINT = "tainting the node"
+    REPORT = "the GitLab report"
+    FINISH = "writing the final artifacts"
+    DONE = "done"
+
 
 @dataclass(frozen=True)
 class RunOutcome:
@@ -59,35 +80,71 @@ class RunOutcome:
     errors: list[str] = field(default_factory=list)  # steps that failed; the exit code still stands
     artifacts: list[str] = field(default_factory=list)
     elapsed_s: float = 0.0
+    pending: tuple[str, ...] = ()  # announced before acting: what comes next
 
 
-def execute(settings: RunSettings, adapters: Adapters) -> RunOutcome:
+@dataclass
+class Progress:
+    """The stage a run is in and the latest outcome it knows (read when the run is stopped)."""
+
+    stage: Stage = Stage.PROBE
+    outcome: RunOutcome | None = None
+    announced: bool = False
+    started: float = field(default_factory=time.monotonic)
+
+
+def execute(
+    settings: RunSettings, adapters: Adapters, progress: Progress | None = None
+) -> RunOutcome:
     """Run the preflight; a failing report or action never hides the diagnosis or its exit code."""
     from preflight.errors import PreflightError
 
-    started = time.monotonic()
+    progress = progress or Progress()
+    started = progress.started
+    progress.stage = Stage.PROBE
     probe = adapters.probe(settings.timeout_s)
     if probe.healthy:
+        progress.stage = Stage.FINISH
         artifacts = _artifacts(adapters, probe, None, None, [])
+        progress.stage = Stage.DONE
         return RunOutcome(ExitCode.OK, probe, artifacts=artifacts, elapsed_s=_since(started))
 
     from preflight.actions.plan import plan_actions
 
+    progress.outcome = RunOutcome(ExitCode.UNAVAILABLE, probe)
+    progress.stage = Stage.DIAGNOSE
     errors: list[str] = []
     diagnosis = adapters.diagnose(probe)
     plan = plan_actions(diagnosis, settings.action)
+    pending = _pending(plan, diagnosis)
+    found = RunOutcome(plan.exit_code, probe, diagnosis, plan, pending=pending)
+    progress.outcome = found
+    progress.stage = Stage.ANNOUNCE
+    found = replace(found, artifacts=_artifacts(adapters, probe, diagnosis, None, errors))
+    progress.outcome = found
+    adapters.announce(replace(found, errors=list(errors), elapsed_s=_since(started)))
+    progress.announced = True
+
     actions_done: list[str] = []
     if plan.taint_node:
+        progress.stage = Stage.TAINT
         try:
             actions_done.append(adapters.taint_node(diagnosis))
         except PreflightError as exc:
             errors.append(f"taint-node: {exc}")
+        progress.outcome = replace(found, actions_done=list(actions_done), errors=list(errors))
     report: Any = None
+    progress.stage = Stage.REPORT
     try:
         report = adapters.report(diagnosis, pause_runner=plan.pause_runner)
     except PreflightError as exc:
         errors.append(f"report: {exc}")
+    progress.outcome = replace(
+        found, report=report, actions_done=list(actions_done), errors=list(errors)
+    )
+    progress.stage = Stage.FINISH
     artifacts = _artifacts(adapters, probe, diagnosis, report, errors)
+    progress.stage = Stage.DONE
     return RunOutcome(
         exit_code=plan.exit_code,
         probe=probe,
@@ -96,9 +153,18 @@ def execute(settings: RunSettings, adapters: Adapters) -> RunOutcome:
         report=report,
         actions_done=actions_done,
         errors=errors,
-        artifacts=artifacts,
+        artifacts=artifacts or found.artifacts,
         elapsed_s=_since(started),
     )
+
+
+def _pending(plan: ActionPlan, diagnosis: Diagnosis) -> tuple[str, ...]:
+    steps = []
+    if plan.taint_node:
+        steps.append(f"taint node {diagnosis.node}")
+    if plan.pause_runner:
+        steps.append("pause the runner")
+    return tuple(steps)
 
 
 def _artifacts(

@@ -35,6 +35,7 @@ def summary_line(outcome: RunOutcome) -> str:
         )
     parts += _report_words(outcome.report)
     parts += outcome.actions_done
+    parts += [f"next: {step}" for step in outcome.pending]
     parts.append(_ENDING.get(outcome.exit_code, f"exit {int(outcome.exit_code)}"))
     return "; ".join(p for p in parts if p)
 
@@ -77,6 +78,21 @@ def write_details(outcome: RunOutcome, out: TextIO, gitlab_settings: Any = None)
 
         with section(out, "dind_preflight_diagnosis", "dind-preflight: diagnosis"):
             print(redact(render_text(d)), file=out, end="")
+    write_actions(outcome, out, gitlab_settings)
+    if d is not None and d.remedy is not None and outcome.exit_code is ExitCode.TEMPFAIL:
+        with section(
+            out, "dind_preflight_fix", "dind-preflight: how to fix the node", collapsed=False
+        ):
+            from preflight.diagnosis.render import remedy_lines
+
+            print(redact("\n".join(remedy_lines(d.remedy))), file=out)
+
+
+def write_actions(outcome: RunOutcome, out: TextIO, gitlab_settings: Any = None) -> None:
+    """The decision, what was done and the GitLab report, in one collapsible section."""
+    from preflight.ci_log import section
+    from preflight.redaction import redact
+
     if outcome.plan is not None or outcome.report is not None or outcome.errors:
         with section(out, "dind_preflight_actions", "dind-preflight: actions and GitLab report"):
             if outcome.plan is not None:
@@ -86,13 +102,6 @@ def write_details(outcome: RunOutcome, out: TextIO, gitlab_settings: Any = None)
             _write_report(outcome.report, gitlab_settings, out)
             for error in outcome.errors:
                 print(f"{PREFIX}: error: {redact(error)}", file=out)
-    if d is not None and d.remedy is not None and outcome.exit_code is ExitCode.TEMPFAIL:
-        with section(
-            out, "dind_preflight_fix", "dind-preflight: how to fix the node", collapsed=False
-        ):
-            from preflight.diagnosis.render import remedy_lines
-
-            print(redact("\n".join(remedy_lines(d.remedy))), file=out)
 
 
 def _write_report(report: Any, gitlab_settings: Any, out: TextIO) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
@@ -10,9 +11,15 @@ from pathlib import Path
 
 from preflight.actions.action import Action
 from preflight.errors import UsageError
+from preflight.shown import shown
 
 DEFAULT_TIMEOUT_S = 30.0
 MAX_TIMEOUT_S = 3600.0
+ENV_DEADLINE = "DIND_PREFLIGHT_DEADLINE"
+DEFAULT_DEADLINE_CAP_S = 120.0
+# The documented budgets the default deadline adds up (docs/component.md "Time limits").
+DEFAULT_DIAGNOSE_S = 30.0  # DIND_PREFLIGHT_DIAGNOSE_TIMEOUT
+DEFAULT_REPORT_BUDGET_S = 45.0  # DIND_PREFLIGHT_GITLAB_BUDGET
 
 
 class Mode(str, Enum):
@@ -33,6 +40,7 @@ class RunSettings:
     artifacts_dir: Path
     node_root: str | None = None
     json_output: bool = False
+    deadline_s: float = DEFAULT_DEADLINE_CAP_S  # the whole run: probe, diagnosis, report
 
 
 def _is_set(env: Mapping[str, str], name: str) -> bool:
@@ -51,7 +59,7 @@ def skip_reason(env: Mapping[str, str]) -> str | None:
     if not docker_host:
         return "DOCKER_HOST is not set: this job does not use a dind service"
     if docker_host.startswith(("unix://", "npipe://", "fd://", "ssh://")):
-        return f"DOCKER_HOST={docker_host} is not a dind service over TCP"
+        return f"DOCKER_HOST={shown(docker_host)} is not a dind service over TCP"
     return None
 
 
@@ -62,12 +70,42 @@ def parse_timeout(value: str | float | None) -> float:
     try:
         timeout = float(value)
     except ValueError:
-        raise UsageError(f"timeout must be a number of seconds, got {value!r}") from None
+        raise UsageError(f"timeout must be a number of seconds, got {shown(value)}") from None
     if not math.isfinite(timeout) or timeout <= 0 or timeout > MAX_TIMEOUT_S:
         raise UsageError(
-            f"timeout must be between 0 and {MAX_TIMEOUT_S:.0f} seconds, got {value!r}"
+            f"timeout must be between 0 and {MAX_TIMEOUT_S:.0f} seconds, got {shown(value)}"
         )
     return timeout
+
+
+def _seconds(value: str | None, default: float) -> float:
+    try:
+        number = float(value) if value is not None and value.strip() else default
+    except ValueError:
+        return default  # the owner of that variable reports it
+    return number if math.isfinite(number) and number > 0 else default
+
+
+def default_deadline(env: Mapping[str, str], timeout_s: float) -> float:
+    """The sum of the probe timeout, the diagnosis timeout and the GitLab budget, capped."""
+    diagnose = _seconds(env.get("DIND_PREFLIGHT_DIAGNOSE_TIMEOUT"), DEFAULT_DIAGNOSE_S)
+    report = _seconds(env.get("DIND_PREFLIGHT_GITLAB_BUDGET"), DEFAULT_REPORT_BUDGET_S)
+    return min(DEFAULT_DEADLINE_CAP_S, timeout_s + diagnose + report)
+
+
+def parse_deadline(value: str | None, source: str, default: float) -> float:
+    """Seconds for the whole run: a positive finite number up to an hour."""
+    if value is None or not value.strip():
+        return default
+    try:
+        deadline = float(value)
+    except ValueError:
+        raise UsageError(f"{source} must be a number of seconds, got {shown(value)}") from None
+    if not math.isfinite(deadline) or deadline <= 0 or deadline > MAX_TIMEOUT_S:
+        raise UsageError(
+            f"{source} must be between 0 and {MAX_TIMEOUT_S:.0f} seconds, got {shown(value)}"
+        )
+    return deadline
 
 
 def parse_action(value: str | None) -> Action:
@@ -78,7 +116,7 @@ def parse_action(value: str | None) -> Action:
         return Action(value.strip())
     except ValueError:
         choices = ", ".join(a.value for a in Action)
-        raise UsageError(f"action must be one of {choices}, got {value!r}") from None
+        raise UsageError(f"action must be one of {choices}, got {shown(value)}") from None
 
 
 def detect_mode(env: Mapping[str, str], node_root: str | None) -> Mode:
@@ -98,21 +136,28 @@ def settings_from_env(
     artifacts_dir: str | None = None,
     node_root: str | None = None,
     json_output: bool = False,
+    deadline: str | None = None,
 ) -> RunSettings:
     """Resolve the settings: flags win over ``DIND_PREFLIGHT_*`` variables, which win over defaults."""
     root = node_root or env.get("DIND_PREFLIGHT_NODE_ROOT", "").strip() or None
-    if root is not None and not Path(root).is_dir():
-        raise UsageError(f"DIND_PREFLIGHT_NODE_ROOT={root} is not a directory")
+    if root is not None and not os.path.isdir(root):
+        raise UsageError(f"DIND_PREFLIGHT_NODE_ROOT={shown(root)} is not a directory")
     artifacts = (
         artifacts_dir or env.get("DIND_PREFLIGHT_ARTIFACTS_DIR", "").strip() or ".dind-preflight"
     )
+    timeout_s = parse_timeout(timeout if timeout is not None else env.get("DIND_PREFLIGHT_TIMEOUT"))
+    deadline_source = "--deadline" if deadline is not None else ENV_DEADLINE
+    deadline_s = parse_deadline(
+        deadline if deadline is not None else env.get(ENV_DEADLINE),
+        deadline_source,
+        default_deadline(env, timeout_s),
+    )
     return RunSettings(
-        timeout_s=parse_timeout(
-            timeout if timeout is not None else env.get("DIND_PREFLIGHT_TIMEOUT")
-        ),
+        timeout_s=timeout_s,
         action=parse_action(action if action is not None else env.get("DIND_PREFLIGHT_ACTION")),
         mode=detect_mode(env, root),
         artifacts_dir=Path(artifacts),
         node_root=root,
         json_output=json_output,
+        deadline_s=deadline_s,
     )

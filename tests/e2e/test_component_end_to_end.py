@@ -66,6 +66,7 @@ def _job_variables(fake: FakeGitLab, docker_host: str, job_id: int = 1001) -> di
         "CI_SERVER_URL": fake.url,
         "CI_API_V4_URL": fake.api_url,
         "CI_SERVER_HOST": "127.0.0.1",
+        "CI_SERVER_PORT": fake.url.rsplit(":", 1)[1],
         "DIND_PREFLIGHT_ALLOW_HTTP": "1",
         "CI_RUNNER_ID": str(RUNNER_ID),
         "CI_RUNNER_DESCRIPTION": "k8s-runner-a",
@@ -150,7 +151,7 @@ def test_the_field_report_node_is_diagnosed_reported_and_the_job_sent_elsewhere(
     assert TOKEN not in result.output, "the token must never reach the job log"
 
     pauses = fake.runner_writes(RUNNER_ID)
-    assert len(pauses) == 1, [p.body for p in pauses]
+    assert len(pauses) == 1, result.output
     assert pauses[0].body["paused"] is True
     assert fake.runners[RUNNER_ID]["paused"] is True
     assert "iptable_nat" in (fake.runners[RUNNER_ID]["maintenance_note"] or "")

@@ -127,7 +127,9 @@ def test_gitlab_down_exits_75_with_the_diagnosis_in_the_log(diagnosis_file: Path
     errors = [
         line for line in result.stderr.splitlines() if line.startswith("dind-preflight: error:")
     ]
-    assert len(errors) == 2 and all("connection failed" in e for e in errors)
+    # Each request failed to connect, or found the shared budget already spent (CPU-dependent).
+    assert len(errors) == 2 and all("GitLab did not answer" in e for e in errors)
+    assert "connection failed" in errors[0]
 
 
 def test_rejected_token_exits_78_with_one_line(

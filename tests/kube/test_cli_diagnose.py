@@ -98,7 +98,7 @@ def test_human_output(cluster: FakeCluster, add_job_pod: AddPod, node_output: st
     [
         (
             signal.SIGTERM,
-            130,
+            143,
             "dind-preflight: error: terminated by SIGTERM; cleaned up before exiting\n",
         ),
         (signal.SIGINT, 130, "dind-preflight: interrupted\n"),
@@ -148,7 +148,7 @@ def test_usage_and_input_errors_are_one_line(tmp_path: Path) -> None:
     missing = diagnose("--service-log", str(tmp_path / "nope.log"), env=job_env(None))
     assert missing.returncode == 66
     assert missing.stderr.startswith("dind-preflight: error: cannot read the dind service log ")
-    assert missing.stderr.endswith("nope.log: No such file or directory\n")
+    assert missing.stderr.endswith("nope.log': it does not exist\n")
     assert missing.stderr.count("\n") == 1
     (tmp_path / "probe.json").write_text("[1, 2]")
     bad_probe = diagnose("--probe-result", str(tmp_path / "probe.json"), env=job_env(None))

@@ -1,0 +1,161 @@
+"""A broken-node job for `dind-preflight run` as a real process, and what to assert on its end.
+
+The job: DOCKER_HOST points at a closed loopback port, the dind service log holds the real
+"Table does not exist" start-up failure (tests/kube/logs), and the node is the field report's
+CentOS 8 host root. So the run is a node fault (exit 75) that reaches the GitLab report in
+about a second, and each test changes one thing: the GitLab it talks to, a file, a variable.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.gitlab.fake_gitlab import FakeGitLab, fake_gitlab
+from tests.harness.dockerd import free_port
+from tests.kube.failing_daemons import saved_log
+from tests.kube.node_roots import centos8_node
+
+__all__ = ["fake_gitlab"]
+
+TOKEN = "glpat-HardenT3stToken-5a5a5a"
+ISSUES_TOKEN = "glpat-IssuesOnlyT0ken-6b6b6b"
+JOB_TOKEN = "glcbt-64_HardenJobT0ken99"
+RUNNER_ID = 42
+INCIDENTS = "ops/incidents"
+GRACE_S = 2.0  # the issue's bound: wall time <= deadline + 2 s
+DOCUMENTED_EXITS = {0, 64, 66, 69, 70, 75, 78, 130, 143}
+
+
+@dataclass
+class Job:
+    """A job's files and environment; ``env`` may be changed before :meth:`run`."""
+
+    tmp: Path
+    env: dict[str, str]
+
+    @property
+    def artifacts(self) -> Path:
+        return Path(self.env["DIND_PREFLIGHT_ARTIFACTS_DIR"])
+
+    def artifact_text(self) -> str:
+        try:
+            return "".join(p.read_text(errors="replace") for p in self.artifacts.iterdir())
+        except OSError:  # none written, or a path no file system accepts
+            return ""
+
+    def start(self, *args: str) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [sys.executable, "-m", "preflight", *args],
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            text=True,
+        )
+
+    def run(self, *args: str, timeout: float = 60) -> Result:
+        started = time.monotonic()
+        process = self.start(*(args or ("run",)))
+        try:
+            stdout, stderr = process.communicate(timeout=timeout)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.communicate()
+        return Result(process.returncode, stdout, stderr, time.monotonic() - started)
+
+
+@dataclass(frozen=True)
+class Result:
+    code: int
+    stdout: str
+    stderr: str
+    elapsed_s: float
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+
+def base_env(tmp: Path) -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("DOCKER_", "DIND_", "CI_", "KUBERNETES_"))
+        and k.upper() not in ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "NO_PROXY")
+    }
+    env["DIND_PREFLIGHT_ARTIFACTS_DIR"] = str(tmp / "reports")
+    return env
+
+
+@pytest.fixture
+def job(tmp_path: Path) -> Job:
+    """The broken-node job, with a token and GitLab variables still to point somewhere."""
+    node = centos8_node(tmp_path / "node")
+    log = tmp_path / "dind.log"
+    log.write_text(saved_log("legacy-nat-missing"))
+    env = base_env(tmp_path)
+    env.update(
+        DOCKER_HOST=f"tcp://127.0.0.1:{free_port()}",
+        DIND_PREFLIGHT_TIMEOUT="5",
+        DIND_PREFLIGHT_SERVICE_LOG=str(log),
+        DIND_PREFLIGHT_NODE_ROOT=str(node),
+        DIND_PREFLIGHT_GITLAB_TOKEN=TOKEN,
+        DIND_PREFLIGHT_REPORT_PROJECT=INCIDENTS,
+        DIND_PREFLIGHT_ALLOW_HTTP="1",
+        DIND_PREFLIGHT_GITLAB_TIMEOUT="30",
+        CI_SERVER_HOST="127.0.0.1",
+        CI_RUNNER_ID=str(RUNNER_ID),
+        CI_JOB_ID="7001",
+        CI_PROJECT_PATH="g/app",
+    )
+    return Job(tmp_path, env)
+
+
+def point_at(job: Job, url: str) -> None:
+    """The job's GitLab variables name ``url`` (a server on 127.0.0.1)."""
+    job.env["CI_SERVER_URL"] = url
+    job.env["CI_API_V4_URL"] = f"{url}/api/v4"
+    job.env["CI_SERVER_PORT"] = url.rsplit(":", 1)[1]
+    job.env["CI_JOB_URL"] = f"{url}/g/app/-/jobs/7001"
+
+
+@pytest.fixture
+def gitlab(fake_gitlab: FakeGitLab) -> Iterator[FakeGitLab]:
+    fake_gitlab.add_token(TOKEN, scopes=("api",), admin=True)
+    fake_gitlab.add_runner(RUNNER_ID)
+    fake_gitlab.add_project(INCIDENTS)
+    yield fake_gitlab
+
+
+def assert_no_secret(result: Result, job: Job, *secrets: str) -> None:
+    """No token in the output or the artifacts."""
+    for secret in secrets or (TOKEN, ISSUES_TOKEN, JOB_TOKEN):
+        assert secret not in result.output, "a token reached the output"
+        assert secret not in job.artifact_text(), "a token reached the artifacts"
+
+
+def assert_clean_lines(text: str, limit: int = 10_000) -> None:
+    """No raw control character but newline/tab/section markers, no overlong line (a dry run
+    prints each planned request's JSON body on one line: a few KB)."""
+    for line in text.splitlines():
+        body = line.replace("\x1b[0K", "")  # GitLab's section markers (ci_log.section)
+        assert "\x1b" not in body, f"raw ESC in {line[:120]!r}"
+        assert "\r" not in body, f"raw CR in {line[:120]!r}"
+        assert len(body) <= limit, f"a {len(body)}-character line: {body[:120]!r}"
+
+
+def stderr_lines(result: Result) -> list[str]:
+    return [line for line in result.stderr.splitlines() if line.strip()]
+
+
+def env_without(env: Mapping[str, str], *names: str) -> dict[str, str]:
+    return {k: v for k, v in env.items() if k not in names}
