@@ -56,6 +56,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="the whole run ends by then: probe, diagnosis, report (env DIND_PREFLIGHT_DEADLINE, "
         "default the probe timeout + diagnosis timeout + GitLab budget, at most 120)",
     )
+    parser.add_argument(
+        "--token-file",
+        metavar="FILE",
+        help="read the GitLab runner token from FILE (env DIND_PREFLIGHT_GITLAB_TOKEN_FILE, e.g. "
+        "a GitLab File variable); a gitlab-url file beside it pins the GitLab URL",
+    )
     parser.add_argument("--json", action="store_true", help="print the outcome as JSON")
 
 
@@ -91,6 +97,7 @@ def _run(args: argparse.Namespace) -> int:
         node_root=args.node_root,
         json_output=args.json,
         deadline=args.deadline,
+        token_file=args.token_file,
     )
     from preflight.redaction import register_secret
     from preflight.run.adapters import JobAdapters

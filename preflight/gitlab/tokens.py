@@ -9,8 +9,9 @@ Two tokens can be given, so that each grants only what its use needs:
   Without it the runner token files the issues too.
 
 A file wins over a variable, so a GitLab "File" variable or a mounted Secret key never passes
-through a shell. A file named ``gitlab-url`` beside the token file (a second key of the same
-Secret) pins the GitLab URL the token may be sent to (:mod:`preflight.gitlab.destination`).
+through a shell. Beside the runner token file (other keys of the same Secret), a file named
+``gitlab-url`` pins the GitLab URL the tokens may be sent to (:mod:`preflight.gitlab.destination`)
+and a file named ``issues-token`` is the issues token.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ ENV_TOKEN_FILE = "DIND_PREFLIGHT_GITLAB_TOKEN_FILE"
 ENV_ISSUES_TOKEN = "DIND_PREFLIGHT_ISSUES_TOKEN"
 ENV_ISSUES_TOKEN_FILE = "DIND_PREFLIGHT_ISSUES_TOKEN_FILE"
 PINNED_URL_FILE = "gitlab-url"
+ISSUES_TOKEN_FILE = "issues-token"
 _TOKEN = re.compile(r"[\x21-\x7e]{8,512}")
 
 
@@ -53,9 +55,10 @@ def parse_token(value: str, source: str) -> str:
     return token
 
 
-def _from_file(path: str, source: str) -> str:
+def _from_file(path: str, source: str) -> str | None:
+    """The token in ``path``; an empty file is no token (a dry run, e.g. an empty Secret key)."""
     text = read_text(path, f"the GitLab token ({source})", MAX_TOKEN_BYTES)
-    return parse_token(text, source)
+    return parse_token(text, source) if text.strip() else None
 
 
 def _one(
@@ -77,6 +80,10 @@ def read_tokens(env: Mapping[str, str], *, token_file: str | None = None) -> Tok
     """Resolve both tokens and the URL pinned beside a token file; registers them for redaction."""
     runner, runner_file = _one(env, token_file, "--token-file", ENV_TOKEN_FILE, ENV_TOKEN)
     issues, issues_file = _one(env, None, "", ENV_ISSUES_TOKEN_FILE, ENV_ISSUES_TOKEN)
+    if issues is None and runner_file is not None:
+        beside = os.path.join(os.path.dirname(runner_file), ISSUES_TOKEN_FILE)
+        if os.path.isfile(beside):  # the issues-token key of the same Secret
+            issues, issues_file = _from_file(beside, beside), beside
     register_secret(runner)
     register_secret(issues)
     pinned: str | None = None

@@ -135,7 +135,7 @@ class JobAdapters:
         if self._gitlab is None:
             from preflight.gitlab.settings import settings_from_env
 
-            self._gitlab = settings_from_env(self.env)
+            self._gitlab = settings_from_env(self.env, token_file=self.settings.token_file)
         return self._gitlab
 
     def taint_node(self, diagnosis: Diagnosis) -> str:

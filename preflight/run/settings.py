@@ -41,6 +41,7 @@ class RunSettings:
     node_root: str | None = None
     json_output: bool = False
     deadline_s: float = DEFAULT_DEADLINE_CAP_S  # the whole run: probe, diagnosis, report
+    token_file: str | None = None  # --token-file (else DIND_PREFLIGHT_GITLAB_TOKEN_FILE)
 
 
 def _is_set(env: Mapping[str, str], name: str) -> bool:
@@ -137,6 +138,7 @@ def settings_from_env(
     node_root: str | None = None,
     json_output: bool = False,
     deadline: str | None = None,
+    token_file: str | None = None,
 ) -> RunSettings:
     """Resolve the settings: flags win over ``DIND_PREFLIGHT_*`` variables, which win over defaults."""
     root = node_root or env.get("DIND_PREFLIGHT_NODE_ROOT", "").strip() or None
@@ -160,4 +162,5 @@ def settings_from_env(
         node_root=root,
         json_output=json_output,
         deadline_s=deadline_s,
+        token_file=token_file or None,
     )

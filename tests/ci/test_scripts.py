@@ -8,7 +8,6 @@ runner-wide ``pre_build_script`` of the Helm values.
 
 from __future__ import annotations
 
-import os
 import re
 import stat
 import subprocess
@@ -281,24 +280,34 @@ def test_runner_wide_notes_a_dind_job_whose_image_lacks_dind_preflight(
 
 
 @pytest.mark.parametrize(
-    ("file_content", "env_token", "seen"),
+    ("file_content", "env_token", "seen_token"),
     [
-        ("glpat-from-secret\n", None, "glpat-from-secret"),
+        ("glpat-from-secret\n", None, "<unset>"),
         ("glpat-from-secret", "glpat-from-variable", "glpat-from-variable"),
-        ("", None, "<unset>"),
+        ("", None, "<unset>"),  # an empty Secret key: the preflight makes it a dry run
         (None, None, "<unset>"),
     ],
 )
-def test_runner_wide_passes_the_token_to_the_preflight_only(
+def test_runner_wide_passes_the_token_file_to_the_preflight_only(
     tmp_path: Path,
     empty_bin: Path,
     posix_shells: dict[str, list[str]],
     file_content: str | None,
     env_token: str | None,
-    seen: str,
+    seen_token: str,
 ) -> None:
+    """The shell passes the file's path (dind-preflight reads it, the file wins over a job's
+    own variable: tests/gitlab/test_tokens.py); the token itself never enters the shell."""
     record = tmp_path / "record"
     _exit_code_double(empty_bin, 0, record)
+    (empty_bin / "dind-preflight").write_text(
+        (empty_bin / "dind-preflight")
+        .read_text()
+        .replace(
+            "exit 0",
+            f'printf "%s" "${{DIND_PREFLIGHT_GITLAB_TOKEN_FILE-<unset>}}" > "{record}.file"\nexit 0',
+        )
+    )
     token_file = tmp_path / "secret" / "gitlab-token"
     if file_content is not None:
         token_file.parent.mkdir()
@@ -311,17 +320,41 @@ def test_runner_wide_passes_the_token_to_the_preflight_only(
         posix_shells["dash"], _pre_build_script() + "\n" + job, path=empty_bin, env=env
     )
     assert result.returncode == 0, result.stderr
-    assert record.with_suffix(".token").read_text() == seen
-    # The file's token reaches the preflight process and nothing else in the job's shell.
+    assert record.with_suffix(".token").read_text() == seen_token
+    # Its path (the job's own variable when the file is absent), never its content.
+    assert record.with_suffix(".file").read_text() == str(token_file)
     expected = env_token or "no"
     assert f"job sees token: {expected}" in result.stdout
     assert "glpat-from-secret" not in result.stdout + result.stderr
 
 
-def test_the_runner_wide_token_file_default_is_the_mounted_secret() -> None:
-    runner = _runner_wide_config()
-    secret = runner["kubernetes"]["volumes"]["secret"][0]
-    default = re.search(r"DIND_PREFLIGHT_GITLAB_TOKEN_FILE:-([^}]+)\}", _pre_build_script())
-    assert default is not None
-    assert Path(default.group(1)).parent == Path(secret["mount_path"])
-    assert os.path.basename(default.group(1)) == "gitlab-token"
+@pytest.mark.parametrize("shell_name", ["dash", "busybox-ash"])
+def test_runner_wide_never_expands_the_token_in_the_shell(
+    tmp_path: Path, empty_bin: Path, posix_shells: dict[str, list[str]], shell_name: str
+) -> None:
+    """With tracing on (a job can set CI_DEBUG_TRACE) the trace shows the path, never the token."""
+    token = "glpat-TraceMustNotShow-1234"
+    secret = tmp_path / "secret"
+    secret.mkdir()
+    (secret / "gitlab-token").write_text(token)
+    record = tmp_path / "record"
+    double = empty_bin / "dind-preflight"
+    double.write_text(
+        "#!/bin/sh\n"
+        f'printf "%s" "${{DIND_PREFLIGHT_GITLAB_TOKEN_FILE-<unset>}}" > "{record}"\n'
+        "exit 0\n"
+    )
+    double.chmod(0o755)
+    result = _run_shell(
+        posix_shells[shell_name],
+        "set -x\n" + _pre_build_script(),
+        path=empty_bin,
+        env={
+            "DOCKER_HOST": "tcp://docker:2376",
+            "DIND_PREFLIGHT_GITLAB_TOKEN_FILE": str(secret / "gitlab-token"),
+        },
+    )
+    assert result.returncode == 0, result.stderr
+    assert record.read_text() == str(secret / "gitlab-token")
+    assert "dind-preflight run" in result.stderr  # the trace is on
+    assert token not in result.stdout + result.stderr

@@ -152,7 +152,12 @@ def test_rejected_token_exits_78_with_one_line(
         (["--runner-id", "x1"], {}, 64, "--runner-id='x1' is not an id"),
         ([], {"CI_API_V4_URL": "htp://x"}, 64, "CI_API_V4_URL='htp://x' is not an http(s) URL"),
         (["--pause", "maybe"], {}, 64, "invalid choice: 'maybe'"),
-        (["--token-file", "/nonexistent/token"], {}, 66, "(--token-file) '/nonexistent/token': it does not exist"),
+        (
+            ["--token-file", "/nonexistent/token"],
+            {},
+            66,
+            "(--token-file) '/nonexistent/token': it does not exist",
+        ),
     ],
 )
 def test_invalid_input_is_one_line(

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import trustme
 
-from tests.gitlab.fake_gitlab import Fault, FakeGitLab
+from tests.gitlab.fake_gitlab import FakeGitLab, Fault
 from tests.hardening.conftest import (
     GRACE_S,
     RUNNER_ID,

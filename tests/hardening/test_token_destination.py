@@ -7,6 +7,7 @@ byte it receives, and must receive no token, whatever the job's variables say.
 from __future__ import annotations
 
 import json
+
 from tests.gitlab.fake_gitlab import FakeGitLab
 from tests.hardening.conftest import (
     INCIDENTS,
