@@ -1,10 +1,11 @@
 """The helper pod that runs ``dind-preflight node-report`` on the job's node. Pure.
 
-It is pinned to the node (``nodeName``, so no scheduler and no affinity is involved), tolerates
-every taint (a node we may be about to taint, or already tainted, must still be inspectable),
-mounts the host's ``/`` read-only at ``/host``, has no service-account token, runs as nobody
+It is pinned to the node (``nodeName``, so no scheduler and no affinity is involved, and
+``NoSchedule`` taints do not apply: a node we are about to taint, or already tainted, stays
+inspectable), tolerates only ``NoExecute`` taints (the kubelet checks those), mounts the host's
+``/`` read-only at ``/host`` (recursively where the runtime can), has no service-account token, runs as nobody
 without privileges or capabilities, asks for little CPU and memory, never restarts, ends by
-itself after ``activeDeadlineSeconds``, and is owned by the job pod, so Kubernetes deletes it
+itself after ``activeDeadlineSeconds`` (at most :data:`MAX_DEADLINE_S`), and is owned by the job pod, so Kubernetes deletes it
 with the job even if we cannot. ``docs/kubernetes.md`` gives the reason for each field.
 """
 
@@ -25,6 +26,7 @@ JOB_ID_LABEL = "dind-preflight.io/job-id"
 JOB_POD_LABEL = "dind-preflight.io/job-pod"
 APP_NAME = "dind-preflight"
 COMPONENT = "node-probe"
+MAX_DEADLINE_S = 300  # deploy/admission/helper-pod-policy.yaml refuses a longer one
 COMMAND = ("dind-preflight", "node-report", "--root", HOST_MOUNT, "--proc", "/proc", "--json")
 RESOURCES = {
     "requests": {"cpu": "10m", "memory": "32Mi"},
@@ -77,11 +79,11 @@ def helper_pod_manifest(
     spec: dict[str, Any] = {
         "nodeName": job.node_name,
         "restartPolicy": "Never",
-        "activeDeadlineSeconds": deadline_s,
+        "activeDeadlineSeconds": max(1, min(deadline_s, MAX_DEADLINE_S)),
         "terminationGracePeriodSeconds": 0,
         "automountServiceAccountToken": False,
         "enableServiceLinks": False,
-        "tolerations": [{"operator": "Exists"}],
+        "tolerations": [{"operator": "Exists", "effect": "NoExecute"}],
         "securityContext": {
             "runAsNonRoot": True,
             "runAsUser": NOBODY,
@@ -101,7 +103,16 @@ def helper_pod_manifest(
                     "readOnlyRootFilesystem": True,
                     "capabilities": {"drop": ["ALL"]},
                 },
-                "volumeMounts": [{"name": "host-root", "mountPath": HOST_MOUNT, "readOnly": True}],
+                "volumeMounts": [
+                    {
+                        "name": "host-root",
+                        "mountPath": HOST_MOUNT,
+                        "readOnly": True,
+                        # Submounts of / (e.g. /var/lib/kubelet) read-only too (Kubernetes 1.30+;
+                        # an older API server drops the field, an older runtime ignores it).
+                        "recursiveReadOnly": "IfPossible",
+                    }
+                ],
                 "terminationMessagePolicy": "FallbackToLogsOnError",
             }
         ],

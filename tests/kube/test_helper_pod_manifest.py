@@ -42,7 +42,7 @@ def test_pinned_tolerant_read_only_unprivileged_and_owned() -> None:
     pod = manifest()
     spec = pod["spec"]
     assert spec["nodeName"] == "worker-3"
-    assert spec["tolerations"] == [{"operator": "Exists"}]
+    assert spec["tolerations"] == [{"operator": "Exists", "effect": "NoExecute"}]
     assert spec["restartPolicy"] == "Never"
     assert spec["activeDeadlineSeconds"] == 60
     assert spec["automountServiceAccountToken"] is False
@@ -65,7 +65,12 @@ def test_pinned_tolerant_read_only_unprivileged_and_owned() -> None:
     ]
     assert list(COMMAND) == container["command"]
     assert container["volumeMounts"] == [
-        {"name": "host-root", "mountPath": "/host", "readOnly": True}
+        {
+            "name": "host-root",
+            "mountPath": "/host",
+            "readOnly": True,
+            "recursiveReadOnly": "IfPossible",
+        }
     ]
     security = container["securityContext"]
     assert security["allowPrivilegeEscalation"] is False
