@@ -77,11 +77,9 @@ class Policy:
             except celpy.CELEvalError as exc:  # failurePolicy: Fail
                 failed.append(f"{message} (error: {exc})")
                 continue
-            if (
-                isinstance(result, celpy.CELEvalError)
-                or result is not celpy.celtypes.BoolType(True)
-                and not bool(result)
-            ):
+            if isinstance(result, celpy.CELEvalError):
+                failed.append(f"{message} (error: {result})")
+            elif not bool(result):
                 failed.append(message)
         return failed
 
