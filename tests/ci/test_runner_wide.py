@@ -147,7 +147,7 @@ def test_the_documented_secret_is_the_one_the_runner_mounts() -> None:
     (secret,) = [m for m in _doc_manifests() if m["kind"] == "Secret"]
     mounted = _runner()["kubernetes"]["volumes"]["secret"][0]
     assert secret["metadata"]["name"] == mounted["name"]
-    assert set(secret["stringData"]) == {"gitlab-token"}
+    assert set(secret["stringData"]) == {"gitlab-token", "gitlab-url"}
 
 
 def test_strict_validation_rejects_a_misspelled_field() -> None:
