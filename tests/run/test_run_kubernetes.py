@@ -206,3 +206,46 @@ def test_the_nat_log_outweighs_a_module_loaded_since(
     assert "The node has iptable_nat loaded now: it was probably loaded after dind" in result.stdout
     assert len(fake.runner_writes(RUNNER_ID)) == 1
     assert len(fake.project_issues(incidents, state="opened")) == 1
+
+
+@pytest.mark.parametrize("signum", [15, 2], ids=["SIGTERM", "SIGINT"])
+def test_a_signal_during_the_helper_pod_deletes_it_and_says_so(
+    cluster: tuple[FakeCluster, Path],
+    gitlab: tuple[FakeGitLab, int],
+    tmp_path: Path,
+    signum: int,
+) -> None:
+    """Cancelled while the helper pod is pending: the pod is deleted (the fixture checks none is
+    left), one line says so, the exit code is 128 + the signal, nothing reached GitLab."""
+    from tests.kube.fake_cluster import stays_pending
+
+    fake_cluster, sa = cluster
+    fake, _ = gitlab
+    env = job_environment(fake_cluster, sa, fake, tmp_path / "reports")
+    fake_cluster.add("v1/pods", "ci", job_pod_manifest(service_state=TERMINATED_NAT))
+    fake_cluster.set_log(JOB_POD, "svc-0", saved_log("legacy-nat-missing"))
+    with FakeKubelet(fake_cluster, stays_pending()):
+        process = subprocess.Popen(
+            [sys.executable, "-m", "preflight", "run"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            deadline = time.monotonic() + 20
+            while not fake_cluster.helper_pods() and time.monotonic() < deadline:
+                time.sleep(0.02)
+            assert fake_cluster.helper_pods(), "the helper pod was never created"
+            process.send_signal(signum)
+            stdout, stderr = process.communicate(timeout=20)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.communicate()
+    assert process.returncode == 128 + signum, stdout + stderr
+    (line,) = [text for text in stderr.splitlines() if text.strip()]
+    name = "SIGTERM" if signum == 15 else "SIGINT"
+    assert line.startswith(f"dind-preflight: stopped by {name} during the diagnosis"), line
+    assert "helper pod" in line and "deleted" in line
+    assert fake.recorded == []
