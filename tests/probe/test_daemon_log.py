@@ -61,7 +61,7 @@ def test_read_fatal_line_from_the_end_of_a_big_file(tmp_path: Path) -> None:
 
 def test_read_fatal_line_notes_instead_of_failing(tmp_path: Path) -> None:
     line, note = read_fatal_line(str(tmp_path / "absent.log"))
-    assert line is None and "not readable" in note and "absent.log" in note
+    assert line is None and "cannot read" in note and "absent.log" in note
     quiet = tmp_path / "quiet.log"
     quiet.write_text(INFO)
     assert read_fatal_line(str(quiet)) == (None, f"no fatal line in daemon log {quiet}")
