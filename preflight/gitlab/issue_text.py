@@ -46,6 +46,8 @@ class ReportContext:
     pause_runner: bool = True
     note_interval_s: float = 900.0
     max_notes: int = 20
+    node_conditions: tuple[str, ...] = ()  # fleet mode: the node's own report, one line each
+    runner_text: str | None = None  # fleet mode: how runners are quarantined (replaces Runner)
 
 
 @dataclass(frozen=True)
@@ -229,8 +231,22 @@ def evidence_markdown(diagnosis: Diagnosis) -> str:
     return "\n\n".join(parts) if parts else "No evidence was collected."
 
 
+def _evidence(diagnosis: Diagnosis, ctx: ReportContext) -> str:
+    if not ctx.node_conditions:
+        return evidence_markdown(diagnosis)
+    parts = [
+        "**Node conditions** (published by the node agent)",
+        fenced_block(list(ctx.node_conditions)),
+    ]
+    if diagnosis.probe is not None or diagnosis.service is not None or diagnosis.node_report:
+        parts.append(evidence_markdown(diagnosis))
+    return "\n\n".join(parts)
+
+
 def runner_markdown(ctx: ReportContext) -> str:
     """The Runner section: which runner was paused and how to resume it."""
+    if ctx.runner_text is not None:
+        return prose_with_code(ctx.runner_text)
     if ctx.runner_id is None:
         return "The job's runner is not known (CI_RUNNER_ID is not set), so no runner was paused."
     name = f"runner {ctx.runner_id}"
@@ -284,7 +300,7 @@ def issue_body(diagnosis: Diagnosis, incident: Incident, ctx: ReportContext) -> 
         "## Fix",
         remedy_markdown(choose_remedy(diagnosis), diagnosis.cause.module),
         "## Evidence",
-        evidence_markdown(diagnosis),
+        _evidence(diagnosis, ctx),
         "## Runner",
         runner_markdown(ctx),
     ]
