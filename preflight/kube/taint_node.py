@@ -16,6 +16,7 @@ from preflight.kube.client import KubeConflict, KubeContext, KubeError, connect
 from preflight.kube.settings import KubeSettings
 
 ATTEMPTS = 3
+NOT_APPLIED = "taint: not applied"  # how every line of a taint that did not happen starts
 
 
 @dataclass(frozen=True)
@@ -94,14 +95,14 @@ def taint_diagnosed_node(
     taint = taint_for(diagnosis)
     if taint is None or not diagnosis.node:
         why = "no node name" if not diagnosis.node else f"a {diagnosis.fault.value} fault"
-        return f"taint: not applied ({why}, not a node fault we are sure of)"
+        return f"{NOT_APPLIED} ({why}, not a node fault we are sure of)"
     try:
         ctx = context or connect(settings)
     except KubeError as exc:
-        return f"taint: not applied ({exc.limitation})"
+        return f"{NOT_APPLIED} ({exc.limitation})"
     outcome = taint_node(ctx, diagnosis.node, taint)
     if outcome.problem:
-        return f"taint: not applied ({outcome.problem})"
+        return f"{NOT_APPLIED} ({outcome.problem})"
     state = "added" if outcome.changed else "already present"
     return (
         f"taint: {taint.key}={taint.value}:{taint.effect} {state} on node {diagnosis.node} "

@@ -71,9 +71,9 @@ def parse_timeout(value: str | float | None) -> float:
 
 
 def parse_action(value: str | None) -> Action:
-    """``pause-runner`` (default), ``taint-node`` or ``none``."""
+    """``auto`` (default), ``pause-runner``, ``taint-node`` or ``none``."""
     if value is None or not value.strip():
-        return Action.PAUSE_RUNNER
+        return Action.AUTO
     try:
         return Action(value.strip())
     except ValueError:

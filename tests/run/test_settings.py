@@ -53,10 +53,11 @@ def test_bad_timeouts_are_usage_errors(value: str) -> None:
 
 
 def test_actions() -> None:
-    assert parse_action(None) is Action.PAUSE_RUNNER
+    assert parse_action(None) is Action.AUTO
+    assert parse_action("pause-runner") is Action.PAUSE_RUNNER
     assert parse_action("taint-node") is Action.TAINT_NODE
     assert parse_action(" none ") is Action.NONE
-    with pytest.raises(UsageError, match="pause-runner, taint-node, none"):
+    with pytest.raises(UsageError, match="auto, pause-runner, taint-node, none"):
         parse_action("pause")
 
 
