@@ -106,7 +106,7 @@ def test_the_rate_is_bounded(served: tuple[Reporter, str], gitlab: FakeGitLab) -
 
 
 def test_run_sends_its_diagnosis_with_the_job_token_only(served: tuple[Reporter, str]) -> None:
-    reporter, url = served
+    _, url = served
     diagnosis = Diagnosis(cause(NAT), FaultClass.NODE, Confidence.HIGH, node="worker-3")
     body = report_body(None, diagnosis, 75)
     assert json.loads(body)["diagnosis"]["cause"]["code"] == NAT
