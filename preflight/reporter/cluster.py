@@ -19,7 +19,6 @@ from preflight.reporter.model import ClusterView
 
 LIST_NODES = Permission("list", "nodes", cluster_scoped=True, why="read the nodes' DindReady")
 LIST_PODS = Permission("list", "pods", why="learn where the runner's job pods may land")
-GET_POD = Permission("get", "pods", why="find the node a reporting job runs on")
 JOB_POD_LABEL = "job.runner.gitlab.com/pod"  # every job pod of the Kubernetes executor has it
 JOB_ID_ANNOTATION = "job.runner.gitlab.com/id"
 MAX_NODES = 5000
