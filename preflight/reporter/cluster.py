@@ -18,6 +18,7 @@ from preflight.reporter.conditions import job_pod_placement, node_state, selecto
 from preflight.reporter.model import ClusterView
 
 LIST_NODES = Permission("list", "nodes", cluster_scoped=True, why="read the nodes' DindReady")
+WATCH_NODES = Permission("watch", "nodes", cluster_scoped=True, why="react to node changes")
 LIST_PODS = Permission("list", "pods", why="learn where the runner's job pods may land")
 JOB_POD_LABEL = "job.runner.gitlab.com/pod"  # every job pod of the Kubernetes executor has it
 JOB_ID_ANNOTATION = "job.runner.gitlab.com/id"

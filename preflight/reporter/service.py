@@ -59,6 +59,7 @@ class Reporter:
     lease: LeaseKeeper
     reporter_id: str
     interval_s: float = 15.0
+    settle_s: float = 0.5
     metrics: Metrics = field(default_factory=Metrics)
     now: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
     wake: threading.Event = field(default_factory=threading.Event)
@@ -150,8 +151,13 @@ class Reporter:
                 applied.failed["JobContext"] += 1
                 applied.errors.append(f"JobContext: {exc}")
 
-    def run(self, stop: threading.Event) -> None:
-        """Cycle every ``interval_s`` (sooner after a job report) until ``stop`` is set."""
+    def run(self, stop: threading.Event, *, watch_nodes: bool = True) -> None:
+        """Cycle every ``interval_s``, and ``settle_s`` after a node change or a job report,
+        until ``stop`` is set."""
+        if watch_nodes:
+            from preflight.reporter.watch import NodeWatcher
+
+            NodeWatcher(self.kube, self.wake, stop).start()
         while not stop.is_set():
             try:
                 result = self.cycle()
@@ -159,7 +165,8 @@ class Reporter:
                     log.warning("%s", error)
             except Exception:  # one bad cycle must not end the reporter
                 log.exception("cycle failed")
-            self.wake.wait(self.interval_s)
+            if self.wake.wait(self.interval_s) and not stop.is_set():
+                stop.wait(self.settle_s)  # a burst of node changes becomes one cycle
             self.wake.clear()
         self.lease.release()
 
