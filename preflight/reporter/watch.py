@@ -33,8 +33,9 @@ class NodeWatcher:
     def _run(self) -> None:
         from kubernetes import watch
 
+        make_watch: Any = watch.Watch
         while not self.stop.is_set():
-            stream: Any = watch.Watch()
+            stream: Any = make_watch()
             try:
                 for event in stream.stream(self.ctx.api.list_node, timeout_seconds=WATCH_TIMEOUT_S):
                     if self.stop.is_set():
