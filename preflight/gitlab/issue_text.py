@@ -48,6 +48,7 @@ class ReportContext:
     max_notes: int = 20
     node_conditions: tuple[str, ...] = ()  # fleet mode: the node's own report, one line each
     runner_text: str | None = None  # fleet mode: how runners are quarantined (replaces Runner)
+    source: str | None = None  # fleet mode: who reports, instead of a job
 
 
 @dataclass(frozen=True)
@@ -272,6 +273,8 @@ def runner_markdown(ctx: ReportContext) -> str:
 
 
 def _reported_by(diagnosis: Diagnosis, ctx: ReportContext) -> str:
+    if ctx.source is not None:
+        return f"Reported by dind-preflight {__version__} {escape_prose(ctx.source)} at {stamp(ctx.when)}."
     job = link(f"job {ctx.job_id}" if ctx.job_id else "a job", ctx.job_url)
     where = f" of {code_span(ctx.project_path)}" if ctx.project_path else ""
     pod = ""

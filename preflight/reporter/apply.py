@@ -163,6 +163,7 @@ class Applier:
             max_notes=client.settings.max_notes,
             node_conditions=condition_lines(action),
             runner_text=RUNNER_TEXT,
+            source=f"(the fleet reporter, from node {action.node}'s own conditions)",
         )
         result = converge_issue(
             client,

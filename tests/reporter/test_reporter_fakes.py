@@ -45,6 +45,8 @@ def test_one_broken_node_of_five_opens_its_issue_and_leaves_the_runner(
     assert [i["title"] for i in issues] == [f"dind-preflight: {NAT} on node n0"]
     assert "DindReady=False reason=iptable_nat-missing" in issues[0]["description"]
     assert "modules-load.d" in issues[0]["description"]  # the fix from the cause catalog
+    assert "the fleet reporter, from node n0" in issues[0]["description"]
+    assert "CI_RUNNER_ID" not in issues[0]["description"]
     assert gitlab.runner_writes(RUNNER) == []
     assert any("jobs route around" in reason for reason in result.plan.reasons)
     # Converged: a second cycle writes nothing.

@@ -79,3 +79,11 @@ def test_mode_detection(tmp_path: Path) -> None:
 def test_node_root_must_exist(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="not a directory"):
         settings_from_env({"DIND_PREFLIGHT_NODE_ROOT": str(tmp_path / "missing")})
+
+
+def test_fleet_mode_jobs_take_no_action_themselves() -> None:
+    env = {"DIND_PREFLIGHT_REPORTER_URL": "http://reporter.dind-preflight.svc:8080"}
+    fleet = settings_from_env({**env, "DIND_PREFLIGHT_ACTION": "pause-runner"})
+    assert fleet.action is Action.NONE
+    assert fleet.reporter_url == env["DIND_PREFLIGHT_REPORTER_URL"]
+    assert settings_from_env({}).action is Action.AUTO
