@@ -85,3 +85,76 @@ def test_flag_errors_are_one_line_with_exit_64(tmp_path: Path) -> None:
         result = reporter(*args)
         assert result.returncode in (64, 66), (args, result.stderr)
         assert text in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_the_service_leads_serves_health_and_stops_on_sigterm_releasing_the_lease(
+    cluster: FakeCluster, gitlab: FakeGitLab, tmp_path: Path
+) -> None:
+    import signal
+    import time
+
+    import requests
+
+    from tests.harness.dockerd import free_port
+
+    put_nodes(cluster, node("n0", ready="False"), node("n1"), node("n2"))
+    port = free_port()
+    env = {
+        **os.environ,
+        "KUBECONFIG": str(cluster.kubeconfig("dind-preflight")),
+        "POD_NAME": "reporter-0",
+    }
+    env.pop("KUBERNETES_SERVICE_HOST", None)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "preflight",
+            "reporter",
+            "--gitlab-url",
+            gitlab.url,
+            "--token-file",
+            token_file(tmp_path),
+            "--report-project",
+            "ops/node-health",
+            "--runner",
+            str(RUNNER),
+            "--job-namespace",
+            "ci",
+            "--interval",
+            "1",
+            "--lease-duration",
+            "15",
+            "--listen",
+            f"127.0.0.1:{port}",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        health = ""
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                health = requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2).text.strip()
+            except requests.RequestException:
+                health = ""
+            if health == "leader" and gitlab.project_issues(5, "opened"):
+                break
+            time.sleep(0.1)
+        assert health == "leader"
+        assert len(gitlab.project_issues(5, "opened")) == 1
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=20)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 0, stderr
+    lease = cluster.get(
+        "coordination.k8s.io/v1/leases", "dind-preflight", "dind-preflight-reporter"
+    )
+    assert lease is not None and lease["spec"].get("holderIdentity") is None
+    assert "glpat" not in stderr

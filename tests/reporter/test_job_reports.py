@@ -124,3 +124,45 @@ def test_healthz_and_metrics(served: tuple[Reporter, str]) -> None:
     assert "dind_preflight_reporter_open_incidents 1.0" in metrics
     assert "dind_preflight_reporter_broken_nodes 1.0" in metrics
     assert "dind_preflight_reporter_leader 1.0" in metrics
+
+
+def test_a_fleet_mode_job_sends_only_its_job_token_and_takes_no_action(
+    served: tuple[Reporter, str], gitlab: FakeGitLab, tmp_path: Path
+) -> None:
+    """`run` with DIND_PREFLIGHT_REPORTER_URL: the dind service is down; the job reports to the
+    reporter with CI_JOB_TOKEN, pauses nothing and holds no GitLab access token."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.harness.dockerd import free_port
+
+    _, url = served
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("DOCKER_", "KUBERNETES_", "CI_", "DIND_PREFLIGHT_"))
+    }
+    env.update(
+        DOCKER_HOST=f"tcp://127.0.0.1:{free_port()}",
+        DIND_PREFLIGHT_TIMEOUT="1",
+        DIND_PREFLIGHT_REPORTER_URL=url,
+        DIND_PREFLIGHT_ARTIFACTS_DIR=str(tmp_path / "reports"),
+        CI_JOB_TOKEN=JOB_TOKEN,
+        CI_RUNNER_ID="99",  # a job may say anything: the reporter asks GitLab
+        CI_API_V4_URL=f"{gitlab.url}/api/v4",
+    )
+    before = len(gitlab.requests())
+    result = subprocess.run(
+        [sys.executable, "-m", "preflight", "run"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode in (69, 75), result.stdout + result.stderr
+    assert "fleet reporter: HTTP 202" in result.stderr, result.stderr
+    sent = gitlab.requests()[before:]
+    assert [(r.method, r.path, r.auth) for r in sent] == [("GET", "/api/v4/job", "job")]
+    assert gitlab.runner_writes(RUNNER) == []
