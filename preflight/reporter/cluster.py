@@ -14,7 +14,7 @@ from typing import Any
 
 from preflight.kube.client import KubeContext, KubeError, KubeNotFound
 from preflight.kube.permissions import Permission
-from preflight.reporter.conditions import job_pod_placement, node_state, selector_matches
+from preflight.reporter.conditions import job_pod_placement, node_state
 from preflight.reporter.model import ClusterView
 
 LIST_NODES = Permission("list", "nodes", cluster_scoped=True, why="read the nodes' DindReady")
@@ -101,6 +101,3 @@ def parse_selector(text: str) -> tuple[tuple[str, str], ...]:
             raise UsageError(f"--node-selector: {part.strip()!r} is not key=value")
         pairs.append((key.strip(), value.strip()))
     return tuple(pairs)
-
-
-__all__ = ["ClusterSource", "node_of_job", "parse_selector", "read_cluster", "selector_matches"]

@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 
 from preflight.gitlab.failures import GitLabActionError
 from preflight.gitlab.retry_policy import RetryPolicy
+from preflight.gitlab.session import GitLabClient
 from preflight.gitlab.settings import GitLabSettings
 from preflight.kube.client import KubeContext, KubeError
 from preflight.reporter.apply import Applied, Applier
@@ -133,12 +134,10 @@ class Reporter:
         self.metrics.runners_paused.labels("reporter").set(ours)
         self.metrics.runners_paused.labels("others").set(others)
 
-    def _attach_contexts(self, client: object, view: GitLabView, applied: Applied) -> None:
+    def _attach_contexts(self, client: GitLabClient, view: GitLabView, applied: Applied) -> None:
         """Job reports' unverified words, as a note on their node's open issue (one per report)."""
         from preflight.gitlab.incident_issue import add_note
-        from preflight.gitlab.session import GitLabClient
 
-        assert isinstance(client, GitLabClient)
         while self.contexts:
             context = self.contexts.popleft()
             issue = next((i for i in view.incidents if i.node == context.node), None)
@@ -176,7 +175,7 @@ class Reporter:
         """Verify a job report and queue it as context; the answer's status and one line."""
         if not job_token:
             self.metrics.job_reports.labels("no-token").inc()
-            raise ReportRejected(401, f"no {'JOB-TOKEN'} header")
+            raise ReportRejected(401, "no JOB-TOKEN header")
         if not self.limits.admit():
             self.metrics.job_reports.labels("rate-limited").inc()
             raise ReportRejected(429, "too many job reports; the reporter rechecks on its own")

@@ -11,7 +11,6 @@ import contextlib
 import ipaddress
 import math
 from dataclasses import dataclass
-from pathlib import Path
 from urllib.parse import urlsplit
 
 from preflight.errors import InputError, UsageError
@@ -150,7 +149,3 @@ def build(
         listen_host=host or "0.0.0.0",
         listen_port=int(port),
     )
-
-
-def token_path_exists(path: str) -> bool:
-    return Path(path).is_file()
