@@ -240,3 +240,90 @@ def test_heal_after_keeps_a_flapping_node_on_one_issue_with_a_recurrence_note(
     issues = gitlab.project_issues(PROJECT_ID)
     assert len(issues) == 1 and issues[0]["state"] == "opened"
     assert "Broke again" in gitlab.issue_notes(PROJECT_ID, issues[0]["iid"])[-1]["body"]
+
+
+def _condition(status: str) -> dict[str, object]:
+    when = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return {
+        "status": {
+            "conditions": [
+                {
+                    "type": "DindReady",
+                    "status": status,
+                    "reason": "IptableNatMissing" if status == "False" else "DindWorks",
+                    "message": "kernel module iptable_nat is not loaded",
+                    "lastTransitionTime": when,
+                    "lastHeartbeatTime": when,
+                }
+            ]
+        }
+    }
+
+
+def test_no_storm_when_twenty_nodes_break_at_once_and_heal(
+    cluster: FakeCluster, gitlab: FakeGitLab, tmp_path: Path
+) -> None:
+    """The running service, woken by its node watch: 20 issues, one pause; then 20 closes, one
+    resume -- however the changes are spread over its cycles."""
+    import threading
+    import time
+
+    from tests.reporter.support import kube_context
+
+    put_nodes(cluster, *(node(f"node-{i:02d}") for i in range(24)))
+    reporter = make_reporter(cluster, gitlab, tmp_path)
+    reporter.interval_s = 30.0  # only the watch can make it react in time
+    stop = threading.Event()
+    loop = threading.Thread(target=reporter.run, args=(stop,), daemon=True)
+    loop.start()
+    try:
+        time.sleep(1.0)
+        api = kube_context(cluster).api
+        for i in range(20):
+            api.patch_node_status(f"node-{i:02d}", _condition("False"))
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not (
+            len(gitlab.project_issues(PROJECT_ID, "opened")) == 20 and gitlab.runner_writes(RUNNER)
+        ):
+            time.sleep(0.05)
+        time.sleep(1.5)  # any further cycle must not add anything
+        assert len(gitlab.project_issues(PROJECT_ID)) == 20
+        assert [w.body["paused"] for w in gitlab.runner_writes(RUNNER)] == [True]
+        for i in range(20):
+            api.patch_node_status(f"node-{i:02d}", _condition("True"))
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and gitlab.project_issues(PROJECT_ID, "opened"):
+            time.sleep(0.05)
+        time.sleep(1.5)
+    finally:
+        stop.set()
+        reporter.wake.set()
+        loop.join(10)
+    assert len(gitlab.project_issues(PROJECT_ID, "closed")) == 20
+    assert [w.body["paused"] for w in gitlab.runner_writes(RUNNER)] == [True, False]
+    assert not loop.is_alive()
+
+
+def test_taint_nodes_taints_broken_nodes_and_removes_only_its_taint_when_healed(
+    cluster: FakeCluster, gitlab: FakeGitLab, tmp_path: Path
+) -> None:
+    other = {"key": "gpu", "value": "true", "effect": "NoSchedule"}
+    put_nodes(cluster, node("n0", ready="False", taints=[other]), node("n1"), node("n2"))
+    reporter = make_reporter(cluster, gitlab, tmp_path, taint_nodes=True)
+    reporter.cycle()
+    tainted = cluster.get("v1/nodes", None, "n0")
+    assert tainted is not None
+    assert {(t["key"], t["value"]) for t in tainted["spec"]["taints"]} == {
+        ("gpu", "true"),
+        ("dind-preflight.io/broken", NAT),
+    }
+    reporter.cycle()  # idempotent: no second patch
+    patches = [
+        r for r in cluster.requests() if r.method == "PATCH" and r.path.endswith("/nodes/n0")
+    ]
+    assert len(patches) == 1
+    healed = node("n0", taints=tainted["spec"]["taints"])
+    put_nodes(cluster, healed)
+    reporter.cycle()
+    after = cluster.get("v1/nodes", None, "n0")
+    assert after is not None and after["spec"]["taints"] == [other]
