@@ -49,7 +49,7 @@ LINES = [
     (
         'time="2024-01-01T00:00:00Z" level=error msg="failed to mount overlay: invalid argument" '
         "storage-driver=overlay2",
-        causes.STORAGE_DRIVER_UNSUPPORTED,
+        causes.STORAGE_BACKING_FS_UNSUPPORTED,
     ),
     (
         "failed to start daemon: error initializing graphdriver: driver not supported: overlay2",
