@@ -268,11 +268,12 @@ SIGNATURES: tuple[Signature, ...] = (
         "an overlay mount failed",
     ),
     # moby 1.8-18.09: "'overlay' not found as a supported filesystem on this host. Please ensure
-    # kernel is new enough and has overlay support loaded." (overlay2/overlay.go:292, v18.09.9)
+    # kernel is new enough and has overlay support loaded." (overlay2/overlay.go:292, v18.09.9);
+    # terminals and journal views cut it early, so the pattern stops at "supported".
     _sig(
         "overlay-not-in-kernel",
         causes.OVERLAY_FS_MISSING,
-        r"'overlay' not found as a supported filesystem",
+        r"'overlay' not found as a supported",
         60,
         "the kernel offers no overlay filesystem",
     ),
@@ -297,11 +298,12 @@ SIGNATURES: tuple[Signature, ...] = (
         90,
         "the dind entrypoint did not set up cgroup v2 nesting",
     ),
-    # runc (cgroup v1 code on a cgroup v2 host): "cgroups: cgroup mountpoint does not exist"
+    # runc / containerd cgroups v1 code on a cgroup v2 host: "cgroups: cgroup mountpoint does
+    # not exist" (containerd/cgroups ErrMountPointNotExist), often quoted without its prefix.
     _sig(
         "cgroup-v1-mountpoint-missing",
         causes.CGROUP_V2_UNSUPPORTED,
-        r"cgroups: cgroup mountpoint does not exist",
+        r"cgroup mountpoint does not exist",
         60,
         "an old dind image expects cgroup v1 on a cgroup v2 node",
     ),
