@@ -76,7 +76,7 @@ def _sig(
 SIGNATURES: tuple[Signature, ...] = (
     # --- netfilter, legacy backend -------------------------------------------------------------
     # iptables 1.4-1.8 (legacy): "can't initialize iptables table `%s': %s" (strings of
-    # /usr/sbin/xtables-legacy-multi, Debian iptables 1.8.9-2; iptables/iptables-standalone.c).
+    # /usr/sbin/xtables-legacy-multi, Debian iptables 1.8.9-2).
     # The reason after the table name is cut in many posts, and "Permission denied" there means
     # the container is not privileged, not that the table is missing.
     _sig(
@@ -105,7 +105,8 @@ SIGNATURES: tuple[Signature, ...] = (
         "legacy ip6tables has no nat table: ip6table_nat is not loaded (IPv6 only)",
         backend=LEGACY,
     ),
-    # libiptc (legacy): "iptables who? (do you need to insmod?)" when ip_tables is absent.
+    # libiptc (legacy): "iptables who? (do you need to insmod?)" when ip_tables is absent
+    # (strings of /usr/lib/x86_64-linux-gnu/libip4tc.so.2, Debian libip4tc2 1.8.9-2).
     _sig(
         "iptables-legacy-no-ip-tables",
         causes.IP_TABLES_MISSING,
@@ -115,7 +116,8 @@ SIGNATURES: tuple[Signature, ...] = (
         backend=LEGACY,
     ),
     # --- netfilter, nf_tables backend ----------------------------------------------------------
-    # iptables-nft (iptables/nft.c, 1.8.x): "%s failed (%s): %s" with the batch op name, e.g.
+    # iptables-nft 1.8.x batch errors: "<op> failed (<errno text>): <object>" (op names TABLE_ADD,
+    # CHAIN_ADD, RULE_APPEND in strings of /usr/sbin/xtables-nft-multi, Debian 1.8.9-2), e.g.
     # "CHAIN_ADD failed (No such file or directory): chain PREROUTING". Posts often cut the
     # line before the chain name; a user chain (DOCKER...) named there is something else.
     _sig(
@@ -217,12 +219,16 @@ SIGNATURES: tuple[Signature, ...] = (
         60,
         "the dind entrypoint could not mount securityfs (usually: not privileged)",
     ),
-    # moby 1.8-17 bridge driver: "Setup IP forwarding failed: open /proc/sys/net/ipv4/ip_forward:
-    # read-only file system" -- /proc/sys is read-only in an unprivileged container.
+    # libnetwork bridge driver at start-up: "Setup IP forwarding failed: %v"
+    # (drivers/bridge/setup_ip_forwarding.go:24, vendored in moby v1.9.1) and "Unable to enable
+    # local routing for hairpin mode: %v" (libnetwork/drivers/bridge/setup_ipv4_linux.go:87,
+    # moby v27.0.3), each around "open /proc/sys/...: read-only file system" -- /proc/sys is
+    # read-only in an unprivileged container. Other read-only /proc/sys paths (a container's
+    # own interface, moby/moby#47751) are not this.
     _sig(
         "dockerd-proc-sys-read-only",
         causes.NOT_PRIVILEGED,
-        r"/proc/sys/\S+: read-only file system",
+        r"/proc/sys/net/ipv4/(?:ip_forward|conf/docker0/route_localnet): read-only file system",
         90,
         "dockerd cannot write /proc/sys: the container is not privileged",
     ),
@@ -268,7 +274,8 @@ SIGNATURES: tuple[Signature, ...] = (
         "an overlay mount failed",
     ),
     # moby 1.8-18.09: "'overlay' not found as a supported filesystem on this host. Please ensure
-    # kernel is new enough and has overlay support loaded." (overlay2/overlay.go:292, v18.09.9);
+    # kernel is new enough and has overlay support loaded." (daemon/graphdriver/overlay/overlay.go
+    # :180 in v1.9.1, overlay2/overlay.go:292 in v18.09.9);
     # terminals and journal views cut it early, so the pattern stops at "supported".
     _sig(
         "overlay-not-in-kernel",
@@ -298,8 +305,9 @@ SIGNATURES: tuple[Signature, ...] = (
         90,
         "the dind entrypoint did not set up cgroup v2 nesting",
     ),
-    # runc / containerd cgroups v1 code on a cgroup v2 host: "cgroups: cgroup mountpoint does
-    # not exist" (containerd/cgroups ErrMountPointNotExist), often quoted without its prefix.
+    # containerd/cgroups ErrMountPointNotExist = "cgroups: cgroup mountpoint does not exist"
+    # (vendor/github.com/containerd/cgroups/errors.go:26 in moby v20.10.24; cgroup1/errors.go:26
+    # in v27.0.3): an old dind's cgroup v1 code on a cgroup v2 node. Often quoted without prefix.
     _sig(
         "cgroup-v1-mountpoint-missing",
         causes.CGROUP_V2_UNSUPPORTED,
@@ -336,8 +344,9 @@ SIGNATURES: tuple[Signature, ...] = (
         90,
         "TLS was spoken to dind's plain-HTTP port",
     ),
-    # moby cmd/dockerd: "failed to load listeners: %v" around Go's "listen tcp %s: bind: address
-    # already in use" (the prefix differs across versions; the bind error does not).
+    # moby cmd/dockerd/daemon.go: errors.Wrap(err, "failed to load listeners") (:167 in v20.10.24,
+    # :181 in v27.0.3) around Go's "listen tcp %s: bind: address already in use"; only the bind
+    # error is matched, so a cut or reworded prefix does not matter.
     _sig(
         "api-port-in-use",
         causes.PORT_IN_USE,
@@ -346,7 +355,7 @@ SIGNATURES: tuple[Signature, ...] = (
         "another process of the pod already listens on dind's port",
     ),
     # moby cmd/dockerd/daemon_unix.go: "failed to allocate daemon listening port %d (err: %v)"
-    # (17.03-28.x) -- dockerd was told to listen on the same port twice.
+    # (:117 in v17.03.2-ce, :98 in v27.0.3) -- dockerd was told to listen on the same port twice.
     _sig(
         "api-port-allocated-twice",
         causes.PORT_ALREADY_ALLOCATED,
@@ -354,9 +363,10 @@ SIGNATURES: tuple[Signature, ...] = (
         90,
         "dockerd was given the same listening port twice",
     ),
-    # moby pkg/pidfile (<= 23.0): "pid file found, ensure docker is not running or delete %s";
-    # moby 24+ cmd/dockerd/daemon.go: "failed to start daemon, ensure docker is not running or
-    # delete %s: process with PID %d is still running" (v24.0.9 daemon.go:152).
+    # moby pkg/pidfile (v1.9.1 pidfile.go:23 ... v23.0.6 pidfile.go:26): "pid file found, ensure
+    # docker is not running or delete %s"; moby 24+ cmd/dockerd/daemon.go:152 (v24.0.9):
+    # "failed to start daemon, ensure docker is not running or delete %s" wrapping pkg/pidfile's
+    # "process with PID %d is still running" (v24.0.9 pidfile.go:49).
     _sig(
         "dockerd-pid-file-exists",
         causes.STALE_PID_FILE,
