@@ -328,12 +328,14 @@ SIGNATURES: tuple[Signature, ...] = (
         "the dind entrypoint failed enabling cgroup v2 controllers",
     ),
     # --- the job's configuration ---------------------------------------------------------------
-    # Go net/http server reply body (moby API over TLS): "Client sent an HTTP request to an
-    # HTTPS server."; Go client: "http: server gave HTTP response to HTTPS client".
+    # Go net/http (the moby API server): the reply body "Client sent an HTTP request to an HTTPS
+    # server." that the job's client prints, and, in newer Go, the server's own log line
+    # "http: TLS handshake error from <addr>: client sent an HTTP request to an HTTPS server"
+    # (net/http/server.go). Go client: "http: server gave HTTP response to HTTPS client".
     _sig(
         "http-to-https-port",
         causes.TLS_PORT_MISMATCH,
-        r"Client sent an HTTP request to an HTTPS server",
+        r"[Cc]lient sent an HTTP request to an HTTPS server",
         90,
         "plain HTTP was sent to dind's TLS port",
     ),

@@ -314,6 +314,12 @@ def test_a_failed_ip6tables_nat_chain_is_not_read_as_ipv4_nat() -> None:
             "failed to load listeners: listen tcp 0.0.0.0:2375: bind: address already in use",
             causes.PORT_IN_USE,
         ),
+        # Go net/http's server-side log of plain HTTP on a TLS port (newer Go), as dockerd logs it
+        (
+            "http: TLS handshake error from 127.0.0.1:47034: client sent an HTTP request to an "
+            "HTTPS server",
+            causes.TLS_PORT_MISMATCH,
+        ),
         # a read-only /proc/sys entry that is not dockerd's own start-up (moby/moby#47751)
         (
             "failed to disable IPv6 forwarding for container's interface eth0: open /proc/sys/net/ipv6/conf/eth0/disable_ipv6: read-only file system: unknown.",
