@@ -14,7 +14,7 @@ from preflight.exitcodes import ExitCode
 from preflight.redaction import redact
 from preflight.shown import one_line
 
-COMMANDS = ("probe", "node_report", "diagnose", "report", "run")
+COMMANDS = ("probe", "node_report", "diagnose", "report", "run", "reporter", "resolve")
 
 EXIT_CODES_HELP = """exit codes:
   0   healthy (probe, run), every module fine (node-report), nothing to do

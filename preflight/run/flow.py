@@ -126,17 +126,25 @@ def execute(
     progress.announced = True
 
     actions_done: list[str] = []
+    pause_runner = plan.pause_runner
     if plan.taint_node:
+        from preflight.kube.taint_node import NOT_APPLIED
+
         progress.stage = Stage.TAINT
         try:
-            actions_done.append(adapters.taint_node(diagnosis))
+            line = adapters.taint_node(diagnosis)
+            actions_done.append(line)
+            tainted = not line.startswith(NOT_APPLIED)
         except PreflightError as exc:
             errors.append(f"taint-node: {exc}")
+            tainted = False
         progress.outcome = replace(found, actions_done=list(actions_done), errors=list(errors))
+        # auto: a job that may not patch nodes (or a node we could not taint) pauses instead.
+        pause_runner = pause_runner or (plan.pause_if_taint_fails and not tainted)
     report: Any = None
     progress.stage = Stage.REPORT
     try:
-        report = adapters.report(diagnosis, pause_runner=plan.pause_runner)
+        report = adapters.report(diagnosis, pause_runner=pause_runner)
     except PreflightError as exc:
         errors.append(f"report: {exc}")
     progress.outcome = replace(

@@ -40,6 +40,7 @@ class RunSettings:
     artifacts_dir: Path
     node_root: str | None = None
     json_output: bool = False
+    reporter_url: str | None = None  # fleet mode: the reporter's in-cluster URL
     deadline_s: float = DEFAULT_DEADLINE_CAP_S  # the whole run: probe, diagnosis, report
     token_file: str | None = None  # --token-file (else DIND_PREFLIGHT_GITLAB_TOKEN_FILE)
 
@@ -110,9 +111,9 @@ def parse_deadline(value: str | None, source: str, default: float) -> float:
 
 
 def parse_action(value: str | None) -> Action:
-    """``pause-runner`` (default), ``taint-node`` or ``none``."""
+    """``auto`` (default), ``pause-runner``, ``taint-node`` or ``none``."""
     if value is None or not value.strip():
-        return Action.PAUSE_RUNNER
+        return Action.AUTO
     try:
         return Action(value.strip())
     except ValueError:
@@ -154,13 +155,17 @@ def settings_from_env(
         deadline_source,
         default_deadline(env, timeout_s),
     )
+    reporter_url = env.get("DIND_PREFLIGHT_REPORTER_URL", "").strip() or None
+    chosen = parse_action(action if action is not None else env.get("DIND_PREFLIGHT_ACTION"))
     return RunSettings(
         timeout_s=timeout_s,
-        action=parse_action(action if action is not None else env.get("DIND_PREFLIGHT_ACTION")),
+        # Fleet mode: jobs only probe and read; the reporter holds every power.
+        action=Action.NONE if reporter_url else chosen,
         mode=detect_mode(env, root),
         artifacts_dir=Path(artifacts),
         node_root=root,
         json_output=json_output,
+        reporter_url=reporter_url,
         deadline_s=deadline_s,
         token_file=token_file or None,
     )
