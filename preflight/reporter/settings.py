@@ -13,8 +13,9 @@ import math
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from preflight.errors import InputError, UsageError
+from preflight.errors import UsageError
 from preflight.gitlab.settings import GitLabSettings, parse_token, settings_from_env
+from preflight.input_files import read_regular
 from preflight.reporter.cluster import ClusterSource, parse_selector
 from preflight.reporter.model import Executor, Policy, ReporterPolicy, RunnerTarget
 
@@ -50,13 +51,8 @@ def pinned_url(url: str) -> str:
 
 
 def read_token_file(path: str) -> str:
-    try:
-        with open(path, "rb") as handle:
-            raw = handle.read(MAX_TOKEN_FILE + 1)
-    except OSError as exc:
-        raise InputError(f"--token-file {path}: {exc.strerror or exc}") from None
-    if len(raw) > MAX_TOKEN_FILE:
-        raise UsageError(f"--token-file {path} is larger than {MAX_TOKEN_FILE} bytes")
+    # A regular file only, opened non-blocking and size-capped (a FIFO or /dev/zero never hangs).
+    raw = read_regular(path, "--token-file", MAX_TOKEN_FILE)
     return parse_token(raw.decode("utf-8", errors="replace"), f"--token-file {path}")
 
 
@@ -104,10 +100,14 @@ def build(
 ) -> ReporterSettings:
     url = pinned_url(gitlab_url)
     token = read_token_file(token_file)
+    # The URL is pinned by the flag (pinned_url: https, or http to loopback only); the token is
+    # handed over as the one variable settings_from_env reads it from.
+    env = {"DIND_PREFLIGHT_GITLAB_TOKEN": token}
+    if urlsplit(url).scheme == "http":
+        env["DIND_PREFLIGHT_ALLOW_HTTP"] = "1"
     gitlab = settings_from_env(
-        {},
+        env,
         gitlab_url=url,
-        token=token,
         report_project=report_project,
         budget_s=budget_s,
         timeout_s=timeout_s,
