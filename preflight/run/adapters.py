@@ -161,13 +161,15 @@ class JobAdapters:
         if self.settings.json_output:
             return  # one JSON document at the end
         import sys
+        from dataclasses import replace
 
         from preflight.redaction import redact
         from preflight.run.render import summary_line, write_details
 
         try:
             print(redact(summary_line(outcome)), file=sys.stdout)
-            write_details(outcome, sys.stdout, None)
+            # The actions section comes once, after acting (the summary says what comes next).
+            write_details(replace(outcome, plan=None, errors=[]), sys.stdout, None)
             sys.stdout.flush()
         except BrokenPipeError:
             # The job log reader went away: carry on, the exit code still tells GitLab.

@@ -170,3 +170,24 @@ def test_a_signal_during_the_gitlab_report_keeps_the_diagnosis(
     assert line.startswith(f"dind-preflight: stopped by {signum.name} during the GitLab report")
     assert "diagnosis printed and artifacts written" in line
     assert "the GitLab report is incomplete" in line
+
+
+def test_a_signal_with_json_output_still_prints_one_document(job: Job) -> None:
+    with raw_server(behaviour="hang") as gitlab:
+        point_at(job, gitlab.url)
+        started = time.monotonic()
+        process = job.start("run", "--json")
+        try:
+            assert wait_for(lambda: gitlab.requests, 20)
+            process.send_signal(signal.SIGTERM)
+            stdout, stderr = process.communicate(timeout=15)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.communicate()
+    assert process.returncode == 143, stdout + stderr
+    document = json.loads(stdout)
+    assert document["exit_code"] == 75
+    assert document["diagnosis"]["cause"]["code"] == "iptable_nat-missing"
+    assert any("stopped by SIGTERM during the GitLab report" in e for e in document["errors"])
+    assert time.monotonic() - started < 30
