@@ -111,6 +111,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     debug = bool(os.environ.get("DIND_PREFLIGHT_DEBUG"))
     try:
         arguments = sys.argv[1:] if argv is None else list(argv)
+        if not arguments:
+            build_parser().print_help(sys.stderr)
+            return int(ExitCode.USAGE)
         args = build_parser(_command_named(arguments)).parse_args(arguments)
         return int(args._run(args))
     except PreflightError as exc:

@@ -71,10 +71,6 @@ def _run(args: argparse.Namespace) -> int:
     from preflight.run.settings import settings_from_env, skip_reason
 
     env = os.environ
-    reason = skip_reason(env)
-    if reason is not None:
-        print(f"dind-preflight: skipped: {reason}")
-        return 0
     settings = settings_from_env(
         env,
         timeout=args.timeout,
@@ -83,6 +79,10 @@ def _run(args: argparse.Namespace) -> int:
         node_root=args.node_root,
         json_output=args.json,
     )
+    reason = skip_reason(env)
+    if reason is not None:
+        print(f"dind-preflight: skipped: {reason}")
+        return 0
     from preflight.redaction import register_secret
     from preflight.run.adapters import JobAdapters
     from preflight.run.flow import execute
@@ -126,6 +126,9 @@ def _print_outcome(outcome: RunOutcome, adapters: JobAdapters, json_output: bool
     else:
         print(redact(summary_line(outcome)), file=out)
         if outcome.exit_code != 0:
-            gitlab = adapters.gitlab_settings if outcome.report is not None else None
-            write_details(outcome, out, gitlab)
+            from preflight.ci_log import in_gitlab_job
+            from preflight.run.adapters import DRY_RUN_FILE
+
+            plan = next((p for p in outcome.artifacts if p.endswith(DRY_RUN_FILE)), None)
+            write_details(outcome, out, gitlab_job=in_gitlab_job(adapters.env), dry_run_file=plan)
     out.flush()
