@@ -143,8 +143,7 @@ def test_usage_and_input_errors_are_one_line(tmp_path: Path) -> None:
     bad_timeout = diagnose("--timeout", "soon", env=job_env(None))
     assert bad_timeout.returncode == 64
     assert (
-        bad_timeout.stderr
-        == "dind-preflight: error: --timeout='soon' is not a number of seconds\n"
+        bad_timeout.stderr == "dind-preflight: error: --timeout='soon' is not a number of seconds\n"
     )
     bad_policy = diagnose("--helper-pull-policy", "Sometimes", env=job_env(None))
     assert bad_policy.returncode == 64 and bad_policy.stderr.count("\n") == 1
