@@ -16,8 +16,7 @@ in $DOCKER_TLS_CERTDIR/client).
 
 verdicts: healthy, refused (nothing listening), timeout (listening, no usable answer),
 tls-mismatch (plain HTTP vs TLS, wrong port for the TLS setting, certificate problems),
-unreachable (name does not resolve, no route), error (the daemon answered with an HTTP error).
-Exit codes: 0 healthy, 69 unhealthy, 78 TLS/port configuration mismatch, 64 invalid usage."""
+unreachable (name does not resolve, no route), error (the daemon answered with an HTTP error)."""
 
 
 def _seconds(text: str) -> float:

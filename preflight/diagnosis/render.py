@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from preflight.diagnosis.log_excerpt import log_excerpt
-from preflight.diagnosis.model import Diagnosis, ServiceEvidence
+from preflight.diagnosis.model import Diagnosis, FaultClass, ServiceEvidence
 from preflight.exitcodes import ExitCode
 from preflight.node.fix_steps import fix_lines
 from preflight.node.model import NodeReport, Severity
@@ -73,7 +73,11 @@ def render_text(diagnosis: Diagnosis) -> str:
 def seen_lines(diagnosis: Diagnosis) -> list[str]:
     """The probe's answer, the dind service and its log excerpt, the node's module table."""
     d = diagnosis
-    lines = probe_lines(d.probe, quote_log=d.service is None) if d.probe is not None else []
+    # The probe's hint guesses at a cause; once the diagnosis established one, it is noise.
+    guessing = d.fault in (FaultClass.UNKNOWN, FaultClass.JOB)
+    lines = []
+    if d.probe is not None:
+        lines = probe_lines(d.probe, quote_log=d.service is None, hint=guessing)
     if d.pod:
         lines.append(f"job pod {d.pod}" + (f" (namespace {d.namespace})" if d.namespace else ""))
     if d.service is not None:
@@ -83,7 +87,7 @@ def seen_lines(diagnosis: Diagnosis) -> list[str]:
     return lines
 
 
-def probe_lines(probe: ProbeResult, *, quote_log: bool = True) -> list[str]:
+def probe_lines(probe: ProbeResult, *, quote_log: bool = True, hint: bool = True) -> list[str]:
     """How the daemon answered, how long it was waited for, and why the wait stopped."""
     if probe.healthy:
         return [f"probe: {probe.docker_host} is healthy ({probe.elapsed_s:.2f} s)"]
@@ -99,7 +103,7 @@ def probe_lines(probe: ProbeResult, *, quote_log: bool = True) -> list[str]:
     for step in probe.deep or []:
         state = "ok" if step.ok else "FAILED"
         lines.append(f"deep check {step.name}: {state} ({step.elapsed_s:.3f} s) {step.detail}")
-    if probe.hint:
+    if hint and probe.hint:
         lines.append(f"hint: {probe.hint}")
     return lines
 
