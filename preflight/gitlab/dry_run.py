@@ -103,7 +103,7 @@ def _body_lines(payload: dict[str, object]) -> list[str]:
     out: list[str] = []
     for name, value in payload.items():
         if isinstance(value, str) and "\n" in value:
-            out.append(f"{name}:")
+            out.append(f"{name} (Markdown):" if name == "description" else f"{name}:")
             out += [f"    {line}".rstrip() for line in value.splitlines()]
         elif isinstance(value, str):
             out.append(f"{name}: {value}")

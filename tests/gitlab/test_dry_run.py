@@ -57,7 +57,7 @@ def test_rendered_plan_masks_the_token_and_shows_method_path_payload() -> None:
     assert post.startswith("Host: 127.0.0.1:9\nPRIVATE-TOKEN: [MASKED]\n")
     assert "\ntitle: dind-preflight: iptable_nat-missing on node worker-3\n" in post
     # The Markdown as it is written, line by line (not one escaped JSON string).
-    assert "\ndescription:\n" in post and "\n    ## Fix\n" in post
+    assert "\ndescription (Markdown):\n" in post and "\n    ## Fix\n" in post
     assert "\\n" not in text
     put = text.split("PUT /api/v4/runners/42 HTTP/1.1\n", 1)[1]
     assert "\npaused: true\n" in put and "\nmaintenance_note:\n    [dind-preflight] paused" in put
