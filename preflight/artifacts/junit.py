@@ -106,17 +106,12 @@ def service_check(service: ServiceEvidence | None) -> Check:
     )
 
 
-def _module_remedy(report: NodeReport, module: str) -> Remedy | None:
-    for finding in report.findings:
-        if finding.module == module and finding.remedy is not None:
-            return finding.remedy
-    return None
-
-
 def module_checks(report: NodeReport, module: ModuleState) -> list[Check]:
     """Two checks per module: loaded in the running kernel, and loaded at the next boot."""
     name = module.name
-    remedy = _remedy_text(_module_remedy(report, name))
+    from preflight.node.fix_steps import module_remedy
+
+    remedy = _remedy_text(module_remedy(report, name))
     kernel = report.kernel or "unknown"
     if module.loaded:
         now = Check(f"{SUITE}.modules.now", f"module {name} loaded now")

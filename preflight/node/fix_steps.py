@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from preflight.node.model import Remedy
+from preflight.node.model import NodeReport, Remedy, Severity
 
 
 @dataclass(frozen=True)
@@ -54,3 +54,12 @@ def fix_lines(remedy: Remedy, indent: str = "") -> list[str]:
         lines.append(f"{indent}{label}{title}" + (":" if step.block else ""))
         lines += [f"{indent}     {line}" for line in step.block]
     return lines
+
+
+def module_remedy(report: NodeReport, module: str) -> Remedy | None:
+    """The node report's fix for ``module``: its first error's, else its first warning's."""
+    for severity in (Severity.ERROR, Severity.WARNING):
+        for finding in report.findings:
+            if finding.module == module and finding.severity is severity and finding.remedy:
+                return finding.remedy
+    return None
