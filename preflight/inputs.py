@@ -10,15 +10,20 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping, Sequence
-from typing import NamedTuple
-from urllib.parse import SplitResult, urlsplit
+from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from preflight.errors import InputError, UsageError
 
+TYPE_CHECKING = False  # `run` parses its settings on the healthy path: no typing at run time
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+    from urllib.parse import SplitResult
 
-class Raw(NamedTuple):
-    """A value as given, and where it came from (a flag, a variable, or ``default``)."""
+
+@dataclass(frozen=True)
+class Raw:
+    """A value as given, and where it came from (a flag or a variable)."""
 
     value: str | None
     source: str

@@ -7,11 +7,13 @@ stay silent for 30 seconds says what it is waiting for.
 
 from __future__ import annotations
 
-import contextlib
 import sys
 import time
-from collections.abc import Callable
-from typing import TextIO
+
+TYPE_CHECKING = False  # the probe's healthy path imports this module: no typing at run time
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import TextIO
 
 QUIET_FOR_S = 2.0
 
@@ -37,8 +39,10 @@ class Progress:
             return
         self._said.add(line)
         stream = self._stream if self._stream is not None else sys.stderr
-        with contextlib.suppress(OSError, ValueError):  # a closed stderr must not end the run
+        try:
             print(f"dind-preflight: {line}", file=stream, flush=True)
+        except (OSError, ValueError):  # a closed stderr must not end the run
+            return
 
 
 def waiting_line(docker_host: str, timeout_s: float) -> str:
