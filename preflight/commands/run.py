@@ -71,15 +71,18 @@ def _run(args: argparse.Namespace) -> int:
     from preflight.run.settings import settings_from_env, skip_reason
 
     env = os.environ
-    settings = settings_from_env(
-        env,
-        timeout=args.timeout,
-        action=args.action,
-        artifacts_dir=args.artifacts_dir,
-        node_root=args.node_root,
-        json_output=args.json,
-    )
     reason = skip_reason(env)
+    disabled = bool(env.get("DIND_PREFLIGHT_DISABLE", "").strip())  # the emergency switch
+    if not disabled:
+        # Checked also when the job does not use dind: a wrong value fails every job alike.
+        settings = settings_from_env(
+            env,
+            timeout=args.timeout,
+            action=args.action,
+            artifacts_dir=args.artifacts_dir,
+            node_root=args.node_root,
+            json_output=args.json,
+        )
     if reason is not None:
         print(f"dind-preflight: skipped: {reason}")
         return 0

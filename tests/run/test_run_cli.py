@@ -73,6 +73,15 @@ def test_bad_flags_are_rejected_even_when_the_run_would_skip(tmp_path: Path) -> 
     )
 
 
+def test_the_disable_switch_skips_even_a_wrong_configuration(tmp_path: Path) -> None:
+    env = preflight_env(tmp_path, DIND_PREFLIGHT_DISABLE="1", DIND_PREFLIGHT_TIMEOUT="soon")
+    result = run(env, "--action", "pause")
+    assert (result.returncode, result.stdout) == (
+        0,
+        "dind-preflight: skipped: DIND_PREFLIGHT_DISABLE is set\n",
+    )
+
+
 def test_the_program_alone_prints_its_usage(tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "preflight"],
