@@ -12,7 +12,8 @@ from datetime import datetime, timezone
 
 from preflight import __version__
 from preflight.diagnosis.log_excerpt import log_excerpt
-from preflight.diagnosis.model import Diagnosis, ServiceEvidence
+from preflight.diagnosis.model import Diagnosis, FaultClass, ServiceEvidence
+from preflight.diagnosis.render import probe_lines
 from preflight.gitlab.incident import Incident, IssueMarker, format_marker
 from preflight.gitlab.markdown import (
     code_span,
@@ -25,7 +26,6 @@ from preflight.gitlab.markdown import (
 )
 from preflight.node.fix_steps import fix_steps
 from preflight.node.model import NodeReport, Remedy
-from preflight.probe.model import ProbeResult
 
 MAX_TITLE = 255
 
@@ -84,18 +84,6 @@ def remedy_markdown(remedy: Remedy | None) -> str:
         f"**{len(steps) + 1}. Resume the runner** (see *Runner* below) and close this issue."
     )
     return "\n\n".join(parts)
-
-
-def probe_lines(probe: ProbeResult) -> list[str]:
-    """The probe's answer as plain lines."""
-    line = (
-        f"probe {probe.docker_host}: {probe.verdict.value} after {probe.attempts} attempt(s), "
-        f"{probe.elapsed_s:.1f} s: {probe.detail}"
-    )
-    lines = [line]
-    for step in probe.deep or []:
-        lines.append(f"  deep step {step.name}: {'ok' if step.ok else 'failed'} {step.detail}")
-    return lines
 
 
 def service_lines(service: ServiceEvidence) -> list[str]:
@@ -164,12 +152,15 @@ def node_fact_lines(report: NodeReport) -> list[str]:
 
 
 def evidence_markdown(diagnosis: Diagnosis) -> str:
-    """The Evidence section: probe, service log (matched lines, tail) and node facts, fenced."""
+    """The Evidence section: probe, service log (matched lines and their context), node facts."""
     parts: list[str] = []
+    service = diagnosis.service
     if diagnosis.probe is not None:
         parts.append("**Probe**")
-        parts.append(fenced_block(probe_lines(diagnosis.probe)))
-    service = diagnosis.service
+        # The job log's wording (preflight.diagnosis.render), the hint only while guessing.
+        guessing = diagnosis.fault in (FaultClass.UNKNOWN, FaultClass.JOB)
+        lines = probe_lines(diagnosis.probe, quote_log=service is None, hint=guessing)
+        parts.append(fenced_block(lines))
     if service is not None:
         parts.append(f"**dind service** {code_span(service.container)}")
         parts.append(fenced_block(service_lines(service)))

@@ -139,6 +139,11 @@ def test_dead_dind_in_kubernetes_pauses_the_runner_files_one_issue_and_exits_75(
     first = result.stdout.splitlines()[0]
     assert first.startswith("dind-preflight: FAILED:") and NODE in first and "exit 75" in first
     assert "section_start:" in result.stdout and "section_end:" in result.stdout
+    # A GitLab job: the summary line, three sections (evidence collapsed), what was done.
+    assert result.stdout.count("section_start:") == 3
+    assert ":dind_preflight_seen[collapsed=true]" in result.stdout
+    print(f"[measure] Kubernetes run log: {len(result.stdout.splitlines())} lines")
+    assert len(result.stdout.splitlines()) <= 60, result.stdout
     assert "/etc/modules-load.d/iptable_nat.conf" in result.stdout
     assert "Traceback" not in out and TOKEN not in out and SA_TOKEN not in out
 
