@@ -14,7 +14,7 @@ from preflight.exitcodes import ExitCode
 from preflight.exitcodes import help_text as exit_help
 from preflight.redaction import redact
 
-COMMANDS = ("probe", "node_report", "diagnose", "report", "run")
+COMMANDS = ("probe", "node_report", "diagnose", "report", "run", "reporter", "resolve")
 
 
 class _Parser(argparse.ArgumentParser):

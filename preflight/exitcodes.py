@@ -24,10 +24,13 @@ GENERAL = {
     ExitCode.NOT_OK: "a checked module is not loaded now or will not load at boot",
     ExitCode.USAGE: "invalid flags or environment",
     ExitCode.NO_INPUT: "an input (host root, file) does not exist or cannot be read",
-    ExitCode.UNAVAILABLE: "dind unhealthy, cause not established: no action",
+    ExitCode.UNAVAILABLE: "dind unhealthy with no cause established (no action), or the "
+    "Kubernetes API unreachable",
     ExitCode.SOFTWARE: "internal error (a bug; DIND_PREFLIGHT_DEBUG=1 shows the traceback)",
-    ExitCode.TEMPFAIL: "node or runner fault (report: GitLab unavailable): retry elsewhere/later",
-    ExitCode.CONFIG: "the job's own configuration (report: token or permission) is wrong",
+    ExitCode.TEMPFAIL: "retry: a node or runner fault (the job, on another runner), or GitLab "
+    "unavailable (later)",
+    ExitCode.CONFIG: "a configuration to fix: the job's own (TLS/port), or the GitLab token's "
+    "scope or permissions",
     ExitCode.INTERRUPTED: "interrupted",
     ExitCode.BROKEN_PIPE: "the reader of the output went away",
 }
@@ -76,6 +79,21 @@ BY_COMMAND: dict[str, dict[ExitCode, str]] = {
         ExitCode.TEMPFAIL: "node or runner fault: retry the job on another runner "
         "(retry: exit_codes: [75]); a failed report or action does not change it",
         ExitCode.CONFIG: "the job's own dind configuration is wrong (TLS/port): fix the job",
+        **_COMMON,
+    },
+    "reporter": {
+        ExitCode.OK: "stopped by SIGTERM or SIGINT after releasing its Lease; --once: a clean cycle",
+        ExitCode.NO_INPUT: "--token-file cannot be read",
+        ExitCode.UNAVAILABLE: "the Kubernetes API cannot be reached",
+        ExitCode.TEMPFAIL: "--once: the cycle had errors (GitLab or Kubernetes): run it again",
+        **_COMMON,
+    },
+    "resolve": {
+        ExitCode.OK: "every fixed node was resolved (nodes still broken are left as they are)",
+        ExitCode.NO_INPUT: "--token-file cannot be read",
+        ExitCode.UNAVAILABLE: "the Kubernetes API cannot be reached",
+        ExitCode.TEMPFAIL: "a step failed or GitLab was unavailable: run it again later",
+        ExitCode.CONFIG: "GitLab refused: token, scope or permission problem",
         **_COMMON,
     },
 }

@@ -23,6 +23,7 @@ class RunSettings:
     node_root: str | None = None  # the node's / mounted into the job (shell/docker executors)
     in_cluster: bool = False  # KUBERNETES_SERVICE_HOST is set: diagnose through the API
     json_output: bool = False
+    reporter_url: str | None = None  # fleet mode: the reporter's in-cluster URL
 
 
 def _is_set(env: Mapping[str, str], name: str) -> bool:
@@ -68,18 +69,21 @@ def settings_from_env(
     timeout_s = DEFAULT_TIMEOUT_S
     if raw_timeout.value is not None:
         timeout_s = inputs.seconds(raw_timeout.value, raw_timeout.source, high=MAX_TIMEOUT_S)
-    chosen = Action.PAUSE_RUNNER
+    chosen = Action.AUTO
     if raw_action.value is not None:
         names = [a.value for a in Action]
         chosen = Action(inputs.choice(raw_action.value, raw_action.source, names))
     root = None
     if raw_root.value is not None:
         root = inputs.directory(raw_root.value, raw_root.source)
+    reporter_url = env.get("DIND_PREFLIGHT_REPORTER_URL", "").strip() or None
     return RunSettings(
         timeout_s=timeout_s,
-        action=chosen,
+        # Fleet mode: jobs only probe and read; the reporter holds every power.
+        action=Action.NONE if reporter_url else chosen,
         artifacts_dir=Path(raw_artifacts.value or ".dind-preflight"),
         node_root=root,
         in_cluster=_is_set(env, "KUBERNETES_SERVICE_HOST"),
         json_output=json_output,
+        reporter_url=reporter_url,
     )

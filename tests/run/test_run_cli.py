@@ -50,7 +50,7 @@ def test_invalid_action_is_one_line_and_64(tmp_path: Path) -> None:
     result = run(env)
     assert result.returncode == 64
     assert result.stderr.strip() == (
-        "dind-preflight: error: DIND_PREFLIGHT_ACTION='x' must be one of pause-runner, taint-node, none"
+        "dind-preflight: error: DIND_PREFLIGHT_ACTION='x' must be one of auto, pause-runner, taint-node, none"
     )
 
 
@@ -59,7 +59,7 @@ def test_bad_flags_are_rejected_even_when_the_run_would_skip(tmp_path: Path) -> 
     pause = run(env, "--action", "pause")
     assert (pause.returncode, pause.stdout) == (64, "")
     assert pause.stderr == (
-        "dind-preflight: error: --action='pause' must be one of pause-runner, taint-node, none\n"
+        "dind-preflight: error: --action='pause' must be one of auto, pause-runner, taint-node, none\n"
     )
     zero = run(env, "--timeout", "0")
     assert zero.returncode == 64

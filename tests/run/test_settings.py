@@ -68,11 +68,12 @@ def test_the_same_mistake_reads_the_same_in_every_command() -> None:
 
 
 def test_actions() -> None:
-    assert settings_from_env({}).action is Action.PAUSE_RUNNER
+    assert settings_from_env({}).action is Action.AUTO
+    assert settings_from_env({}, action="pause-runner").action is Action.PAUSE_RUNNER
     assert settings_from_env({}, action="taint-node").action is Action.TAINT_NODE
     assert settings_from_env({"DIND_PREFLIGHT_ACTION": " none "}).action is Action.NONE
     with pytest.raises(
-        UsageError, match=r"^--action='pause' must be one of pause-runner, taint-node, none$"
+        UsageError, match=r"^--action='pause' must be one of auto, pause-runner, taint-node, none$"
     ):
         settings_from_env({}, action="pause")
 
@@ -99,3 +100,11 @@ def test_node_root_must_exist(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("")
     with pytest.raises(InputError, match=r"^--node-root=.* is not a directory$"):
         settings_from_env({}, node_root=str(tmp_path / "file"))
+
+
+def test_fleet_mode_jobs_take_no_action_themselves() -> None:
+    env = {"DIND_PREFLIGHT_REPORTER_URL": "http://reporter.dind-preflight.svc:8080"}
+    fleet = settings_from_env({**env, "DIND_PREFLIGHT_ACTION": "pause-runner"})
+    assert fleet.action is Action.NONE
+    assert fleet.reporter_url == env["DIND_PREFLIGHT_REPORTER_URL"]
+    assert settings_from_env({}).action is Action.AUTO
