@@ -16,7 +16,7 @@ from dataclasses import replace
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from preflight.run.adapters import JobAdapters
-    from preflight.run.flow import Progress, RunOutcome
+    from preflight.run.flow import RunOutcome, RunState
 
 NAME = "run"
 HELP = (
@@ -87,37 +87,40 @@ def _run(args: argparse.Namespace) -> int:
 
     env = os.environ
     reason = skip_reason(env)
+    disabled = bool(env.get("DIND_PREFLIGHT_DISABLE", "").strip())  # the emergency switch
+    if not disabled:
+        # Checked also when the job does not use dind: a wrong value fails every job alike.
+        settings = settings_from_env(
+            env,
+            timeout=args.timeout,
+            action=args.action,
+            artifacts_dir=args.artifacts_dir,
+            node_root=args.node_root,
+            json_output=args.json,
+            deadline=args.deadline,
+            token_file=args.token_file,
+        )
     if reason is not None:
         print(f"dind-preflight: skipped: {reason}")
         return 0
-    settings = settings_from_env(
-        env,
-        timeout=args.timeout,
-        action=args.action,
-        artifacts_dir=args.artifacts_dir,
-        node_root=args.node_root,
-        json_output=args.json,
-        deadline=args.deadline,
-        token_file=args.token_file,
-    )
     from preflight.redaction import register_secret
     from preflight.run.adapters import JobAdapters
-    from preflight.run.flow import Progress, execute
+    from preflight.run.flow import RunState, execute
     from preflight.run.watchdog import watchdog
 
     for name in ("DIND_PREFLIGHT_GITLAB_TOKEN", "DIND_PREFLIGHT_ISSUES_TOKEN", "CI_JOB_TOKEN"):
         register_secret(env.get(name))
-    progress = Progress()
-    adapters = JobAdapters(settings, env, progress=progress)
-    with watchdog(settings.deadline_s, lambda: _last_words(progress, settings.deadline_s)) as watch:
+    state = RunState()
+    adapters = JobAdapters(settings, env, state=state)
+    with watchdog(settings.deadline_s, lambda: _last_words(state, settings.deadline_s)) as watch:
         try:
-            outcome = execute(settings, adapters, progress)
+            outcome = execute(settings, adapters, state)
         except BaseException as exc:
             if not watch.is_stop(exc):
                 raise
             watch.begin_ending()
-            return _stopped(exc, progress, adapters, settings.deadline_s)
-        _safely(lambda: _print_final(outcome, adapters, settings.json_output, progress.announced))
+            return _stopped(exc, state, adapters, settings.deadline_s)
+        _safely(lambda: _print_final(outcome, adapters, settings.json_output, state.announced))
     return int(outcome.exit_code)
 
 
@@ -131,20 +134,18 @@ def _safely(write: Callable[[], None]) -> None:
         silence_stdout()
 
 
-def _last_words(progress: Progress, deadline_s: float) -> tuple[str, int]:
+def _last_words(state: RunState, deadline_s: float) -> tuple[str, int]:
     """The backstop's line and exit code: the run did not end by itself after its deadline."""
-    outcome = progress.outcome
+    outcome = state.outcome
     code = int(outcome.exit_code) if outcome is not None else 69
     return (
         f"dind-preflight: error: still running {deadline_s:g} s + grace after the start, during "
-        f"{progress.stage.value}: forced exit {code} (output and artifacts as last written)",
+        f"{state.stage.value}: forced exit {code} (output and artifacts as last written)",
         code,
     )
 
 
-def _stopped(
-    exc: BaseException, progress: Progress, adapters: JobAdapters, deadline_s: float
-) -> int:
+def _stopped(exc: BaseException, state: RunState, adapters: JobAdapters, deadline_s: float) -> int:
     """End a run cut short: flush what is known, say in one line what was and was not done."""
     from preflight.exitcodes import ExitCode
     from preflight.redaction import redact
@@ -154,10 +155,10 @@ def _stopped(
     how, signal_code = ending(exc)
     if how == "stopped by its deadline":
         how = f"stopped by its deadline ({deadline_s:g} s)"
-    stage = progress.stage
-    outcome = progress.outcome
+    stage = state.stage
+    outcome = state.outcome
     notes = [note for note in getattr(exc, "__notes__", []) if isinstance(note, str)]
-    if outcome is not None and (not progress.announced or adapters.settings.json_output):
+    if outcome is not None and (not state.announced or adapters.settings.json_output):
         outcome = replace(outcome, errors=[*outcome.errors, f"{how} during {stage.value}"])
         paths = adapters.write_artifacts_quietly(outcome)
         outcome = replace(outcome, artifacts=paths)
@@ -168,7 +169,7 @@ def _stopped(
             _safely(lambda: adapters.announce(shown))
     elif outcome is not None and stage in (Stage.TAINT, Stage.REPORT, Stage.FINISH):
         adapters.write_artifacts_quietly(outcome)
-    done = _what_was_done(progress, outcome)
+    done = _what_was_done(state, outcome)
     line = f"dind-preflight: {how} during {stage.value}; {done}"
     if notes:
         line += "; " + "; ".join(notes)
@@ -183,13 +184,13 @@ def _stopped(
     return code
 
 
-def _what_was_done(progress: Progress, outcome: RunOutcome | None) -> str:
+def _what_was_done(state: RunState, outcome: RunOutcome | None) -> str:
     from preflight.run.flow import Stage
 
     if outcome is None:
         return "nothing was found yet, nothing was changed"
     said = "diagnosis printed and artifacts written" if outcome.diagnosis else "probe result kept"
-    stage = progress.stage
+    stage = state.stage
     if stage is Stage.TAINT:
         return f"{said}; the node may or may not be tainted; GitLab was not told"
     if stage is Stage.REPORT:
@@ -203,7 +204,7 @@ def _print_final(
     outcome: RunOutcome, adapters: JobAdapters, json_output: bool, announced: bool
 ) -> None:
     from preflight.redaction import redact
-    from preflight.run.render import summary_line, write_actions, write_details
+    from preflight.run.render import done_lines, summary_line, write_details
 
     out = sys.stdout
     if json_output:
@@ -225,13 +226,20 @@ def _print_final(
         }
         print(redact(json.dumps(document, indent=2, ensure_ascii=False)), file=out)
     elif announced:
-        # The summary and the evidence were printed before acting: now what was done.
-        gitlab = adapters.gitlab_settings if outcome.report is not None else None
-        write_actions(outcome, out, gitlab)
+        # The summary and the evidence were printed before acting: now what was done, and the
+        # summary again as the last line.
+        from preflight.run.adapters import DRY_RUN_FILE
+
+        plan = next((p for p in outcome.artifacts if p.endswith(DRY_RUN_FILE)), None)
+        for line in done_lines(outcome, plan):
+            print(f"dind-preflight: {redact(line)}", file=out)
         print(redact(summary_line(outcome)), file=out)
     else:
         print(redact(summary_line(outcome)), file=out)
         if outcome.exit_code != 0:
-            gitlab = adapters.gitlab_settings if outcome.report is not None else None
-            write_details(outcome, out, gitlab)
+            from preflight.ci_log import in_gitlab_job
+            from preflight.run.adapters import DRY_RUN_FILE
+
+            plan = next((p for p in outcome.artifacts if p.endswith(DRY_RUN_FILE)), None)
+            write_details(outcome, out, gitlab_job=in_gitlab_job(adapters.env), dry_run_file=plan)
     out.flush()

@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
+from preflight import inputs
 from preflight.errors import UsageError
 from preflight.shown import shown
 
@@ -39,22 +40,7 @@ class Destination:
 def parse_server_url(value: str, source: str, *, allow_http: bool = True) -> str:
     """``https://host[:port][/prefix]`` with any trailing ``/api/v4`` removed."""
     text = value.strip()
-    try:
-        parts = urlsplit(text)
-        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
-    except ValueError:
-        raise UsageError(
-            f"{source} is not a valid URL (expected https://gitlab.example.com)"
-        ) from None
-    if parts.username or parts.password or "@" in parts.netloc:
-        raise UsageError(
-            f"{source} must not contain credentials (user or password); give the token "
-            "in DIND_PREFLIGHT_GITLAB_TOKEN_FILE"
-        )
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise UsageError(
-            f"{source}={shown(text, 60)} is not an http(s) URL (expected https://gitlab.example.com)"
-        )
+    parts = inputs.http_url(text, source)
     if parts.scheme == "http" and not allow_http:
         raise UsageError(
             f"{source}={shown(text, 60)} is plain http: the token would travel in clear text "

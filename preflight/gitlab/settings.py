@@ -7,18 +7,16 @@ one line that names the variable or flag and never shows a secret.
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TypeVar
-from urllib.parse import urlsplit
 
+from preflight import inputs
 from preflight.errors import UsageError
 from preflight.gitlab.destination import parse_server_url, resolve_destination
 from preflight.gitlab.tokens import ENV_TOKEN, ENV_TOKEN_FILE, parse_token, read_tokens
 from preflight.redaction import register_secret
-from preflight.shown import shown
 
 __all__ = ["ENV_TOKEN", "ENV_TOKEN_FILE", "GitLabSettings", "parse_server_url", "parse_token"]
 ENV_REPORT_PROJECT = "DIND_PREFLIGHT_REPORT_PROJECT"
@@ -176,22 +174,13 @@ def _maybe(parse: Callable[[object, str], T], raw: object | None, source: str) -
     return None if raw is None else parse(raw, source)
 
 
-def _shown(value: object) -> str:
-    """A value quoted for an error message: escaped, at most 60 characters."""
-    return shown(value, 60)
+_shown = inputs.shown
 
 
 def parse_http_url(value: object, source: str) -> str:
     """Any http(s) URL without credentials (e.g. ``CI_JOB_URL``)."""
-    text = str(value).strip()
-    try:
-        parts = urlsplit(text)
-        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
-    except ValueError:
-        raise UsageError(f"{source} is not a valid URL") from None
-    if parts.scheme not in ("http", "https") or not parts.hostname or "@" in parts.netloc:
-        raise UsageError(f"{source}={_shown(text)} is not an http(s) URL without credentials")
-    return text
+    inputs.http_url(value, source, example="https://gitlab.example.com/group/project/-/jobs/1")
+    return str(value).strip()
 
 
 def parse_id(value: object, source: str) -> int:
@@ -216,20 +205,9 @@ def parse_project(value: object, source: str) -> str:
 
 def parse_seconds(value: object, source: str, high: float, allow_zero: bool = False) -> float:
     """A number of seconds up to ``high``: positive, or also 0 when ``allow_zero``."""
-    try:
-        number = float(str(value).strip())
-    except ValueError:
-        raise UsageError(f"{source}={_shown(value)} is not a number of seconds") from None
-    low_ok = number >= 0 if allow_zero else number > 0
-    if not math.isfinite(number) or not low_ok or number > high:
-        bound = "0" if allow_zero else "more than 0"
-        raise UsageError(f"{source}={_shown(value)} must be {bound} to {high:g} seconds")
-    return number
+    return inputs.seconds(value, source, high=high, allow_zero=allow_zero)
 
 
 def parse_count(value: object, source: str) -> int:
     """A count from 0 to 1000."""
-    text = str(value).strip()
-    if not text.isascii() or not text.isdigit() or int(text) > 1000:
-        raise UsageError(f"{source}={_shown(text)} must be a whole number from 0 to 1000")
-    return int(text)
+    return inputs.count(value, source, high=1000)

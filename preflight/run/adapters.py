@@ -7,7 +7,8 @@ import os
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from preflight.run.settings import Mode, RunSettings
+from preflight.progress import Progress, waiting_line
+from preflight.run.settings import RunSettings
 
 if TYPE_CHECKING:
     from preflight.diagnosis.model import Diagnosis, ServiceEvidence
@@ -16,28 +17,30 @@ if TYPE_CHECKING:
     from preflight.kube.service import ServiceDeathWatch
     from preflight.kube.settings import KubeSettings
     from preflight.probe.model import ProbeResult
-    from preflight.run.flow import Progress, RunOutcome
+    from preflight.run.flow import RunOutcome, RunState
 
 ANNOTATIONS_FILE = "annotations.json"
 ENDING_MARGIN_S = 3.0  # of the run's deadline, kept for printing, artifacts and cleanup
 JUNIT_FILE = "junit.xml"
+DRY_RUN_FILE = "gitlab-dry-run.txt"  # the requests a report without a token would have sent
 
 
 class JobAdapters:
     """The adapters for a job: environment-driven, one instance per run."""
 
     def __init__(
-        self, settings: RunSettings, env: Mapping[str, str], progress: Progress | None = None
+        self, settings: RunSettings, env: Mapping[str, str], state: RunState | None = None
     ) -> None:
         self.settings = settings
         self.env = env
-        self.progress = progress
+        self.state = state  # the run's stage and latest outcome (read when it is stopped)
         self.service_log = env.get("DIND_PREFLIGHT_SERVICE_LOG", "").strip() or None
         self._watch: ServiceDeathWatch | None = None
         self._service_hint: ServiceEvidence | None = None
         self._kube: KubeSettings | None = None
         self._gitlab: GitLabSettings | None = None
         self.gave_up_because: str | None = None
+        self.progress = Progress()
 
     # -- probe ---------------------------------------------------------------------------------
 
@@ -46,12 +49,17 @@ class JobAdapters:
         from preflight.probe.api import endpoint_from_environment, probe
 
         endpoint = endpoint_from_environment(env=self.env)
-        return probe(
-            endpoint, timeout_s, daemon_log=self.service_log, give_up=self._give_up_check()
-        )
+        check = self._give_up_check()
+        waiting = waiting_line(endpoint.docker_host, timeout_s)
+
+        def give_up() -> str | None:
+            self.progress.phase(waiting)
+            return check() if check is not None else None
+
+        return probe(endpoint, timeout_s, daemon_log=self.service_log, give_up=give_up)
 
     def _give_up_check(self) -> Callable[[], str | None] | None:
-        if self.settings.mode is Mode.KUBERNETES:
+        if self.settings.in_cluster:
             return self._service_died_in_cluster
         if self.service_log:
             return self._service_died_in_log
@@ -101,7 +109,8 @@ class JobAdapters:
 
     def diagnose(self, probe: ProbeResult) -> Diagnosis:
         """Kubernetes mode: service state and log, helper pod; else the host root or /proc."""
-        if self.settings.mode is Mode.KUBERNETES:
+        self.progress.phase(f"dind is {probe.verdict.value}: diagnosing...")
+        if self.settings.in_cluster:
             from dataclasses import replace
 
             from preflight.kube.diagnose import diagnose_in_cluster
@@ -141,6 +150,8 @@ class JobAdapters:
     def taint_node(self, diagnosis: Diagnosis) -> str:
         from preflight.kube.taint_node import taint_diagnosed_node
 
+        self.progress.phase(f"tainting node {diagnosis.node}...")
+
         return taint_diagnosed_node(diagnosis, self.kube_settings, context=self._kube_context)
 
     def report(self, diagnosis: Diagnosis, *, pause_runner: bool) -> Any:
@@ -151,6 +162,8 @@ class JobAdapters:
         from preflight.gitlab.reporter import report_diagnosis
 
         gitlab = self.gitlab_settings
+        if not gitlab.dry_run:
+            self.progress.phase(f"reporting to GitLab at {gitlab.server_url}...")
         left = self._left_s()
         if left is not None and left < gitlab.budget_s:
             gitlab = replace(gitlab, budget_s=left)  # the report ends before the run's deadline
@@ -163,13 +176,18 @@ class JobAdapters:
         import sys
         from dataclasses import replace
 
+        from preflight.ci_log import in_gitlab_job
         from preflight.redaction import redact
         from preflight.run.render import summary_line, write_details
 
         try:
             print(redact(summary_line(outcome)), file=sys.stdout)
-            # The actions section comes once, after acting (the summary says what comes next).
-            write_details(replace(outcome, plan=None, errors=[]), sys.stdout, None)
+            # What was done comes once, after acting (the summary says what comes next).
+            write_details(
+                replace(outcome, plan=None, errors=[]),
+                sys.stdout,
+                gitlab_job=in_gitlab_job(self.env),
+            )
             sys.stdout.flush()
         except BrokenPipeError:
             # The job log reader went away: carry on, the exit code still tells GitLab.
@@ -214,10 +232,17 @@ class JobAdapters:
             from preflight.artifacts.junit import write_junit
 
             write_junit(junit, diagnosis)
+        written = [os.fspath(junit), os.fspath(annotations)]
         if report is not None:
             from preflight.artifacts.annotations import write_annotations
 
             write_annotations(annotations, report, self.gitlab_settings)
+            if report.dry_run and report.planned:
+                from preflight.gitlab.dry_run import render_plan
+
+                plan = directory / DRY_RUN_FILE
+                write_text(plan, render_plan(report.planned, self.gitlab_settings) + "\n")
+                written.append(os.fspath(plan))
         else:
             write_text(annotations, "{}\n")
-        return [os.fspath(junit), os.fspath(annotations)]
+        return written

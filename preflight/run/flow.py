@@ -1,7 +1,7 @@
 """The run flow: probe -> (healthy: done) -> diagnose -> plan -> announce -> act and report.
 
 Nothing found is lost: what the probe and the diagnosis found is announced (printed, artifacts
-written) *before* any action against GitLab or Kubernetes, and :class:`Progress` always holds
+written) *before* any action against GitLab or Kubernetes, and :class:`RunState` always holds
 the latest outcome, so a run stopped by its deadline or a signal can still say what it knew.
 
 The flow talks to the outside world only through :class:`Adapters`, so the decisions between the
@@ -84,7 +84,7 @@ class RunOutcome:
 
 
 @dataclass
-class Progress:
+class RunState:
     """The stage a run is in and the latest outcome it knows (read when the run is stopped)."""
 
     stage: Stage = Stage.PROBE
@@ -93,44 +93,42 @@ class Progress:
     started: float = field(default_factory=time.monotonic)
 
 
-def execute(
-    settings: RunSettings, adapters: Adapters, progress: Progress | None = None
-) -> RunOutcome:
+def execute(settings: RunSettings, adapters: Adapters, state: RunState | None = None) -> RunOutcome:
     """Run the preflight; a failing report or action never hides the diagnosis or its exit code."""
     from preflight.errors import PreflightError
 
-    progress = progress or Progress()
-    started = progress.started
-    progress.stage = Stage.PROBE
+    state = state or RunState()
+    started = state.started
+    state.stage = Stage.PROBE
     probe = adapters.probe(settings.timeout_s)
     if probe.healthy:
-        progress.stage = Stage.FINISH
+        state.stage = Stage.FINISH
         artifacts = _artifacts(adapters, probe, None, None, [])
-        progress.stage = Stage.DONE
+        state.stage = Stage.DONE
         return RunOutcome(ExitCode.OK, probe, artifacts=artifacts, elapsed_s=_since(started))
 
     from preflight.actions.plan import plan_actions
 
-    progress.outcome = RunOutcome(ExitCode.UNAVAILABLE, probe)
-    progress.stage = Stage.DIAGNOSE
+    state.outcome = RunOutcome(ExitCode.UNAVAILABLE, probe)
+    state.stage = Stage.DIAGNOSE
     errors: list[str] = []
     diagnosis = adapters.diagnose(probe)
     plan = plan_actions(diagnosis, settings.action)
     pending = _pending(plan, diagnosis)
     found = RunOutcome(plan.exit_code, probe, diagnosis, plan, pending=pending)
-    progress.outcome = found
-    progress.stage = Stage.ANNOUNCE
+    state.outcome = found
+    state.stage = Stage.ANNOUNCE
     found = replace(found, artifacts=_artifacts(adapters, probe, diagnosis, None, errors))
-    progress.outcome = found
+    state.outcome = found
     adapters.announce(replace(found, errors=list(errors), elapsed_s=_since(started)))
-    progress.announced = True
+    state.announced = True
 
     actions_done: list[str] = []
     pause_runner = plan.pause_runner
     if plan.taint_node:
         from preflight.kube.taint_node import NOT_APPLIED
 
-        progress.stage = Stage.TAINT
+        state.stage = Stage.TAINT
         try:
             line = adapters.taint_node(diagnosis)
             actions_done.append(line)
@@ -138,21 +136,21 @@ def execute(
         except PreflightError as exc:
             errors.append(f"taint-node: {exc}")
             tainted = False
-        progress.outcome = replace(found, actions_done=list(actions_done), errors=list(errors))
+        state.outcome = replace(found, actions_done=list(actions_done), errors=list(errors))
         # auto: a job that may not patch nodes (or a node we could not taint) pauses instead.
         pause_runner = pause_runner or (plan.pause_if_taint_fails and not tainted)
     report: Any = None
-    progress.stage = Stage.REPORT
+    state.stage = Stage.REPORT
     try:
         report = adapters.report(diagnosis, pause_runner=pause_runner)
     except PreflightError as exc:
         errors.append(f"report: {exc}")
-    progress.outcome = replace(
+    state.outcome = replace(
         found, report=report, actions_done=list(actions_done), errors=list(errors)
     )
-    progress.stage = Stage.FINISH
+    state.stage = Stage.FINISH
     artifacts = _artifacts(adapters, probe, diagnosis, report, errors)
-    progress.stage = Stage.DONE
+    state.stage = Stage.DONE
     return RunOutcome(
         exit_code=plan.exit_code,
         probe=probe,
