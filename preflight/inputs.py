@@ -97,5 +97,7 @@ def directory(value: object, source: str) -> str:
     path = str(value).strip()
     if not os.path.isdir(path):
         what = "does not exist" if not os.path.exists(path) else "is not a directory"
-        raise InputError(f"{source}={shown(path)} {what}")
+        from preflight.shown import shown as quoted
+
+        raise InputError(f"{source}={quoted(path)} {what}")
     return path

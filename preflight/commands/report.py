@@ -100,7 +100,7 @@ def load_diagnosis(source: str) -> Diagnosis:
     from preflight.diagnosis.model import Diagnosis
     from preflight.input_files import MAX_JSON_BYTES, load_json, read_stdin, read_text
     from preflight.jsonable import from_json
-    from preflight.shown import shown
+    from preflight.shown import one_line, shown
 
     name = "stdin" if source == "-" else shown(source)
     if source == "-":
@@ -114,7 +114,7 @@ def load_diagnosis(source: str) -> Diagnosis:
         return from_json(Diagnosis, data)
     except (TypeError, ValueError, KeyError, AttributeError) as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise InputError(f"{name} is not a diagnosis: {shown(first)}") from None
+        raise InputError(f"{name} is not a diagnosis: {one_line(first, 200)}") from None
 
 
 def run(args: argparse.Namespace) -> int:

@@ -118,9 +118,10 @@ def execute(settings: RunSettings, adapters: Adapters, state: RunState | None = 
     found = RunOutcome(plan.exit_code, probe, diagnosis, plan, pending=pending)
     state.outcome = found
     state.stage = Stage.ANNOUNCE
-    found = replace(found, artifacts=_artifacts(adapters, probe, diagnosis, None, errors))
+    early: list[str] = []  # a failed early write is retried after acting; only that one counts
+    found = replace(found, artifacts=_artifacts(adapters, probe, diagnosis, None, early))
     state.outcome = found
-    adapters.announce(replace(found, errors=list(errors), elapsed_s=_since(started)))
+    adapters.announce(replace(found, errors=list(early), elapsed_s=_since(started)))
     state.announced = True
 
     actions_done: list[str] = []

@@ -84,6 +84,9 @@ class RecordingAdapters:
             raise OSError(28, "No space left on device")
         return ["junit.xml", "annotations.json"]
 
+    def announce(self, outcome: RunOutcome) -> None:
+        self.calls.append(("announce", outcome.pending))
+
     def steps(self) -> list[str]:
         return [name for name, _ in self.calls]
 
@@ -108,9 +111,12 @@ def test_node_fault_pauses_through_the_report_and_exits_75() -> None:
     adapters = RecordingAdapters()
     outcome = execute(settings(), adapters)
     assert outcome.exit_code is ExitCode.TEMPFAIL
+    # What was found is written and announced before GitLab is told, and written again after.
     assert adapters.calls == [
         ("probe", 30.0),
         ("diagnose", "refused"),
+        ("artifacts", True),
+        ("announce", ("pause the runner",)),
         ("report", True),
         ("artifacts", True),
     ]
@@ -121,7 +127,15 @@ def test_taint_node_taints_and_reports_without_pausing() -> None:
     diagnosis = nat_diagnosis()
     adapters = RecordingAdapters(diagnosis=Diagnosis(**{**diagnosis.__dict__, "node": "worker-3"}))
     outcome = execute(settings(Action.TAINT_NODE), adapters)
-    assert adapters.steps() == ["probe", "diagnose", "taint", "report", "artifacts"]
+    assert adapters.steps() == [
+        "probe",
+        "diagnose",
+        "artifacts",
+        "announce",
+        "taint",
+        "report",
+        "artifacts",
+    ]
     assert ("report", False) in adapters.calls
     assert outcome.actions_done == ["tainted node worker-3"]
 

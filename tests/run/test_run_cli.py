@@ -69,7 +69,8 @@ def test_bad_flags_are_rejected_even_when_the_run_would_skip(tmp_path: Path) -> 
     root = run(env, "--node-root", str(tmp_path / "missing"))
     assert root.returncode == 66
     assert (
-        root.stderr == f"dind-preflight: error: --node-root={tmp_path / 'missing'} does not exist\n"
+        root.stderr
+        == f"dind-preflight: error: --node-root='{tmp_path / 'missing'}' does not exist\n"
     )
 
 
