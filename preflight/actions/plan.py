@@ -24,6 +24,8 @@ class ActionPlan:
 def plan_actions(diagnosis: Diagnosis, action: Action) -> ActionPlan:
     """Node/runner fault -> the configured action (exit 75); job fault (78), unknown (69): none.
 
+    Quarantine (pause or taint) needs ``diagnosis.quarantine.allowed``: evidence the job cannot
+    forge. Without it a node/runner fault still exits 75 (retry) and gets an issue, nothing more.
     A taint marks one node, so it applies to node faults only, and only when the node is known.
     """
     code = diagnosis.exit_code
@@ -31,6 +33,13 @@ def plan_actions(diagnosis: Diagnosis, action: Action) -> ActionPlan:
     if fault not in (FaultClass.NODE, FaultClass.RUNNER):
         why = "the job's own configuration" if fault is FaultClass.JOB else "cause not established"
         return ActionPlan(False, False, code, f"{why}: no action against the runner")
+    if not diagnosis.quarantine.allowed:
+        return ActionPlan(
+            False,
+            False,
+            code,
+            f"{fault.value} fault, but no quarantine: {diagnosis.quarantine.reason}",
+        )
     if action is Action.NONE:
         return ActionPlan(False, False, code, f"{fault.value} fault: actions disabled (none)")
     if action is Action.PAUSE_RUNNER:

@@ -18,6 +18,8 @@ IP_TABLES_MISSING = "ip_tables-missing"
 NFT_CHAIN_NAT_MISSING = "nft_chain_nat-missing"
 NF_TABLES_MISSING = "nf_tables-missing"
 NAT_UNAVAILABLE = "nat-unavailable"
+NETFILTER_MODULE_MISSING = "netfilter-module-missing"
+SERVICE_CONFIG_ERROR = "service-config-error"
 NOT_PRIVILEGED = "not-privileged"
 STORAGE_DRIVER_UNSUPPORTED = "storage-driver-unsupported"
 BACKING_FS_NO_D_TYPE = "backing-fs-no-d-type"
@@ -119,6 +121,14 @@ CAUSES: dict[str, CauseInfo] = {
             "list it in /etc/modules-load.d/.",
         ),
         CauseInfo(
+            NETFILTER_MODULE_MISSING,
+            FaultClass.NODE,
+            "A kernel module that dind's iptables backend needs is missing or blocked on the "
+            "node (a match, target or nat helper module).",
+            fix="Make the module named in the diagnosis available and loadable on the node, and "
+            "list it in /etc/modules-load.d/.",
+        ),
+        CauseInfo(
             NOT_PRIVILEGED,
             FaultClass.RUNNER,
             "The dind service container is not privileged: dockerd cannot mount or change "
@@ -177,6 +187,14 @@ CAUSES: dict[str, CauseInfo] = {
             FaultClass.UNKNOWN,
             "The dind service image could not be pulled.",
             fix="Check the image name in `services:` and that the node can reach the registry.",
+        ),
+        CauseInfo(
+            SERVICE_CONFIG_ERROR,
+            FaultClass.RUNNER,
+            "Kubernetes cannot create or start the dind service container (its configuration "
+            "refers to something missing, e.g. a secret or config map, or the runtime refused it).",
+            fix="Read the Kubernetes message in the diagnosis and fix the service's settings in "
+            "the runner's config.toml ([runners.kubernetes] and its services).",
         ),
         CauseInfo(
             NO_DIND_SERVICE,

@@ -35,12 +35,20 @@ def render_text(diagnosis: Diagnosis) -> str:
         lines.append("  " + ", ".join(w for w in where if w))
     if d.service is not None:
         lines += _service_lines(d.service)
+    if d.backend.backend != "unknown" or d.backend.source != "none":
+        lines.append(f"  iptables backend: {d.backend.backend} ({d.backend.detail})")
     if d.node_report is not None:
         lines += _node_lines(d.node_report, d.evidence_source, d.helper_pod)
     if d.remedy is not None:
         lines += _remedy_lines(d.remedy)
     for other in d.other_causes:
         lines.append(f"  also: {other.code}: {other.summary}")
+    for possible in d.possible_causes:
+        lines.append(f"  possible cause (not established): {possible.code}: {possible.summary}")
+    lines += [f"  note: {note}" for note in d.notes]
+    if d.fault.value in ("node", "runner"):
+        verdict = "allowed" if d.quarantine.allowed else "NOT allowed"
+        lines.append(f"  quarantine {verdict}: {d.quarantine.reason}")
     if d.limitations:
         lines.append("  could not see:")
         lines += [f"    - {text}" for text in d.limitations]

@@ -5,17 +5,43 @@ from __future__ import annotations
 import pytest
 
 from preflight.actions.plan import Action, plan_actions
-from preflight.diagnosis.model import Cause, Confidence, Diagnosis, FaultClass
+from preflight.diagnosis.model import (
+    Cause,
+    Confidence,
+    Diagnosis,
+    FaultClass,
+    QuarantineDecision,
+)
 from preflight.exitcodes import ExitCode
 
+BACKED = QuarantineDecision(True, "backed by the node's own report", ["node report: x"])
 
-def diagnosis(fault: FaultClass, node: str | None = "node-a") -> Diagnosis:
+
+def diagnosis(
+    fault: FaultClass, node: str | None = "node-a", quarantine: QuarantineDecision = BACKED
+) -> Diagnosis:
     return Diagnosis(
         cause=Cause(code="some-cause", summary="text"),
         fault=fault,
         confidence=Confidence.HIGH,
         node=node,
+        quarantine=quarantine,
     )
+
+
+@pytest.mark.parametrize("fault", [FaultClass.NODE, FaultClass.RUNNER])
+@pytest.mark.parametrize("action", list(Action))
+def test_no_quarantine_without_unforgeable_evidence_but_still_a_retry(
+    fault: FaultClass, action: Action
+) -> None:
+    guess = QuarantineDecision(False, "only a log line supports the cause", [], ["log line"])
+    plan = plan_actions(diagnosis(fault, quarantine=guess), action)
+    assert (plan.pause_runner, plan.taint_node, plan.exit_code) == (
+        False,
+        False,
+        ExitCode.TEMPFAIL,
+    )
+    assert "only a log line supports the cause" in plan.reason
 
 
 @pytest.mark.parametrize(

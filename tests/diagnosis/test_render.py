@@ -41,7 +41,10 @@ def test_field_report_text() -> None:
     assert "    write /etc/modules-load.d/iptable_nat.conf:" in lines
     assert "      iptable_nat" in lines and "      iptable_filter" in lines
     assert "    load now: modprobe -a iptable_nat iptable_filter" in lines
-    assert "    verify (now, and again after the next reboot): lsmod | grep iptable" in lines
+    assert (
+        "    verify (now, and again after the next reboot): lsmod | grep -E '^(iptable_nat|iptable_filter) '"
+        in lines
+    )
     assert "    - cannot get pods/log in namespace ci: forbidden (403)" in lines
     assert lines[-1] == "  exit 75: node or runner fault: retry the job on another runner"
     assert text.endswith("\n")
@@ -53,7 +56,8 @@ def test_other_causes_unknown_states_and_exit_lines() -> None:
             probe(Verdict.REFUSED), service(log=NOT_PRIVILEGED_LINE), node(nat=False, known=False)
         )
     )
-    assert "(runner fault, high confidence)" in runner.splitlines()[0]
+    assert "(runner fault, medium confidence)" in runner.splitlines()[0]
+    assert any(line.startswith("  quarantine NOT allowed: ") for line in runner.splitlines())
     assert "    iptable_nat: unknown, boot unknown" in runner.splitlines()
     healthy = render_text(decide(probe(Verdict.HEALTHY), None, None))
     assert healthy.splitlines()[-1] == "  exit 0: healthy"
@@ -68,9 +72,16 @@ def test_other_causes_unknown_states_and_exit_lines() -> None:
     unknown = render_text(decide(probe(Verdict.TIMEOUT), None, None))
     assert unknown.splitlines()[-1] == "  exit 69: cause not established: no action taken"
     noted = render_text(
-        decide(None, service("running", exit_code=None, reason=None), node(nat=False))
+        decide(
+            None,
+            service("running", exit_code=None, reason=None),
+            node(nat=False, available=False),
+        )
     )
-    assert any(line.startswith("  also: iptable_nat-missing: ") for line in noted.splitlines())
+    assert any(
+        line.startswith("  possible cause (not established): iptable_nat-missing: ")
+        for line in noted.splitlines()
+    )
     exited = render_text(decide(probe(Verdict.REFUSED), service(log="a\nb\nc\nd"), None))
     assert [line for line in exited.splitlines() if line.startswith("    log:")] == [
         "    log: b",

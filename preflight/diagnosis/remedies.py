@@ -1,0 +1,82 @@
+"""The diagnosis' fix: a fixed catalog keyed by cause code and a validated module name. Pure.
+
+Nothing found in a log line or a node file is ever copied into a remedy: module names are
+checked against :mod:`preflight.node.module_sets` and the commands are templates of this file.
+A modprobe.d ``install`` rule or a blacklist the node report found stays a finding (with its
+file and line); the remedy only names the module and what to check.
+"""
+
+from __future__ import annotations
+
+from preflight.diagnosis import causes
+from preflight.node.model import Remedy
+from preflight.node.module_sets import LEGACY, NF_TABLES, is_known_module, module_set
+
+# The modules a fix loads together, by the module the cause names.
+_COMPANIONS: dict[str, tuple[str, ...]] = {
+    "iptable_nat": ("iptable_nat", "iptable_filter"),
+    "iptable_filter": ("iptable_nat", "iptable_filter"),
+    "ip_tables": ("ip_tables", "iptable_nat", "iptable_filter"),
+    "nft_chain_nat": ("nf_tables", "nft_chain_nat"),
+    "nf_tables": ("nf_tables", "nft_chain_nat"),
+}
+_MODULE_CAUSES = frozenset(
+    {
+        causes.IPTABLE_NAT_MISSING,
+        causes.IPTABLE_FILTER_MISSING,
+        causes.IP_TABLES_MISSING,
+        causes.NFT_CHAIN_NAT_MISSING,
+        causes.NF_TABLES_MISSING,
+        causes.NAT_UNAVAILABLE,
+        causes.NETFILTER_MODULE_MISSING,
+    }
+)
+_CAUSE_OF_MODULE = {
+    "iptable_nat": causes.IPTABLE_NAT_MISSING,
+    "iptable_filter": causes.IPTABLE_FILTER_MISSING,
+    "ip_tables": causes.IP_TABLES_MISSING,
+    "nft_chain_nat": causes.NFT_CHAIN_NAT_MISSING,
+    "nf_tables": causes.NF_TABLES_MISSING,
+}
+
+
+def is_module_cause(code: str) -> bool:
+    """The cause names a kernel module of an iptables backend."""
+    return code in _MODULE_CAUSES
+
+
+def cause_for_module(module: str) -> str:
+    """The cause code for a module of a backend's set that is absent or blocked."""
+    return _CAUSE_OF_MODULE.get(module, causes.NETFILTER_MODULE_MISSING)
+
+
+def nat_module(backend: str) -> str:
+    """The module nat needs under ``backend`` (``iptable_nat`` when unknown, as before)."""
+    return module_set(backend if backend in (LEGACY, NF_TABLES) else LEGACY).nat_module
+
+
+def remedy(code: str, module: str | None = None) -> Remedy | None:
+    """The catalog fix for ``code`` (and ``module``, when it is a known module name)."""
+    if is_module_cause(code) and module is not None and is_known_module(module):
+        return load_at_boot(_COMPANIONS.get(module, (module,)))
+    return causes.default_remedy(code)
+
+
+def load_at_boot(modules: tuple[str, ...]) -> Remedy:
+    """Load ``modules`` now and at every boot (the fix that worked in the field report)."""
+    for name in modules:
+        if not is_known_module(name):
+            raise ValueError(f"not a module of the catalog: {name!r}")
+    conf = modules[-1] if modules[0] == "nf_tables" else modules[0]
+    return Remedy(
+        file=f"/etc/modules-load.d/{conf}.conf",
+        content="".join(f"{name}\n" for name in modules),
+        load_now=f"modprobe -a {' '.join(modules)}",
+        verify=f"lsmod | grep -E '^({'|'.join(modules)}) '",
+        text=(
+            f"Load {', '.join(modules)} now and at every boot: systemd-modules-load reads "
+            "/etc/modules-load.d/*.conf on every distribution (a bare /etc/modules is not read "
+            "on RHEL/CentOS/Rocky/Fedora). If the node report names a blacklist or install rule "
+            "for one of them, remove that rule first. Verify again after the next reboot."
+        ),
+    )
