@@ -112,7 +112,7 @@ def decide(
     :func:`preflight.diagnosis.trust.helper_image_trust`); without it a helper report does not.
     """
     trust = node_trust(node, helper_trust)
-    backend = _backend(service, node)
+    backend = _backend(probe, service, node)
     notes = _warning_notes(service)
     primary = _primary(probe, service, node, backend, trust)
     entry = causes.info(primary.code)
@@ -161,7 +161,17 @@ def _is_fault(fault: FaultClass) -> bool:
 # --- evidence ----------------------------------------------------------------------------------
 
 
-def _backend(service: ServiceEvidence | None, node: NodeReport | None) -> BackendEvidence:
+def _deep_matches(probe: ProbeResult | None) -> list[SignatureMatch]:
+    """A failed ``--deep`` step's error text (the daemon's words) through the same signatures."""
+    if probe is None or not probe.deep:
+        return []
+    lines = [line for step in probe.deep if not step.ok for line in step.detail.splitlines()]
+    return signatures.match_lines(lines)
+
+
+def _backend(
+    probe: ProbeResult | None, service: ServiceEvidence | None, node: NodeReport | None
+) -> BackendEvidence:
     where = ""
     tables: list[str] | None = None
     if node is not None:
@@ -171,8 +181,9 @@ def _backend(service: ServiceEvidence | None, node: NodeReport | None) -> Backen
             if node.evidence_source == "job-proc"
             else "the node report's /proc/net/ip_tables_names"
         )
+    deep = [s.detail for s in probe.deep or [] if not s.ok] if probe is not None else []
     return detect_backend(
-        _fatal_or_plain_lines(service),
+        [*_fatal_or_plain_lines(service), *deep],
         legacy_env=service.iptables_legacy_env if service else None,
         legacy_tables=tables,
         legacy_tables_where=where,
@@ -249,6 +260,7 @@ def _primary(
         return _Primary("healthy", causes.HEALTHY, Confidence.HIGH)
 
     fatal = [m for m in service.matches if is_fatal(m)] if service is not None else []
+    fatal += _deep_matches(probe)
     best = signatures.strongest(fatal)
     if best is not None:
         return _from_signature(best, service, node, backend, trust)

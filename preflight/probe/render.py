@@ -24,8 +24,10 @@ def human_summary(result: ProbeResult, *, exit_line: bool = True) -> str:
     ``exit_line=False`` leaves out the probe's own exit code (for ``run``, whose exit code is
     the diagnosis').
     """
-    if result.verdict.value == "healthy":
+    if result.verdict.value in ("healthy", "degraded"):
         lines = [_healthy_line(result)]
+        if result.verdict.value == "degraded":
+            lines.append(f"  {result.detail}")
     else:
         lines = [
             f"{PREFIX}: docker daemon at {result.docker_host} is NOT usable: {result.verdict.value}",
