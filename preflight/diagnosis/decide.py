@@ -285,7 +285,7 @@ def _primary(
                 causes.info(code).fault,
                 node_agrees=describe(module, fact),
                 trust=trust,
-                job_evidence=_job_evidence(service, node),
+                job_evidence=tuple(_job_evidence(service, node)),
             )
             confidence = Confidence.HIGH if dead else Confidence.MEDIUM
             return _Primary("node-module", code, confidence, detail, module, decision)

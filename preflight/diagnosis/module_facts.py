@@ -20,7 +20,9 @@ UNKNOWN = "unknown"
 UNCHECKED = "unchecked"
 
 FAULTS = (ABSENT, BLOCKED, UNLOADABLE)
-_HARD_BLOCKERS = frozenset({"blacklisted", "install-false", "install-true", "kernel-module-blacklist"})
+_HARD_BLOCKERS = frozenset(
+    {"blacklisted", "install-false", "install-true", "kernel-module-blacklist"}
+)
 _UNLOADABLE_FINDINGS = frozenset({"modules-disabled", "running-kernel-modules-missing"})
 
 

@@ -109,7 +109,9 @@ def quarantine_decision(
         )
     if trusted:
         return QuarantineDecision(
-            True, "backed by evidence the job cannot forge: " + "; ".join(trusted), trusted,
+            True,
+            "backed by evidence the job cannot forge: " + "; ".join(trusted),
+            trusted,
             untrusted,
         )
     return QuarantineDecision(

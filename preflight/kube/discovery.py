@@ -91,9 +91,9 @@ def _service(container: dict[str, Any]) -> ServiceContainer:
     privileged = security.get("privileged") if isinstance(security, dict) else None
     legacy_env: str | None = None
     for entry in container.get("env") or []:
-        if isinstance(entry, dict) and entry.get("name") == "DOCKER_IPTABLES_LEGACY":
-            if "valueFrom" not in entry:  # a literal value: what the entrypoint will see
-                legacy_env = str(entry.get("value") or "")
+        named = isinstance(entry, dict) and entry.get("name") == "DOCKER_IPTABLES_LEGACY"
+        if named and "valueFrom" not in entry:  # a literal value: what the entrypoint sees
+            legacy_env = str(entry.get("value") or "")
     return ServiceContainer(
         name=str(container["name"]),
         image=str(image) if image else None,

@@ -13,9 +13,9 @@ from collections.abc import Callable, Mapping
 
 from preflight.probe.classify import (
     LOG_HINT,
-    certdir_hint,
     Classification,
     Failure,
+    certdir_hint,
     classify_failure,
     classify_response,
     classify_sibling,

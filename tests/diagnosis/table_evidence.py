@@ -38,7 +38,7 @@ OTHER = {"legacy": "nf_tables", "nf_tables": "legacy"}
 
 VERSION_LINE = {"legacy": "iptables v1.8.10 (legacy)", "nf_tables": "iptables v1.8.10 (nf_tables)"}
 _DOCKERD_NAT = (
-    'failed to start daemon: Error initializing network controller: error obtaining controller '
+    "failed to start daemon: Error initializing network controller: error obtaining controller "
     'instance: failed to register "bridge" driver: failed to create NAT chain DOCKER: iptables '
     "failed: iptables --wait -t nat -N DOCKER: "
 )
@@ -89,7 +89,7 @@ def service_for(kind: str, backend: str, privileged: bool | None = None) -> Serv
     elif kind == "storage-signature":
         lines = _log(
             backend,
-            'failed to start daemon: error initializing graphdriver: driver not supported: overlay2',
+            "failed to start daemon: error initializing graphdriver: driver not supported: overlay2",
         )
     elif kind == "port-in-use-signature":
         lines = _log(

@@ -47,7 +47,9 @@ class Expect:
 _EXIT = {NODE: ExitCode.TEMPFAIL, RUNNER: ExitCode.TEMPFAIL, JOB: ExitCode.CONFIG}
 
 
-def _e(cause: str, fault: FaultClass, conf: Confidence, q: bool, module: str | None = None) -> Expect:
+def _e(
+    cause: str, fault: FaultClass, conf: Confidence, q: bool, module: str | None = None
+) -> Expect:
     return Expect(cause, fault, conf, _EXIT.get(fault, ExitCode.UNAVAILABLE), q, module)
 
 
@@ -148,7 +150,9 @@ def test_a_helper_report_counts_only_with_an_admin_chosen_image() -> None:
     report = node_for("absent", "legacy", source="host-root")
     untrusted = NodeTrust(False, "the helper pod ran the job's own build image")
     trusted = NodeTrust(True, "pinned by digest")
-    assert decide(probe_for("x"), service, report, helper_trust=untrusted).quarantine.allowed is False
+    assert (
+        decide(probe_for("x"), service, report, helper_trust=untrusted).quarantine.allowed is False
+    )
     assert decide(probe_for("x"), service, report, helper_trust=trusted).quarantine.allowed is True
 
 
@@ -175,7 +179,11 @@ def test_no_quarantine_without_unforgeable_evidence(
         from dataclasses import replace
 
         evidence = replace(
-            evidence, state="unknown", exit_code=None, reason=None, last_reason=None,
+            evidence,
+            state="unknown",
+            exit_code=None,
+            reason=None,
+            last_reason=None,
             privileged=None,
         )
     report = None

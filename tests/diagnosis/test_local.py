@@ -30,7 +30,9 @@ REFUSED = ProbeResult(Verdict.REFUSED, "tcp://docker:2375", 0.1, "connection ref
 
 def test_the_bundled_field_report_root_is_a_node_fault_named_after_its_host() -> None:
     root = REPO / "demo/roots/centos8-field-report"
-    log = ServiceEvidence(container="dind.log", log_tail=[NAT_LINE], matches=match_lines([NAT_LINE]))
+    log = ServiceEvidence(
+        container="dind.log", log_tail=[NAT_LINE], matches=match_lines([NAT_LINE])
+    )
     diagnosis = diagnose_local(REFUSED, str(root), service=log)
     assert diagnosis.cause.code == "iptable_nat-missing"
     assert diagnosis.fault is FaultClass.NODE

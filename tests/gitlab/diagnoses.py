@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import replace
 
 from preflight.diagnosis.model import (
-    QuarantineDecision,
     Cause,
     Confidence,
     Diagnosis,
     FaultClass,
+    QuarantineDecision,
     ServiceEvidence,
     SignatureMatch,
 )

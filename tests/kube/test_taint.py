@@ -43,7 +43,15 @@ def on_node(diagnosis: Diagnosis, name: str | None = "worker-3") -> Diagnosis:
         (on_node(decide(probe(Verdict.HEALTHY), None, None)), None),
         (on_node(decide(probe(Verdict.REFUSED), service(log=NAT_LINE), None), None), None),
     ],
-    ids=["node-fault", "log-alone", "job-proc", "runner-fault", "unknown", "healthy", "no-node-name"],
+    ids=[
+        "node-fault",
+        "log-alone",
+        "job-proc",
+        "runner-fault",
+        "unknown",
+        "healthy",
+        "no-node-name",
+    ],
 )
 def test_taint_for(diagnosis: Diagnosis, expected: Taint | None) -> None:
     assert taint_for(diagnosis) == expected

@@ -401,11 +401,7 @@ def test_tls_resolution_matches_the_docker_cli(
     assert cli is not None
     host, skip_verify, material = cli
     assert endpoint.docker_host == host
-    tls = (
-        endpoint.tls
-        if endpoint.scheme == "tcp"
-        else resolve_tls(full_env, exists=os.path.isfile)
-    )
+    tls = endpoint.tls if endpoint.scheme == "tcp" else resolve_tls(full_env, exists=os.path.isfile)
     assert tls is not None
     assert (not tls.verify) == skip_verify
     ours = {Path(p).name for p in (tls.ca_file, tls.cert_file, tls.key_file) if p}
