@@ -52,7 +52,9 @@ def _absent(node: NodeReport, state: ModuleState) -> bool:
         return False
     if node.module_support is False:
         return True
-    return node.evidence_source != "job-proc" and any(k.running for k in node.kernels)
+    return node.evidence_source != "job-proc" and any(
+        k.running and k.problem is None for k in node.kernels
+    )
 
 
 def describe(name: str, fact: str) -> str:

@@ -64,6 +64,7 @@ def not_persistent(
         n
         for n in names
         if not states[n].builtin
+        and states[n].loads_at_boot_known
         and exists_for_boot(host, n, states[n].available)
         and not states[n].listed_in
     ]
@@ -96,16 +97,21 @@ def module_findings(host: HostView, state: ModuleState, shared_fix: Remedy | Non
     if state.builtin:
         return out
     if not state.loaded_known:
-        out.append(
-            Finding(
-                "module-state-unknown",
-                Severity.WARNING,
-                name,
+        proc_modules = host.facts.proc_modules
+        if proc_modules.status is FileStatus.UNREADABLE:
+            message = f"{name}: loaded unknown (could not read {proc_modules.path})"
+        else:
+            message = (
                 f"cannot tell whether {name} is loaded: no /proc/modules, /sys/module or kernel "
-                "configuration could be read",
+                "configuration could be read"
             )
-        )
-    if not state.available and (host.running is not None or host.module_support is False):
+        out.append(Finding("module-state-unknown", Severity.WARNING, name, message))
+    index_unreadable = host.running is not None and not host.running.has_index
+    if (
+        not state.available
+        and not index_unreadable
+        and (host.running is not None or host.module_support is False)
+    ):
         symbol = f"{state.config_symbol} is not set" if state.config_symbol else "not built in"
         where = (
             f"kernel {host.kernel} is built without it ({symbol}) and cannot load modules"
@@ -151,7 +157,17 @@ def module_findings(host: HostView, state: ModuleState, shared_fix: Remedy | Non
         )
     if job_proc:
         return out
-    if exists_for_boot(host, name, state.available) and not state.listed_in:
+    if not state.loads_at_boot_known:
+        out.append(
+            Finding(
+                "boot-state-unknown",
+                Severity.WARNING,
+                name,
+                f"{name}: at boot unknown (could not read {', '.join(host.unreadable_boot)})",
+                evidence=list(host.unreadable_boot),
+            )
+        )
+    elif exists_for_boot(host, name, state.available) and not state.listed_in:
         code = next(
             (c for c in NOT_LISTED_CODES if any(i.code == c for i in state.ignored)),
             "module-not-persistent",

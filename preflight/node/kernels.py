@@ -51,7 +51,7 @@ def kernel_inventory(
                 problem=problem,
             )
         )
-        if problem:
+        if problem and tree.modules_dep.status is not FileStatus.UNREADABLE:
             findings.append(
                 Finding(
                     "modules-dep-missing",
@@ -60,6 +60,17 @@ def kernel_inventory(
                     f"kernel {release}: {problem}",
                     remedy.run_depmod(release),
                     kernel=release,
+                )
+            )
+        elif problem:  # it exists but cannot be read: unknown, and nothing to fix
+            findings.append(
+                Finding(
+                    "module-index-unreadable",
+                    Severity.WARNING,
+                    None,
+                    f"kernel {release}: modules unknown (could not read {tree.modules_dep.path})",
+                    kernel=release,
+                    evidence=[tree.modules_dep.path],
                 )
             )
         if running or not missing:

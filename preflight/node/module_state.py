@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from preflight.node.cmdline import Cmdline, parse_cmdline
-from preflight.node.facts import ConfDir, HostFacts, KernelTree
+from preflight.node.facts import ConfDir, FileStatus, HostFacts, KernelTree
 from preflight.node.iptables import AUTOLOAD_REQUESTS
 from preflight.node.kernel import (
     CONFIG_SYMBOLS,
@@ -81,6 +81,9 @@ class HostView:
     autoload_enabled: bool
     evidence_source: str = "host-root"
     notes: tuple[str, ...] = ()
+    # Boot configuration that exists but could not be read (permission denied, I/O error):
+    # whether a module loads at boot is then unknown, never "not listed".
+    unreadable_boot: tuple[str, ...] = ()
 
 
 # --- deriving the host view -------------------------------------------------------------------
@@ -182,6 +185,7 @@ def derive_host(facts: HostFacts, evidence_source: str) -> HostView:
         autoload_enabled=bool(helper) and not disabled,
         evidence_source=evidence_source,
         notes=tuple(notes),
+        unreadable_boot=_unreadable(facts.modules_load_dirs, load_files),
     )
 
 
@@ -231,12 +235,15 @@ def module_state(host: HostView, name: str) -> ModuleState:
     listed, plans = listings(host, name, host.boot)
     ignored = _ignored(host, name)
     blockers = _blockers(host, name, plans)
+    boot_known = host.evidence_source != "job-proc" or builtin
     if host.evidence_source == "job-proc":
         loads_at_boot = builtin
     elif builtin:
         loads_at_boot = True
     else:
         loads_at_boot = exists_for_boot(host, name, available) and loads(plans)
+        if not loads_at_boot and host.unreadable_boot:
+            boot_known = False  # it may be listed in what could not be read
     blocked_text = [_blocker_text(b) for b in blockers if b.code != "install-command"]
     return ModuleState(
         name=name,
@@ -250,12 +257,23 @@ def module_state(host: HostView, name: str) -> ModuleState:
         autoload_on_use=not loaded and autoload(host, name),
         loaded_known=known,
         loaded_source=source,
-        loads_at_boot_known=host.evidence_source != "job-proc" or builtin,
+        loads_at_boot_known=boot_known,
         state=proc_state,
         blockers=[] if builtin else blockers,
         config_symbol=symbol,
         config_value=host.config.get(symbol) if symbol else None,
     )
+
+
+def _unreadable(dirs: Sequence[ConfDir], files: Sequence[ConfFile]) -> tuple[str, ...]:
+    """Directories that could not be listed and effective files that could not be read."""
+    paths = [d.listing.path for d in dirs if d.listing.status is FileStatus.UNREADABLE]
+    paths += [
+        c.path
+        for c in files
+        if c.role is FileRole.EFFECTIVE and c.read.status is FileStatus.UNREADABLE
+    ]
+    return tuple(paths)
 
 
 def exists_for_boot(host: HostView, name: str, available: bool) -> bool:
