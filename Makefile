@@ -40,6 +40,7 @@ demo: system-deps venv
 
 bench: system-deps venv
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/node_memory.py --kernels 16
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .state .pytest_cache .mypy_cache .ruff_cache
