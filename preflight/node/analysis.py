@@ -9,6 +9,7 @@ first use). Every finding code is stable: the diagnosis and the GitLab report ke
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 from preflight.node.facts import FileRead, FileStatus, HostFacts, absent
 from preflight.node.findings import (
@@ -22,7 +23,8 @@ from preflight.node.findings import (
 from preflight.node.iptables import iptables_state, parse_table_names
 from preflight.node.kernel import normalize
 from preflight.node.kernels import kernel_inventory
-from preflight.node.model import Finding, NodeReport
+from preflight.node.model import Finding, NodeReport, Severity
+from preflight.node.module_sets import LEGACY, NF_TABLES, module_set
 from preflight.node.module_state import (
     autoload,
     derive_host,
@@ -41,12 +43,23 @@ DEFAULT_MODULES: tuple[str, ...] = ("iptable_nat", "iptable_filter")
 
 
 def analyze(
-    facts: HostFacts, modules: Sequence[str] = DEFAULT_MODULES, evidence_source: str = "host-root"
+    facts: HostFacts,
+    modules: Sequence[str] = DEFAULT_MODULES,
+    evidence_source: str = "host-root",
+    *,
+    context_modules: Sequence[str] = (),
 ) -> NodeReport:
-    """The node report for ``modules`` on the host described by ``facts``."""
+    """The node report for ``modules`` on the host described by ``facts``.
+
+    ``context_modules`` get a state in ``NodeReport.modules`` (the diagnosis may need them, e.g.
+    the other backend's set) but no findings and no place in the kernel inventory.
+    """
     names = list(dict.fromkeys(normalize(m) for m in modules))
     host = derive_host(facts, evidence_source)
     states = {name: module_state(host, name) for name in names}
+    for name in dict.fromkeys(normalize(m) for m in context_modules):
+        if name not in states:
+            states[name] = module_state(host, name)
     persist = not_persistent(host, names, states)
     shared_fix = persistence_fix(host, persist, states)
     findings: list[Finding] = []
@@ -55,7 +68,7 @@ def analyze(
         findings.extend(module_findings(host, states[name], fix))
     kernels, kernel_findings = kernel_inventory(host, names, states)
     findings.extend(kernel_findings)
-    about_host, host_notes = host_findings(host, names, states)
+    about_host, host_notes = host_findings(host, names, {n: states[n] for n in names})
     findings.extend(about_host)
     findings.extend(config_findings(host))
     findings.sort(key=lambda f: SEVERITY_RANK[f.severity])
@@ -79,7 +92,71 @@ def analyze(
         modules_load_files=[c.path for c in host.load_files if c.role is FileRole.EFFECTIVE],
         modprobe_files=[c.path for c in host.modprobe_files if c.role is FileRole.EFFECTIVE],
         cmdline=host.cmdline.text if facts.cmdline.ok else None,
+        checked=names,
     )
+
+
+def analyze_backend(facts: HostFacts, backend: str) -> NodeReport:
+    """The report for the module set of ``backend`` (``auto``, ``legacy`` or ``nf_tables``).
+
+    ``auto`` decides as docker:dind's entrypoint would on this node: legacy when legacy tables
+    are registered, else iptables-nft when nf_tables is loaded or can be loaded, else legacy.
+    The other backend's modules get a state (for the diagnosis) but never a finding; IPv6
+    counterparts are warnings at most.
+    """
+    why = f"--backend {backend}"
+    if backend == "auto":
+        backend, why = _auto_backend(facts)
+    chosen = module_set(backend)
+    other = module_set(NF_TABLES if backend == LEGACY else LEGACY)
+    # The tables: loaded now and at boot, with every finding and the persistence fix.
+    report = analyze(facts, chosen.tables, context_modules=other.all)
+    # What they pull in, and the IPv6 counterparts: only absence or a block is a finding.
+    extra = analyze(facts, (*chosen.support, *chosen.ipv6))
+    ipv6 = set(chosen.ipv6)
+    findings = list(report.findings)
+    for finding in extra.findings:
+        if finding.module is None or finding.code not in _ABSENT_OR_BLOCKED:
+            continue
+        if finding.module in ipv6 and finding.severity is Severity.ERROR:
+            finding = replace(finding, severity=Severity.WARNING)
+        findings.append(finding)
+    report = replace(report, modules={**report.modules, **extra.modules})
+    findings.sort(key=lambda f: SEVERITY_RANK[f.severity])
+    return replace(
+        report,
+        findings=findings,
+        checked=list(chosen.tables),
+        backend=backend,
+        backend_reason=why,
+    )
+
+
+# Findings about a support module that matter: it does not exist, or something blocks it.
+_ABSENT_OR_BLOCKED = frozenset(
+    {
+        "module-unavailable",
+        "kernel-missing-module",
+        "blacklisted",
+        "install-false",
+        "install-true",
+        "kernel-module-blacklist",
+        "install-command",
+    }
+)
+
+
+def _auto_backend(facts: HostFacts) -> tuple[str, str]:
+    tables = parse_table_names(facts.ip_tables_names.text) if facts.ip_tables_names.ok else []
+    if tables:
+        return LEGACY, f"legacy iptables tables are registered ({', '.join(tables)})"
+    host = derive_host(facts, "host-root")
+    nft = module_state(host, "nf_tables")
+    if nft.loaded:
+        return NF_TABLES, "no legacy table is registered and nf_tables is loaded"
+    if nft.available and not nft.blockers:
+        return NF_TABLES, "no legacy table is registered and nf_tables can be loaded"
+    return LEGACY, "no legacy table is registered and nf_tables is not available"
 
 
 # --- the job-proc fallback --------------------------------------------------------------------

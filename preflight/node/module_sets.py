@@ -32,18 +32,24 @@ _NAME = re.compile(r"^[a-z0-9_]{1,64}$")
 
 @dataclass(frozen=True)
 class ModuleSet:
-    """What one backend needs: the table/chain modules that fail dind when absent, the match
-    and target modules behind moby's rules, and the IPv6 counterparts (warnings only)."""
+    """What one backend needs.
+
+    ``tables``: the nat and filter table (chain type) modules, checked now and at boot (the field
+    report: not loaded after a reboot, and dind died). ``support``: what they and moby's rules
+    pull in (the table core, ``nft_compat``, nat/conntrack, the ``xt_*`` matches and targets):
+    loaded as dependencies or on first use (x_tables asks ``request_module("xt_%s")``), so only
+    their absence or a block is a finding. ``ipv6``: the IPv6 counterparts, warnings only.
+    """
 
     backend: str
     tables: tuple[str, ...]  # nat first: its absence is the field report
-    matches: tuple[str, ...]
+    support: tuple[str, ...]
     ipv6: tuple[str, ...]
 
     @property
     def required(self) -> tuple[str, ...]:
         """Every IPv4 module of the set: absent or blocked, dind's start fails."""
-        return (*self.tables, *self.matches)
+        return (*self.tables, *self.support)
 
     @property
     def all(self) -> tuple[str, ...]:
@@ -59,14 +65,14 @@ _XT = ("nf_nat", "nf_conntrack", "xt_conntrack", "xt_addrtype", "xt_MASQUERADE",
 MODULE_SETS: dict[str, ModuleSet] = {
     LEGACY: ModuleSet(
         LEGACY,
-        tables=("iptable_nat", "iptable_filter", "ip_tables"),
-        matches=_XT,
+        tables=("iptable_nat", "iptable_filter"),
+        support=("ip_tables", *_XT),
         ipv6=("ip6table_nat", "ip6table_filter", "ip6_tables"),
     ),
     NF_TABLES: ModuleSet(
         NF_TABLES,
-        tables=("nft_chain_nat", "nf_tables", "nft_compat"),
-        matches=_XT,
+        tables=("nft_chain_nat",),
+        support=("nf_tables", "nft_compat", *_XT),
         ipv6=(),  # nf_tables and nft_chain_nat serve both families (kernel 5.1+)
     ),
 }

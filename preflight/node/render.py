@@ -99,13 +99,28 @@ def _finding_lines(finding: Finding, shown: list[Remedy]) -> list[str]:
     return lines
 
 
+def _is_ipv6_of(report: NodeReport, name: str) -> bool:
+    """An IPv6 counterpart of the checked backend's set (shown; warnings only)."""
+    from preflight.node.module_sets import MODULE_SETS
+
+    chosen = MODULE_SETS.get(report.backend)
+    return chosen is not None and name in chosen.ipv6
+
+
 def render_text(report: NodeReport) -> str:
     """The report as a human reads it in a job log or a terminal."""
     out = [f"node-report for {report.root} (kernel {report.kernel or 'unknown'})"]
+    if report.backend:
+        out.append(f"iptables backend checked: {report.backend} ({report.backend_reason})")
+    shown_modules = [
+        (name, state)
+        for name, state in report.modules.items()
+        if not report.checked or name in report.checked or _is_ipv6_of(report, name)
+    ]
     rows = [("MODULE", "NOW", "AT BOOT", "WHY")]
     rows += [
         (name, _now(state), _at_boot(state), why(state, report.kernel))
-        for name, state in report.modules.items()
+        for name, state in shown_modules
     ]
     out.extend(_table(rows))
     out.append("")
@@ -132,6 +147,12 @@ def render_text(report: NodeReport) -> str:
     if report.ok:
         out.append("result: OK: every checked module is present now and at the next boot")
     else:
-        bad = [n for n, s in report.modules.items() if not (s.loaded and s.loads_at_boot)]
+        names = report.checked or list(report.modules)
+        bad = [
+            n
+            for n in names
+            if n in report.modules
+            and not (report.modules[n].loaded and report.modules[n].loads_at_boot)
+        ]
         out.append(f"result: NOT OK: {', '.join(bad)} not present now or not at the next boot")
     return "\n".join(out) + "\n"
