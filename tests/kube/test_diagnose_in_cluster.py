@@ -19,7 +19,14 @@ from preflight.kube.settings import KubeSettings
 from preflight.probe.model import ProbeResult, Verdict
 from tests.kube.conftest import BUILD_IMAGE, JOB_POD, NODE, TERMINATED_NAT
 from tests.kube.failing_daemons import saved_log
-from tests.kube.fake_cluster import FakeCluster, FakeKubelet, finishes, image_pull_fails, rejected
+from tests.kube.fake_cluster import (
+    FakeCluster,
+    FakeKubelet,
+    finishes,
+    image_pull_fails,
+    oom_killed,
+    rejected,
+)
 from tests.kube.node_roots import centos8_node, node_report_output
 
 REFUSED = ProbeResult(
@@ -190,8 +197,12 @@ def test_no_api_at_all(settings: KubeSettings, job_proc: Path) -> None:
 
 @pytest.mark.parametrize(
     ("scenario", "words"),
-    [(rejected(), "could not run on the node"), (image_pull_fails(), "could not be pulled")],
-    ids=["unschedulable", "image-pull"],
+    [
+        (rejected(), "could not run on the node"),
+        (image_pull_fails(), "could not be pulled"),
+        (oom_killed(), "helper pod was OOM-killed (OOMKilled: exit 137): node-report needed more"),
+    ],
+    ids=["unschedulable", "image-pull", "oom-killed"],
 )
 def test_helper_that_cannot_run_is_reported_and_falls_back(
     cluster: FakeCluster,
