@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from preflight import __version__
 from preflight.errors import PreflightError
-from preflight.exitcodes import ExitCode
+from preflight.exitcodes import SIGPIPE_EXIT, ExitCode
 from preflight.redaction import redact
 
 COMMANDS = ("probe", "node_report", "diagnose", "report", "run")
@@ -119,7 +119,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         # The reader went away (e.g. `| head`): say nothing more, exit like a shell would.
         silence_stdout()
-        return 128 + 13  # SIGPIPE
+        return SIGPIPE_EXIT
     except KeyboardInterrupt:
         print("dind-preflight: interrupted", file=sys.stderr)
         return int(ExitCode.INTERRUPTED)
