@@ -201,3 +201,31 @@ def test_no_quarantine_without_unforgeable_evidence(
         assert diagnosis.fault in (NODE, RUNNER)
     if backend == "nf_tables":
         assert not diagnosis.cause.code.startswith("iptable_"), diagnosis.cause
+
+
+@pytest.mark.parametrize(
+    ("log", "backend", "cause"),
+    [
+        ("legacy-nat-missing", "legacy", "iptable_nat-missing"),
+        ("nft-nat-missing", "nf_tables", "nft_chain_nat-missing"),
+        ("no-nf-tables", "nf_tables", "nf_tables-missing"),
+    ],
+)
+def test_logs_of_real_dockerd_failures_name_the_backend_and_its_module(
+    log: str, backend: str, cause: str
+) -> None:
+    # tests/kube/logs: real dockerd processes whose iptables (a wrapper printing iptables'
+    # own messages, tests/harness/dockerd.py) failed the way each backend fails.
+    from tests.kube.failing_daemons import saved_log
+
+    lines = saved_log(log).splitlines()
+    evidence = service_for("unknown-fatal", "unknown")
+    from dataclasses import replace
+
+    from preflight.diagnosis.signatures import match_lines
+
+    evidence = replace(evidence, log_tail=lines, matches=match_lines(lines))
+    diagnosis = decide(probe_for("x"), evidence, None)
+    assert (diagnosis.backend.backend, diagnosis.backend.source) == (backend, "iptables-message")
+    assert diagnosis.cause.code == cause
+    assert diagnosis.quarantine.allowed is False  # a log line alone never quarantines
