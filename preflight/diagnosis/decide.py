@@ -134,6 +134,7 @@ def decide(
                 possible.append(problem)
             elif fact in FAULTS and backend.backend in MODULE_SETS:
                 others.append(problem)
+        others += _log_warnings(service, primary.code)
     return Diagnosis(
         cause=cause,
         fault=entry.fault,
@@ -217,6 +218,17 @@ def _warning_notes(service: ServiceEvidence | None) -> list[str]:
             continue
         notes.append(f"warning-level log line did not decide ({match.signature}): {match.line}")
     return list(dict.fromkeys(notes))
+
+
+def _log_warnings(service: ServiceEvidence | None, code: str) -> list[Cause]:
+    """Warning-level matches never decide, but what they say stays visible among the others."""
+    if service is None:
+        return []
+    return [
+        causes.cause(match.cause, "(A warning in the dind log: dockerd did not stop on it.)")
+        for match in service.matches
+        if not is_fatal(match) and match.cause != code
+    ]
 
 
 def _node_problems(node: NodeReport | None, backend: str) -> list[tuple[str, str]]:

@@ -19,6 +19,7 @@ _COMPANIONS: dict[str, tuple[str, ...]] = {
     "ip_tables": ("ip_tables", "iptable_nat", "iptable_filter"),
     "nft_chain_nat": ("nf_tables", "nft_chain_nat"),
     "nf_tables": ("nf_tables", "nft_chain_nat"),
+    "ip6table_nat": ("ip6_tables", "ip6table_nat"),
 }
 _MODULE_CAUSES = frozenset(
     {
@@ -29,6 +30,7 @@ _MODULE_CAUSES = frozenset(
         causes.NF_TABLES_MISSING,
         causes.NAT_UNAVAILABLE,
         causes.NETFILTER_MODULE_MISSING,
+        causes.IP6TABLE_NAT_MISSING,
     }
 )
 _CAUSE_OF_MODULE = {
@@ -37,6 +39,7 @@ _CAUSE_OF_MODULE = {
     "ip_tables": causes.IP_TABLES_MISSING,
     "nft_chain_nat": causes.NFT_CHAIN_NAT_MISSING,
     "nf_tables": causes.NF_TABLES_MISSING,
+    "ip6table_nat": causes.IP6TABLE_NAT_MISSING,
 }
 
 
