@@ -229,3 +229,45 @@ def test_logs_of_real_dockerd_failures_name_the_backend_and_its_module(
     assert (diagnosis.backend.backend, diagnosis.backend.source) == (backend, "iptables-message")
     assert diagnosis.cause.code == cause
     assert diagnosis.quarantine.allowed is False  # a log line alone never quarantines
+
+
+def test_a_degraded_deep_probe_goes_through_the_same_signatures() -> None:
+    from preflight.probe.model import DeepStep, ProbeResult, Verdict
+
+    # moby's answer to a bridge network create when the nat table is gone (the daemon's words)
+    error = (
+        "Failed to Setup IP tables: Unable to enable NAT rule:  (iptables failed: iptables "
+        "--wait -t nat -I POSTROUTING -s 172.18.0.0/16 ! -o br-1 -j MASQUERADE: iptables "
+        "v1.8.9 (legacy): can't initialize iptables table `nat': Table does not exist (do you "
+        "need to insmod?)"
+    )
+    degraded = ProbeResult(
+        verdict=Verdict.DEGRADED,
+        docker_host="tcp://docker:2375",
+        elapsed_s=0.2,
+        detail="deep step failed",
+        deep=[DeepStep("create-network", False, 0.05, error)],
+    )
+    running = service_for("running-but-slow", "unknown")
+    diagnosis = decide(degraded, running, node_for("absent", "legacy"))
+    assert (diagnosis.cause.code, diagnosis.backend.backend) == ("iptable_nat-missing", "legacy")
+    assert diagnosis.quarantine.allowed  # the node's own report agrees
+
+
+def test_docker_iptables_legacy_in_the_service_spec_is_backend_evidence() -> None:
+    from dataclasses import replace
+
+    from preflight.kube.discovery import find_service_container
+
+    container = {
+        "name": "svc-0",
+        "image": "docker:27-dind",
+        "securityContext": {"privileged": False},
+        "env": [{"name": "DOCKER_IPTABLES_LEGACY", "value": "1"}],
+    }
+    found, _ = find_service_container([container], None)
+    assert found is not None
+    assert (found.privileged, found.iptables_legacy_env) == (False, "1")
+    evidence = replace(service_for("unknown-fatal", "unknown"), iptables_legacy_env="")
+    diagnosis = decide(probe_for("x"), evidence, None)
+    assert (diagnosis.backend.backend, diagnosis.backend.source) == ("nf_tables", "service-env")
