@@ -13,8 +13,8 @@ chooses the backend before it starts dockerd, then prints ``iptables --version``
   ``iptables --version`` -> ``iptables v1.8.10 (nf_tables)`` or ``iptables v1.8.10 (legacy)``.
 
 Older images ship legacy iptables only. The evidence order (issue 10, ``linux-modules.md``):
-the entrypoint's version line, the backend a failing iptables message prints (iptables'
-``xtables_chain_protos``/``iptables_exit_error`` prefix ``iptables v%s (%s): ``), the service's
+the entrypoint's version line, the backend a failing iptables message prints (the prefix
+``iptables v1.8.9 (legacy): `` of its error), the service's
 ``DOCKER_IPTABLES_LEGACY``, legacy tables in use, the dind image version; else unknown.
 """
 
@@ -29,9 +29,11 @@ LEGACY = "legacy"
 NF_TABLES = "nf_tables"
 UNKNOWN = "unknown"
 
-# `iptables --version` alone on a line (iptables/xshared.c print_version: "%s v%s (%s)\n").
+# `iptables --version` alone on a line, e.g. "iptables v1.8.9 (legacy)" / "(nf_tables)": what
+# Debian's iptables-legacy and iptables-nft print (tests/probe/test_backends_real.py runs them).
 _VERSION_LINE = re.compile(r"^\s*iptables v\d+\.\d+(?:\.\d+)? \((legacy|nf_tables)\)\s*$")
-# The same prefix in front of an error (iptables' xtables_error: "%s v%s (%s): ").
+# The same prefix in front of an error, e.g. "iptables v1.8.9 (legacy): can't initialize ..."
+# (tests/kube/logs/*.log: real dockerd whose iptables failed that way).
 _MESSAGE_BACKEND = re.compile(r"\biptables v\d+\.\d+(?:\.\d+)? \((legacy|nf_tables)\): ")
 # docker:<version>-dind, docker:<version>, docker:dind-<version>... the first version number.
 _IMAGE_VERSION = re.compile(r"(?:^|[:@/-])(\d+)\.(\d+)(?:\.(\d+))?(?:[-@.]|$)")
