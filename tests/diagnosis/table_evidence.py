@@ -1,19 +1,16 @@
 """Evidence for the decision table: backends x service situations x node situations.
 
 Log lines are the formats the real programs print:
-- the entrypoint's ``iptables --version`` line: iptables ``iptables/xshared.c`` ``print_version``
-  (``"%s v%s (%s)\\n"``), printed by docker-library/docker ``dockerd-entrypoint.sh``
-  (``iptables --version`` after the backend choice);
-- legacy nat missing: iptables-legacy ``can't initialize iptables table `nat': Table does not
-  exist (do you need to insmod?)`` (``iptables/iptables.c``), wrapped by moby's ``failed to create
-  NAT chain DOCKER: iptables failed: ...`` (``libnetwork/iptables``);
-- nft nat missing: iptables-nft ``CHAIN_ADD failed (No such file or directory): chain
-  PREROUTING`` (``iptables/nft.c`` ``nft_cmd_chain...`` error reporting);
-- moby 27's ip6tables warning (``daemon/daemon_unix.go``/bridge driver, level=warning);
-- ``mount: permission denied (are you root?)`` (busybox/util-linux mount, dind entrypoint);
-- ``error initializing graphdriver: driver not supported: overlay2`` (moby ``daemon/graphdriver``);
-- ``failed to load listeners: listen tcp 0.0.0.0:2375: bind: address already in use`` (moby
-  ``cmd/dockerd``).
+- the entrypoint's ``iptables --version`` line (docker-library/docker ``dockerd-entrypoint.sh``
+  runs ``iptables --version`` after choosing the backend): the exact output of Debian's
+  iptables-legacy / iptables-nft 1.8.x (``tests/probe/test_backends_real.py`` runs them);
+- legacy nat missing / nft nat chain missing: as real dockerd processes print them through
+  iptables wrappers (``tests/kube/logs/legacy-nat-missing.log``, ``nft-nat-missing.log``);
+- moby 27's ip6tables warning: the text quoted in issue 10 (``level=warning msg="ip6tables is
+  enabled, but cannot set up ip6tables chains"``);
+- ``mount: permission denied (are you root?)``, ``error initializing graphdriver: driver not
+  supported: overlay2``, ``failed to load listeners: ... bind: address already in use``: as in
+  ``tests/kube/logs/`` and the signature catalog's cited sources.
 """
 
 from __future__ import annotations
