@@ -38,6 +38,7 @@ IMAGE_PULL_REASONS = frozenset(
 CONFIG_ERROR_REASONS = frozenset(
     {"CreateContainerConfigError", "CreateContainerError", "RunContainerError"}
 )
+_TABLE_MODULES = frozenset(m for s in MODULE_SETS.values() for m in s.tables)
 _DOWN_VERDICTS = frozenset({Verdict.REFUSED, Verdict.TIMEOUT, Verdict.UNREACHABLE})
 # moby prints warnings as logrus text (level=warning) or JSON ("level":"warning").
 _WARNING_LEVEL = re.compile(r'level=warn(?:ing)?\b|"level":\s*"warn(?:ing)?"')
@@ -131,7 +132,8 @@ def decide(
                 continue
             problem = _module_cause(module, fact)
             if primary.rule == "not-established":
-                possible.append(problem)
+                if fact in FAULTS or module in _TABLE_MODULES:  # xt_* load on first use
+                    possible.append(problem)
             elif fact in FAULTS and backend.backend in MODULE_SETS:
                 others.append(problem)
         others += _log_warnings(service, primary.code)
