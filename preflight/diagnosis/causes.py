@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from preflight.diagnosis.model import HEALTHY_CAUSE, Cause, FaultClass
 from preflight.node.model import Remedy
+from preflight.node.remedy import persistence
 
 IPTABLE_NAT_MISSING = "iptable_nat-missing"
 IPTABLE_FILTER_MISSING = "iptable_filter-missing"
@@ -52,19 +53,10 @@ class CauseInfo:
     fix: str = ""
 
 
-def _module_remedy(modules: tuple[str, ...], conf_name: str) -> Remedy:
-    listed = "".join(f"{name}\n" for name in modules)
-    return Remedy(
-        file=f"/etc/modules-load.d/{conf_name}.conf",
-        content=listed,
-        load_now=f"modprobe -a {' '.join(modules)}",
-        verify=f"lsmod | grep -E '{'|'.join(modules)}'",
-        text=(
-            f"Load {', '.join(modules)} now and at every boot: systemd-modules-load reads "
-            "/etc/modules-load.d/*.conf on every distribution (a bare /etc/modules is not read "
-            "on RHEL/CentOS/Rocky/Fedora). Verify again after the next reboot."
-        ),
-    )
+def _module_remedy(modules: tuple[str, ...]) -> Remedy:
+    """Load ``modules`` now and at every boot: the node report's own wording of that fix (one
+    source), its file named after the first module."""
+    return persistence(modules)
 
 
 _NAT_MODULES = ("iptable_nat", "iptable_filter")
@@ -287,13 +279,13 @@ CAUSES: dict[str, CauseInfo] = {
 
 # Module causes carry the exact fix that worked in the field report.
 _REMEDIES: dict[str, Remedy] = {
-    IPTABLE_NAT_MISSING: _module_remedy(_NAT_MODULES, "iptable_nat"),
-    IPTABLE_FILTER_MISSING: _module_remedy(_NAT_MODULES, "iptable_nat"),
-    IP6TABLE_NAT_MISSING: _module_remedy(("ip6_tables", "ip6table_nat"), "ip6table_nat"),
-    OVERLAY_FS_MISSING: _module_remedy(("overlay",), "overlay"),
-    IP_TABLES_MISSING: _module_remedy(("ip_tables", *_NAT_MODULES), "iptable_nat"),
-    NFT_CHAIN_NAT_MISSING: _module_remedy(("nft_chain_nat",), "nft_chain_nat"),
-    NF_TABLES_MISSING: _module_remedy(("nf_tables", "nft_chain_nat"), "nf_tables"),
+    IPTABLE_NAT_MISSING: _module_remedy(_NAT_MODULES),
+    IPTABLE_FILTER_MISSING: _module_remedy(_NAT_MODULES),
+    IP6TABLE_NAT_MISSING: _module_remedy(("ip6table_nat", "ip6_tables")),
+    OVERLAY_FS_MISSING: _module_remedy(("overlay",)),
+    IP_TABLES_MISSING: _module_remedy((*_NAT_MODULES, "ip_tables")),
+    NFT_CHAIN_NAT_MISSING: _module_remedy(("nft_chain_nat",)),
+    NF_TABLES_MISSING: _module_remedy(("nf_tables", "nft_chain_nat")),
 }
 
 

@@ -1,7 +1,10 @@
-"""The diagnosis' fix: a fixed catalog keyed by cause code and a validated module name. Pure.
+"""The one selector of a diagnosis' fix: a fixed catalog keyed by cause code and a validated
+module name. Pure.
 
 Nothing found in a log line or a node file is ever copied into a remedy: module names are
-checked against :mod:`preflight.node.module_sets` and the commands are templates of this file.
+checked against :mod:`preflight.node.module_sets`, the commands are the templates of
+:mod:`preflight.node.remedy` (the node report words the same fix the same way) and the steps are
+worded for every medium by :mod:`preflight.node.fix_steps`.
 A modprobe.d ``install`` rule or a blacklist the node report found stays a finding (with its
 file and line); the remedy only names the module and what to check.
 """
@@ -11,15 +14,16 @@ from __future__ import annotations
 from preflight.diagnosis import causes
 from preflight.node.model import Remedy
 from preflight.node.module_sets import LEGACY, NF_TABLES, is_known_module, module_set
+from preflight.node.remedy import persistence
 
-# The modules a fix loads together, by the module the cause names.
+# The modules a fix loads together, by the module the cause names (the first names the file).
 _COMPANIONS: dict[str, tuple[str, ...]] = {
     "iptable_nat": ("iptable_nat", "iptable_filter"),
     "iptable_filter": ("iptable_nat", "iptable_filter"),
-    "ip_tables": ("ip_tables", "iptable_nat", "iptable_filter"),
-    "nft_chain_nat": ("nf_tables", "nft_chain_nat"),
-    "nf_tables": ("nf_tables", "nft_chain_nat"),
-    "ip6table_nat": ("ip6_tables", "ip6table_nat"),
+    "ip_tables": ("iptable_nat", "iptable_filter", "ip_tables"),
+    "nft_chain_nat": ("nft_chain_nat", "nf_tables"),
+    "nf_tables": ("nft_chain_nat", "nf_tables"),
+    "ip6table_nat": ("ip6table_nat", "ip6_tables"),
 }
 _MODULE_CAUSES = frozenset(
     {
@@ -66,20 +70,9 @@ def remedy(code: str, module: str | None = None) -> Remedy | None:
 
 
 def load_at_boot(modules: tuple[str, ...]) -> Remedy:
-    """Load ``modules`` now and at every boot (the fix that worked in the field report)."""
+    """Load ``modules`` now and at every boot (the fix that worked in the field report), worded
+    as everywhere by :func:`preflight.node.remedy.persistence`; only catalog module names."""
     for name in modules:
         if not is_known_module(name):
             raise ValueError(f"not a module of the catalog: {name!r}")
-    conf = modules[-1] if modules[0] == "nf_tables" else modules[0]
-    return Remedy(
-        file=f"/etc/modules-load.d/{conf}.conf",
-        content="".join(f"{name}\n" for name in modules),
-        load_now=f"modprobe -a {' '.join(modules)}",
-        verify=f"lsmod | grep -E '^({'|'.join(modules)}) '",
-        text=(
-            f"Load {', '.join(modules)} now and at every boot: systemd-modules-load reads "
-            "/etc/modules-load.d/*.conf on every distribution (a bare /etc/modules is not read "
-            "on RHEL/CentOS/Rocky/Fedora). If the node report names a blacklist or install rule "
-            "for one of them, remove that rule first. Verify again after the next reboot."
-        ),
-    )
+    return persistence(modules)
