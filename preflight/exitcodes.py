@@ -25,8 +25,8 @@ GENERAL = {
     ExitCode.NOT_OK: "a checked module is not loaded now or will not load at boot",
     ExitCode.USAGE: "invalid flags or environment",
     ExitCode.NO_INPUT: "an input (host root, file) does not exist or cannot be read",
-    ExitCode.UNAVAILABLE: "dind unhealthy with no cause established (no action), or the "
-    "Kubernetes API unreachable",
+    ExitCode.UNAVAILABLE: "dind unhealthy or (probe --deep) degraded with no cause established "
+    "(no action), or the Kubernetes API unreachable",
     ExitCode.SOFTWARE: "internal error (a bug; DIND_PREFLIGHT_DEBUG=1 shows the traceback)",
     ExitCode.TEMPFAIL: "retry: a node or runner fault (the job, on another runner), or GitLab "
     "unavailable (later)",
@@ -49,7 +49,8 @@ _COMMON = {
 BY_COMMAND: dict[str, dict[ExitCode, str]] = {
     "probe": {
         ExitCode.OK: "the daemon is healthy (and --deep passed)",
-        ExitCode.UNAVAILABLE: "the daemon is not usable: refused, timeout, unreachable, error",
+        ExitCode.UNAVAILABLE: "the daemon is not usable: refused, timeout, unreachable, error; "
+        "or (--deep) degraded: it answers but a container cannot start or reach the network",
         ExitCode.CONFIG: "the job's TLS/port settings do not match the daemon (tls-mismatch)",
         **_COMMON,
     },
@@ -64,7 +65,8 @@ BY_COMMAND: dict[str, dict[ExitCode, str]] = {
         ExitCode.NO_INPUT: "--host-root, --service-log or --probe-result cannot be read, is not a "
         "regular file, is too large, or is JSON nested too deeply",
         ExitCode.UNAVAILABLE: "cause not established: no action",
-        ExitCode.TEMPFAIL: "node or runner fault: retry the job on another runner",
+        ExitCode.TEMPFAIL: "node or runner fault: retry the job on another runner (quarantine "
+        "only when evidence the job cannot forge backs the cause)",
         ExitCode.CONFIG: "the job's own configuration is wrong (TLS/port)",
         **_COMMON,
         ExitCode.INTERRUPTED: "interrupted by SIGINT (a helper pod deleted first)",
@@ -85,8 +87,9 @@ BY_COMMAND: dict[str, dict[ExitCode, str]] = {
         ExitCode.UNAVAILABLE: "dind is not healthy, cause not established: no action taken "
         "(also when --deadline ends the run before a cause is established)",
         ExitCode.TEMPFAIL: "node or runner fault: retry the job on another runner "
-        "(retry: exit_codes: [75]); a failed report or action, or the deadline during the "
-        "report, does not change it",
+        "(retry: exit_codes: [75]); the runner is paused or the node tainted only when evidence "
+        "the job cannot forge backs the cause; a failed report or action, or the deadline during "
+        "the report, does not change it",
         ExitCode.CONFIG: "the job's own dind configuration is wrong (TLS/port): fix the job",
         **_COMMON,
         ExitCode.INTERRUPTED: "SIGINT: the summary and diagnosis were printed and the artifacts "

@@ -113,7 +113,7 @@ def execute(settings: RunSettings, adapters: Adapters, state: RunState | None = 
     state.stage = Stage.DIAGNOSE
     errors: list[str] = []
     diagnosis = adapters.diagnose(probe)
-    plan = plan_actions(diagnosis, settings.action)
+    plan = plan_actions(diagnosis, settings.action, kubernetes_api=settings.kubernetes_api)
     pending = _pending(plan, diagnosis)
     found = RunOutcome(plan.exit_code, probe, diagnosis, plan, pending=pending)
     state.outcome = found
