@@ -154,7 +154,10 @@ def assert_clean_lines(text: str, limit: int = 10_000) -> None:
 
 
 def stderr_lines(result: Result) -> list[str]:
-    return [line for line in result.stderr.splitlines() if line.strip()]
+    """stderr without the progress lines a run prints after a few quiet seconds (``...``)."""
+    return [
+        line for line in result.stderr.splitlines() if line.strip() and not line.endswith("...")
+    ]
 
 
 def env_without(env: Mapping[str, str], *names: str) -> dict[str, str]:

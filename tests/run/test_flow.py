@@ -148,9 +148,13 @@ def test_taint_node_taints_and_reports_without_pausing() -> None:
 @pytest.mark.parametrize(
     ("kubernetes_api", "steps", "paused"),
     [
-        (True, ["probe", "diagnose", "taint", "report", "artifacts"], False),
+        (
+            True,
+            ["probe", "diagnose", "artifacts", "announce", "taint", "report", "artifacts"],
+            False,
+        ),
         # No Kubernetes API: no taint is tried (nor logged as not applied); the pause at once.
-        (False, ["probe", "diagnose", "report", "artifacts"], True),
+        (False, ["probe", "diagnose", "artifacts", "announce", "report", "artifacts"], True),
     ],
 )
 def test_auto_taints_only_where_there_is_a_kubernetes_api(
@@ -173,7 +177,7 @@ def test_auto_without_quarantine_evidence_neither_taints_nor_pauses() -> None:
         diagnosis=Diagnosis(**{**diagnosis.__dict__, "node": "worker-3", "quarantine": unbacked})
     )
     outcome = execute(settings(Action.AUTO, kubernetes_api=False), adapters)
-    assert adapters.steps() == ["probe", "diagnose", "report", "artifacts"]
+    assert adapters.steps() == ["probe", "diagnose", "artifacts", "announce", "report", "artifacts"]
     assert ("report", False) in adapters.calls
     assert outcome.exit_code is ExitCode.TEMPFAIL
 
