@@ -13,11 +13,13 @@ from preflight.errors import PreflightError
 from preflight.exitcodes import ExitCode
 from preflight.redaction import redact
 
-COMMANDS = ("probe", "node_report", "diagnose", "report", "run")
+COMMANDS = ("probe", "node_report", "diagnose", "report", "run", "agent", "audit")
 
 EXIT_CODES_HELP = """exit codes:
   0   healthy (probe, run), every module fine (node-report), nothing to do
-  1   node-report: a checked module is not loaded now or will not load at boot
+  1   node-report: a checked module is not loaded now or will not load at boot;
+      audit: a node is not ready for dind now or after its next reboot
+  2   node-report --npd, audit, agent --once: could not tell (unknown)
   64  invalid usage or invalid environment (e.g. DOCKER_HOST=htp://x)
   66  node-report: the host root does not exist or cannot be read
   69  daemon unhealthy, cause not established (no action taken)

@@ -8,6 +8,7 @@ class ExitCode(IntEnum):
 
     OK = 0  # healthy, or nothing to do
     NOT_OK = 1  # node-report: a checked module is not loaded now or will not load at boot
+    UNKNOWN = 2  # node-report --npd, audit, agent --once: could not tell (NPD's "unknown")
     USAGE = 64  # EX_USAGE: invalid flags or invalid environment
     NO_INPUT = 66  # EX_NOINPUT: a host root or input file does not exist or cannot be read
     UNAVAILABLE = 69  # EX_UNAVAILABLE: daemon unhealthy, cause not established

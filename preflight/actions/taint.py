@@ -57,3 +57,20 @@ def with_taint(existing: list[dict[str, Any]] | None, taint: Taint) -> list[dict
             entry.pop("timeAdded", None)
             return current
     return [*current, wanted]
+
+
+def without_taint(
+    existing: list[dict[str, Any]] | None, key: str = TAINT_KEY, effect: str = TAINT_EFFECT
+) -> list[dict[str, Any]] | None:
+    """The node's taints without ours (any value); ``None`` when it is not there (idempotent)."""
+    current = [dict(t) for t in existing or [] if isinstance(t, dict)]
+    kept = [t for t in current if not (t.get("key") == key and t.get("effect") == effect)]
+    return None if len(kept) == len(current) else kept
+
+
+def has_taint(existing: list[dict[str, Any]] | None, key: str = TAINT_KEY) -> str | None:
+    """The value of our taint on a node (``""`` when it has none), ``None`` when it is absent."""
+    for entry in existing or []:
+        if isinstance(entry, dict) and entry.get("key") == key:
+            return str(entry.get("value") or "")
+    return None

@@ -37,6 +37,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "+NAME adds to them; repeat or separate with commas",
     )
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.add_argument(
+        "--npd",
+        nargs="?",
+        const="now",
+        choices=("now", "after-reboot"),
+        default=None,
+        help="node-problem-detector custom plugin mode: one line, exit 0 ok, 1 problem, "
+        "2 unknown; for the node now (default) or after its next reboot",
+    )
 
 
 def module_list(values: list[str] | None) -> list[str]:
@@ -68,6 +77,8 @@ def run(args: argparse.Namespace) -> int:
     from preflight.node.api import analyze_host
 
     modules = module_list(args.module)
+    if args.npd:
+        return npd_plugin(args.root, args.proc, modules, args.npd)
     report = analyze_host(args.root, args.proc, modules)
     if args.json:
         import json
@@ -80,3 +91,22 @@ def run(args: argparse.Namespace) -> int:
 
         print(render_text(report), end="")
     return int(ExitCode.OK if report.ok else ExitCode.NOT_OK)
+
+
+def npd_plugin(root: str, proc: str | None, modules: list[str], which: str) -> int:
+    """node-problem-detector's custom plugin protocol: one line on stdout, exit 0 (ok),
+    1 (problem) or 2 (unknown; also when the host root cannot be read)."""
+    from preflight.errors import PreflightError
+    from preflight.node.api import analyze_host
+    from preflight.readiness.model import Status
+    from preflight.readiness.verdict import readiness_of
+
+    try:
+        readiness = readiness_of(analyze_host(root, proc, modules))
+    except PreflightError as exc:
+        print(f"unknown: {exc}"[:1000])
+        return int(ExitCode.UNKNOWN)
+    item = readiness.now if which == "now" else readiness.after_reboot
+    print(f"{item.code}: {item.message}"[:1000])
+    codes = {Status.TRUE: ExitCode.OK, Status.FALSE: ExitCode.NOT_OK}
+    return int(codes.get(item.status, ExitCode.UNKNOWN))

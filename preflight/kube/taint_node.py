@@ -9,7 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from preflight.actions.taint import Taint, taint_for, with_taint
+from preflight.actions.taint import (
+    TAINT_EFFECT,
+    TAINT_KEY,
+    Taint,
+    taint_for,
+    with_taint,
+    without_taint,
+)
 from preflight.diagnosis.model import Diagnosis
 from preflight.kube import permissions
 from preflight.kube.client import KubeConflict, KubeContext, KubeError, connect
@@ -55,6 +62,41 @@ def taint_node(ctx: KubeContext, node: str, taint: Taint, attempts: int = ATTEMP
             )
     return TaintOutcome(
         node, taint, changed=False, problem=f"taint node {node}: the node kept changing (409)"
+    )
+
+
+def untaint_node(
+    ctx: KubeContext, node: str, key: str = TAINT_KEY, attempts: int = ATTEMPTS
+) -> TaintOutcome:
+    """Make sure ``node`` carries no ``key:NoSchedule`` taint; never raises for API problems."""
+    taint = Taint(key, "", TAINT_EFFECT)
+    for _ in range(max(1, attempts)):
+        try:
+            current = ctx.get_json(permissions.GET_NODE, ctx.api.read_node, node)
+            taints = without_taint((current.get("spec") or {}).get("taints"), key)
+            if taints is None:
+                return TaintOutcome(node, taint, changed=False)
+            version = (current.get("metadata") or {}).get("resourceVersion")
+            patch: dict[str, object] = {"spec": {"taints": taints}}
+            if version:
+                patch["metadata"] = {"resourceVersion": version}
+            ctx.call(
+                permissions.PATCH_NODE,
+                ctx.api.patch_node,
+                node,
+                patch,
+                _content_type="application/merge-patch+json",
+                _preload_content=False,
+            )
+            return TaintOutcome(node, taint, changed=True)
+        except KubeConflict:
+            continue
+        except KubeError as exc:
+            return TaintOutcome(
+                node, taint, changed=False, problem=f"untaint node {node}: {exc.limitation}"
+            )
+    return TaintOutcome(
+        node, taint, changed=False, problem=f"untaint node {node}: the node kept changing (409)"
     )
 
 

@@ -1,0 +1,179 @@
+"""NodeReport -> NodeReadiness: can the node run dind now, and after its next reboot? Pure.
+
+Now: every module the analysis checked (the set for the node's iptables backend) is loaded or
+built in. Not loaded counts even where the kernel could autoload it on first use (the product
+rule of ``linux-modules.md``: dind's backend detection may never trigger that load).
+
+After the next reboot: every checked module loads at boot, for the running kernel and for every
+other installed kernel (any of them may be the next boot). Unknown where the analysis could not
+see (no /proc/modules, only the job's /proc, unreadable configuration).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from preflight.diagnosis import causes
+from preflight.node.model import Finding, NodeReport, Remedy, Severity
+from preflight.readiness.model import (
+    READY_AFTER_REBOOT,
+    READY_NOW,
+    NodeReadiness,
+    Readiness,
+    Status,
+)
+
+MODULES_LOADED = "modules-loaded"
+MODULES_LOAD_AT_BOOT = "modules-load-at-boot"
+STATE_UNKNOWN = "module-state-unknown"
+BOOT_UNKNOWN = "boot-persistence-unknown"
+NOT_PERSISTENT = "module-not-persistent"
+UNREADABLE = "host-root-unreadable"
+_NOW_CODES = frozenset({"module-not-loaded", "module-state-unknown", "module-unavailable"})
+
+
+def readiness_of(report: NodeReport) -> NodeReadiness:
+    """The two conditions for the node ``report`` describes."""
+    return NodeReadiness(
+        now=_now(report),
+        after_reboot=_after_reboot(report),
+        backend=report.iptables.backend_hint,
+    )
+
+
+def missing_cause(module: str) -> str:
+    """The catalog's cause code for a module that is not there (``iptable_nat-missing``)."""
+    code = f"{module}-missing"
+    return code if code in causes.CAUSES else "module-not-loaded"
+
+
+def _now(report: NodeReport) -> Readiness:
+    names = list(report.modules)
+    unknown = [n for n, s in report.modules.items() if not s.loaded_known]
+    missing = [n for n, s in report.modules.items() if s.loaded_known and not s.loaded]
+    if missing:
+        name = missing[0]
+        finding = _first(report, lambda f: f.module == name and f.code in _NOW_CODES)
+        code = missing_cause(name)
+        message = finding.message if finding else f"{name} is not loaded in the running kernel"
+        fix = (finding.remedy if finding else None) or causes.default_remedy(code)
+        return Readiness(READY_NOW, Status.FALSE, code, _one_line(message), fix)
+    if unknown:
+        return Readiness(
+            READY_NOW,
+            Status.UNKNOWN,
+            STATE_UNKNOWN,
+            f"cannot tell whether {', '.join(unknown)} is loaded: no /proc/modules, /sys/module "
+            "or kernel configuration could be read",
+        )
+    if not names:
+        return Readiness(READY_NOW, Status.UNKNOWN, STATE_UNKNOWN, "no module was checked")
+    return Readiness(
+        READY_NOW,
+        Status.TRUE,
+        MODULES_LOADED,
+        f"{', '.join(names)} loaded ({report.iptables.backend_hint} iptables backend)",
+    )
+
+
+def _after_reboot(report: NodeReport) -> Readiness:
+    for name, state in report.modules.items():
+        if state.loads_at_boot_known and not state.loads_at_boot and not state.builtin:
+            finding = _first(
+                report,
+                lambda f, n=name: (
+                    f.module == n
+                    and f.severity is Severity.ERROR
+                    and f.kernel is None
+                    and f.code not in _NOW_CODES
+                ),
+            )
+            if finding is not None:
+                return _from_finding(finding)
+            return Readiness(
+                READY_AFTER_REBOOT,
+                Status.FALSE,
+                NOT_PERSISTENT,
+                f"nothing loads {name} at boot",
+                causes.default_remedy(missing_cause(name)),
+            )
+    for kernel in report.kernels:
+        if kernel.missing or kernel.not_at_boot or (kernel.problem and not kernel.running):
+            finding = _first(report, _kernel_finding(kernel.release))
+            if finding is not None:
+                return _from_finding(finding)
+            names = ", ".join([*kernel.missing, *kernel.not_at_boot]) or "modules"
+            return Readiness(
+                READY_AFTER_REBOOT,
+                Status.FALSE,
+                "kernel-missing-module",
+                f"installed kernel {kernel.release}: {names} would not be loaded after booting it",
+            )
+    blind = [n for n, s in report.modules.items() if not s.loads_at_boot_known]
+    if blind or not report.modules:
+        return Readiness(
+            READY_AFTER_REBOOT,
+            Status.UNKNOWN,
+            BOOT_UNKNOWN,
+            "boot persistence not visible (only the loaded modules could be read)",
+        )
+    kernels = len(report.kernels)
+    return Readiness(
+        READY_AFTER_REBOOT,
+        Status.TRUE,
+        MODULES_LOAD_AT_BOOT,
+        f"{', '.join(report.modules)} load at boot"
+        + (f" on all {kernels} installed kernels" if kernels > 1 else ""),
+    )
+
+
+def _boot_finding(module: str) -> Callable[[Finding], bool]:
+    def wanted(finding: Finding) -> bool:
+        return (
+            finding.module == module
+            and finding.severity is Severity.ERROR
+            and finding.kernel is None
+            and finding.code not in _NOW_CODES
+        )
+
+    return wanted
+
+
+def _kernel_finding(release: str) -> Callable[[Finding], bool]:
+    def wanted(finding: Finding) -> bool:
+        return finding.kernel == release
+
+    return wanted
+
+
+def _from_finding(finding: Finding) -> Readiness:
+    return Readiness(
+        READY_AFTER_REBOOT,
+        Status.FALSE,
+        finding.code,
+        _one_line(finding.message),
+        finding.remedy,
+    )
+
+
+def _first(report: NodeReport, wanted: Callable[[Finding], bool]) -> Finding | None:
+    return next((f for f in report.findings if wanted(f)), None)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())[:1000]
+
+
+def fix_line(fix: Remedy | None) -> str:
+    """The fix in one line (for an Event, a condition reader, the audit table)."""
+    if fix is None:
+        return ""
+    parts = []
+    if fix.file and fix.content is not None:
+        listed = " ".join(fix.content.split())
+        parts.append(f"write {fix.file} ({listed})")
+    if fix.load_now:
+        parts.append(f"run {fix.load_now}")
+    if not parts and fix.text:
+        parts.append(" ".join(fix.text.split()))
+    return "; ".join(parts)

@@ -1,0 +1,264 @@
+"""The node agent against the fake API: conditions, Events, taint, outages, restarts, SIGTERM."""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from preflight.agent.loop import Agent, AgentSettings
+from preflight.agent.publish import Target
+from preflight.kube.client import connect
+from preflight.kube.settings import KubeSettings
+from tests.fleet.conftest import NODE, node_object
+from tests.kube.fake_cluster import FakeCluster
+from tests.node import profiles
+from tests.node.rootbuilder import HostRoot
+
+TAINT_KEY = "dind-preflight.io/broken"
+
+
+def make_agent(cluster: FakeCluster, root: HostRoot, *, taint: bool = True) -> Agent:
+    settings = KubeSettings(kubeconfig=str(cluster.kubeconfig()))
+    return Agent(
+        AgentSettings(
+            Target(NODE, "dind-preflight", taint=taint),
+            root=str(root.path),
+            proc=str(root.path / "proc"),
+        ),
+        lambda: connect(settings),
+        out=io.StringIO(),
+    )
+
+
+def break_node(root: HostRoot) -> None:
+    root.proc(profiles.HEALTHY, ["x_tables"], cmdline="ro")
+
+
+def heal_node(root: HostRoot) -> None:
+    root.proc(profiles.HEALTHY, profiles.HEALTHY_LOADED, cmdline="ro")
+
+
+def cycle(agent: Agent) -> bool:
+    agent.check()
+    return agent.publish().ok
+
+
+def conditions(cluster: FakeCluster) -> dict[str, dict[str, Any]]:
+    node = cluster.get("v1/nodes", None, NODE)
+    assert node is not None
+    return {c["type"]: c for c in node["status"]["conditions"]}
+
+
+def our_taints(cluster: FakeCluster) -> list[dict[str, Any]]:
+    node = cluster.get("v1/nodes", None, NODE)
+    assert node is not None
+    return [t for t in node["spec"].get("taints") or [] if t["key"] == TAINT_KEY]
+
+
+def events(cluster: FakeCluster) -> list[dict[str, Any]]:
+    return [
+        r.data
+        for r in cluster.requests()
+        if r.method == "POST" and r.path.endswith("/events") and isinstance(r.data, dict)
+    ]
+
+
+def test_breaks_and_heals(cluster: FakeCluster, tmp_path: Path) -> None:
+    cluster.add("v1/nodes", None, node_object(NODE))
+    root = profiles.healthy(tmp_path)
+    agent = make_agent(cluster, root)
+    assert cycle(agent)
+    first = conditions(cluster)
+    assert first["Ready"]["reason"] == "KubeletReady"  # the kubelet's condition is untouched
+    assert first["DindReady"]["status"] == "True"
+    assert first["DindReadyAfterReboot"]["status"] == "True"
+    assert our_taints(cluster) == []
+
+    break_node(root)
+    assert cycle(agent)
+    broken = conditions(cluster)["DindReady"]
+    assert (broken["status"], broken["reason"]) == ("False", "IptableNatMissing")
+    assert "iptable_nat is not loaded" in broken["message"]
+    assert our_taints(cluster) == [
+        {"key": TAINT_KEY, "value": "iptable_nat-missing", "effect": "NoSchedule"}
+    ]
+    warning = events(cluster)[-1]
+    assert warning["type"] == "Warning" and warning["reason"] == "IptableNatMissing"
+    assert warning["involvedObject"] == {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "name": NODE,
+        "uid": f"uid-{NODE}",
+    }
+    assert warning["message"].startswith("DindReady False (was True): ")
+    assert "Fix: " in warning["message"] and "modprobe" in warning["message"]
+    assert warning["metadata"]["namespace"] == "dind-preflight"
+
+    count = len(events(cluster))
+    assert cycle(agent)  # still broken: no Event, same transition time
+    again = conditions(cluster)["DindReady"]
+    assert again["lastTransitionTime"] == broken["lastTransitionTime"]
+    assert len(events(cluster)) == count
+
+    heal_node(root)
+    assert cycle(agent)
+    assert conditions(cluster)["DindReady"]["status"] == "True"
+    assert events(cluster)[-1]["type"] == "Normal"
+    assert len(our_taints(cluster)) == 1, "one healthy check does not untaint"
+    assert cycle(agent)
+    assert our_taints(cluster) == []
+    node = cluster.get("v1/nodes", None, NODE)
+    assert (
+        node is not None
+        and {"key": "other", "value": "x", "effect": "NoSchedule"} in node["spec"]["taints"]
+    )
+
+
+def test_taint_can_be_turned_off(cluster: FakeCluster, tmp_path: Path) -> None:
+    cluster.add("v1/nodes", None, node_object(NODE))
+    root = profiles.healthy(tmp_path)
+    break_node(root)
+    agent = make_agent(cluster, root, taint=False)
+    assert cycle(agent)
+    assert conditions(cluster)["DindReady"]["status"] == "False"
+    assert our_taints(cluster) == []
+
+
+def test_outage_loses_no_transition(cluster: FakeCluster, tmp_path: Path) -> None:
+    cluster.add("v1/nodes", None, node_object(NODE))
+    root = profiles.healthy(tmp_path)
+    agent = make_agent(cluster, root)
+    assert cycle(agent)
+    before = len(events(cluster))
+    cluster.set_outage(True)
+    break_node(root)
+    assert not cycle(agent)  # checked, not published
+    heal_node(root)
+    assert not cycle(agent)
+    cluster.set_outage(False)
+    assert agent.publish().ok
+    sent = events(cluster)[before:]
+    assert [e["message"].split(":")[0] for e in sent] == [
+        "DindReady False (was True)",
+        "DindReady True (was False)",
+    ]
+    assert conditions(cluster)["DindReady"]["status"] == "True"
+    assert our_taints(cluster) == []  # healthy when the API came back: nothing to taint
+
+
+def test_restart_does_not_flap(cluster: FakeCluster, tmp_path: Path) -> None:
+    cluster.add("v1/nodes", None, node_object(NODE))
+    root = profiles.healthy(tmp_path)
+    break_node(root)
+    assert cycle(make_agent(cluster, root))
+    published = conditions(cluster)["DindReady"]
+    count = len(events(cluster))
+
+    restarted = make_agent(cluster, root)  # a new pod: empty memory, same node
+    assert cycle(restarted)
+    assert conditions(cluster)["DindReady"]["lastTransitionTime"] == published["lastTransitionTime"]
+    assert len(events(cluster)) == count
+    heal_node(root)
+    assert cycle(restarted)
+    assert len(our_taints(cluster)) == 1
+    assert cycle(restarted)
+    assert our_taints(cluster) == []
+
+
+def test_restart_during_outage_keeps_the_transition(cluster: FakeCluster, tmp_path: Path) -> None:
+    cluster.add("v1/nodes", None, node_object(NODE))
+    root = profiles.healthy(tmp_path)
+    assert cycle(make_agent(cluster, root))
+    count = len(events(cluster))
+    cluster.set_outage(True)
+    break_node(root)
+    restarted = make_agent(cluster, root)
+    assert not cycle(restarted)
+    cluster.set_outage(False)
+    assert restarted.publish().ok
+    sent = events(cluster)[count:]
+    assert [e["message"].split(":")[0] for e in sent] == ["DindReady False (was True)"]
+
+
+def test_unreadable_root_is_unknown_and_never_taints(cluster: FakeCluster, tmp_path: Path) -> None:
+    cluster.add("v1/nodes", None, node_object(NODE))
+    root = HostRoot(tmp_path / "missing")
+    agent = make_agent(cluster, root)
+    assert cycle(agent)
+    found = conditions(cluster)
+    assert found["DindReady"]["status"] == "Unknown"
+    assert found["DindReady"]["reason"] == "HostRootUnreadable"
+    assert our_taints(cluster) == []
+
+
+def test_metrics(cluster: FakeCluster, tmp_path: Path) -> None:
+    cluster.add("v1/nodes", None, node_object(NODE))
+    root = profiles.centos8_field_report(tmp_path / "root", "manual")
+    agent = make_agent(cluster, root)
+    assert cycle(agent)
+    text = agent.metrics.text()
+    assert 'dind_preflight_condition{condition="DindReady",status="True"} 1.0' in text
+    assert 'dind_preflight_condition{condition="DindReadyAfterReboot",status="False"} 1.0' in text
+    assert 'dind_preflight_module_loaded{backend="legacy",module="iptable_nat"} 1.0' in text
+    assert 'dind_preflight_module_loads_at_boot{backend="legacy",module="iptable_nat"} 0.0' in text
+    assert "dind_preflight_check_duration_seconds_count 1.0" in text
+    assert "dind_preflight_last_good_check_timestamp_seconds " in text
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_command_serves_metrics_and_stops_on_sigterm(cluster: FakeCluster, tmp_path: Path) -> None:
+    cluster.add("v1/nodes", None, node_object(NODE))
+    root = profiles.healthy(tmp_path)
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("KUBERNETES_SERVICE_HOST", "NODE_NAME")}
+    env.update(KUBECONFIG=str(cluster.kubeconfig()), NODE_NAME=NODE, POD_NAMESPACE="dind-preflight")
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "preflight",
+            "agent",
+            "--root",
+            str(root.path),
+            "--proc",
+            str(root.path / "proc"),
+            "--metrics-port",
+            str(port),
+            "--metrics-address",
+            "127.0.0.1",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and "DindReady" not in conditions(cluster):
+            time.sleep(0.1)
+        assert conditions(cluster)["DindReady"]["status"] == "True"
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+            assert b"dind_preflight_condition" in response.read()
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 0, err
+    assert out.splitlines()[-1] == "dind-preflight agent: stopped"
+    assert "check: DindReady=True" in out
