@@ -79,15 +79,7 @@ def _now(report: NodeReport) -> Readiness:
 def _after_reboot(report: NodeReport) -> Readiness:
     for name, state in report.modules.items():
         if state.loads_at_boot_known and not state.loads_at_boot and not state.builtin:
-            finding = _first(
-                report,
-                lambda f, n=name: (
-                    f.module == n
-                    and f.severity is Severity.ERROR
-                    and f.kernel is None
-                    and f.code not in _NOW_CODES
-                ),
-            )
+            finding = _first(report, _boot_finding(name))
             if finding is not None:
                 return _from_finding(finding)
             return Readiness(
