@@ -56,7 +56,16 @@ class RbacEmulator(kmock.KubernetesEmulator):
     concurrent_writes: int = 0  # that many next patches find the object changed by someone else
     outage: bool = False  # every authenticated request gets 503 (the API server is away)
     failures: dict[tuple[str, str], int] = attrs.field(factory=dict)  # (verb, resource) -> 500s
+    archive: list[kmock.Request] = attrs.field(factory=list)  # older requests (see _trim)
     _rv: int = 100
+
+    def _trim(self) -> None:
+        """kmock matches each request against its whole request log (quadratic in the number of
+        requests); keep the log short and the older requests in ``archive`` for assertions."""
+        log: list[kmock.Request] = self._requests
+        if len(log) > 32:
+            self.archive.extend(log[:-8])
+            del log[:-8]
 
     def _verb_resource(self, request: kmock.Request) -> tuple[str, str]:
         verb = _VERBS.get(request.action, str(request.method).lower()) if request.action else ""
@@ -67,6 +76,7 @@ class RbacEmulator(kmock.KubernetesEmulator):
         return verb, resource
 
     async def _handle(self, request: kmock.Request) -> Any:
+        self._trim()
         # RBAC applies to the job's service account (requests with a token); the fake kubelet
         # talks to the API without one.
         authenticated = "authorization" in {key.lower() for key in request.headers}
@@ -456,7 +466,7 @@ class FakeCluster:
                     _sent_body(r.body),
                     dict(r.headers),
                 )
-                for r in list(self.emulator)
+                for r in [*self.emulator.archive, *list(self.emulator)]
             ]
 
         result: list[Recorded] = self._in_loop(read)
