@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -259,3 +260,10 @@ def test_sigint_leaves_no_helper_pod(cluster: FakeCluster) -> None:
     assert process.returncode == 130, err
     assert "interrupted" in err
     assert cluster.helper_pods() == []
+
+
+def test_readme_quotes_the_real_table() -> None:
+    from tests.fleet.readme_example import example
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    assert f"```\n{example()}```\n" in readme
