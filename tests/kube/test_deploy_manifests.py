@@ -203,3 +203,19 @@ def test_npd_plugin_config_calls_node_report_npd() -> None:
     for rule in config["rules"]:
         assert rule["condition"] in conditions and rule["type"] == "permanent"
         assert rule["args"][:1] == ["node-report"] and "--npd" in rule["args"]
+
+
+def test_fleet_mode_helm_values() -> None:
+    values = yaml.safe_load((DEPLOY / "helm/values-fleet-mode.yaml").read_text())
+    config = tomllib.loads(values["runners"]["config"].replace("{{.Release.Namespace}}", "ci"))
+    runner = config["runners"][0]
+    (account,) = [d["metadata"]["name"] for _, d in JOB_MODE if d["kind"] == "ServiceAccount"]
+    assert runner["kubernetes"]["service_account"] == account
+    assert "DIND_PREFLIGHT_NO_HELPER=1" in runner["environment"]
+    bound = {
+        s["name"]
+        for _, d in _agent_docs("rbac-job-readonly.yaml")
+        if d["kind"].endswith("Binding")
+        for s in d["subjects"]
+    }
+    assert bound == {account}
