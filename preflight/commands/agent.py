@@ -68,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
 
     from preflight.agent.loop import Agent, AgentSettings
     from preflight.agent.publish import Target
-    from preflight.kube.client import connect
+    from preflight.kube.node_api import connect_agent
     from preflight.kube.settings import parse_timeout, settings_from
     from preflight.readiness.model import Status
 
@@ -91,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
         interval_s=interval,
         retry_s=min(15.0, interval),
     )
-    agent = Agent(settings, lambda: connect(kube))
+    agent = Agent(settings, lambda: connect_agent(kube))
     if args.once:
         readiness = agent.check()
         published = agent.publish()

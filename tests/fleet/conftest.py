@@ -40,3 +40,23 @@ def cluster(tmp_path: Path) -> Iterator[FakeCluster]:
         yield fake
         leftovers = [pod["metadata"]["name"] for pod in fake.helper_pods()]
         assert leftovers == [], f"helper pods left behind: {leftovers}"
+
+
+@pytest.fixture
+def tls_cluster(tmp_path: Path) -> Iterator[tuple[FakeCluster, Path]]:
+    """The fake API over TLS and a pod's service-account directory for it (in-cluster mode)."""
+    import ssl
+
+    import trustme
+
+    ca = trustme.CA()
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ca.issue_cert("127.0.0.1").configure_cert(context)
+    sa = tmp_path / "serviceaccount"
+    sa.mkdir()
+    (sa / "token").write_text("agent-sa-token-0b7c1d")
+    (sa / "namespace").write_text("dind-preflight")
+    ca.cert_pem.write_to_path(str(sa / "ca.crt"))
+    (tmp_path / "cluster").mkdir()
+    with running_cluster(tmp_path / "cluster", tls=context) as fake:
+        yield fake, sa
