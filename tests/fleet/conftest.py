@@ -8,7 +8,10 @@ from typing import Any
 
 import pytest
 
+from tests.gitlab.fake_gitlab import fake_gitlab
 from tests.kube.fake_cluster import FakeCluster, running_cluster
+
+__all__ = ["fake_gitlab"]
 
 NODE = "worker-3"
 KUBELET_READY = {
