@@ -94,6 +94,8 @@ class Agent:
             readiness = readiness_of(report)
         except PreflightError as exc:
             readiness = _unreadable(str(exc))
+        except Exception as exc:  # a bug in one check must not stop the agent: say it, go on
+            readiness = _unreadable(f"internal error: {type(exc).__name__}: {exc}")
         seconds = time.monotonic() - started
         self.memory = observe(self.memory, readiness, at)
         self.metrics.record(report, readiness, seconds, at.timestamp())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from preflight.errors import UsageError
+from preflight.errors import PreflightError, UsageError
 from preflight.exitcodes import ExitCode
 
 NAME = "agent"
@@ -98,9 +98,16 @@ def run(args: argparse.Namespace) -> int:
         if readiness.now.status is Status.UNKNOWN or not published.ok:
             return int(ExitCode.UNKNOWN)
         return int(ExitCode.OK if readiness.now.status is Status.TRUE else ExitCode.NOT_OK)
-    server = (
-        agent.metrics.serve(args.metrics_port, args.metrics_address) if args.metrics_port else None
-    )
+    server = None
+    if args.metrics_port:
+        try:
+            server = agent.metrics.serve(args.metrics_port, args.metrics_address)
+        except OSError as exc:
+            raise PreflightError(
+                f"cannot serve /metrics on {args.metrics_address}:{args.metrics_port}: "
+                f"{exc.strerror or exc}; choose another --metrics-port (0: off)",
+                ExitCode.UNAVAILABLE,
+            ) from None
     stop = threading.Event()
 
     def on_signal(signum: int, frame: object) -> None:

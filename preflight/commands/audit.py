@@ -89,7 +89,9 @@ def run(args: argparse.Namespace) -> int:
         helper_image=args.helper_image,
         helper_pull_policy=args.helper_pull_policy,
     )
-    kube = replace(kube, job_id=f"audit-{secrets.token_hex(4)}")
+    kube = replace(
+        kube, job_id=f"audit-{secrets.token_hex(4)}", namespace=args.namespace or kube.namespace
+    )
     try:
         ctx = connect(kube)
         nodes = list_nodes(ctx, args.selector)

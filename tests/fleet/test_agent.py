@@ -262,3 +262,37 @@ def test_command_serves_metrics_and_stops_on_sigterm(cluster: FakeCluster, tmp_p
     assert process.returncode == 0, err
     assert out.splitlines()[-1] == "dind-preflight agent: stopped"
     assert "check: DindReady=True" in out
+
+
+def test_busy_metrics_port_is_one_line_and_exit_69(
+    tmp_path: Path, capsys: Any, monkeypatch: Any
+) -> None:
+    import socket
+
+    from preflight.cli import main
+
+    root = profiles.healthy(tmp_path)
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+        code = main(
+            [
+                "agent",
+                "--node",
+                NODE,
+                "--root",
+                str(root.path),
+                "--metrics-port",
+                str(port),
+                "--metrics-address",
+                "127.0.0.1",
+            ]
+        )
+    err = capsys.readouterr().err
+    assert code == 69
+    assert (
+        err.startswith("dind-preflight: error: cannot serve /metrics on 127.0.0.1:")
+        and err.count("\n") == 1
+    )

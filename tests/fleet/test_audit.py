@@ -267,3 +267,17 @@ def test_readme_quotes_the_real_table() -> None:
 
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     assert f"```\n{example()}```\n" in readme
+
+
+def test_progress_bar_draws_on_one_line() -> None:
+    import io
+
+    from preflight.audit.render import progress_bar
+
+    stream = io.StringIO()
+    draw = progress_bar(stream, width=10)
+    for done in (0, 5, 10):
+        draw(done, 10)
+    assert stream.getvalue() == (
+        "\r[..........] 0/10 nodes\r[#####.....] 5/10 nodes\r[##########] 10/10 nodes\n"
+    )
