@@ -44,6 +44,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="IfNotPresent (default), Always or Never",
     )
     parser.add_argument(
+        "--namespace",
+        metavar="NS",
+        default=None,
+        help="namespace of the helper pods (default: the kubeconfig context's; it must allow "
+        "a read-only hostPath, e.g. dind-preflight from deploy/agent/namespace.yaml)",
+    )
+    parser.add_argument(
         "--no-helper",
         action="store_true",
         help="read the agent's conditions only; never start a pod",
