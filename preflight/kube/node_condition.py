@@ -1,5 +1,5 @@
 """Read the job's node's DindReady condition (``nodes get``, the read-only ClusterRole in
-``deploy/agent/rbac-job-readonly.yaml``) and turn it into node evidence when it is fresh."""
+``deploy/rbac/fleet-mode/job-readonly.yaml``) and turn it into node evidence when it is fresh."""
 
 from __future__ import annotations
 

@@ -17,7 +17,7 @@ from tests.kube.fake_cluster import FakeCluster
 REFUSED = ProbeResult(
     verdict=Verdict.REFUSED, docker_host="tcp://docker:2375", elapsed_s=0.02, detail="refused"
 )
-# The job's RBAC in fleet mode (deploy/agent/rbac-job-readonly.yaml plus the job Role without
+# The job's RBAC in fleet mode (deploy/rbac/fleet-mode/job-readonly.yaml plus the job Role without
 # pods create): read its pod and the dind log, read nodes. No pods create, no nodes patch.
 FLEET_JOB_RBAC = {("get", "pods"), ("get", "pods/log"), ("watch", "pods"), ("get", "nodes")}
 

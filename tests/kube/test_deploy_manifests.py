@@ -177,7 +177,7 @@ def test_agent_rbac_is_what_the_agent_uses() -> None:
 
 
 def test_fleet_mode_jobs_cannot_create_pods() -> None:
-    docs = _agent_docs("rbac-job-readonly.yaml")
+    docs = [(p, d) for p, d in MANIFESTS if p.name == "job-readonly.yaml"]
     granted = _rules("ClusterRole", docs) | _rules("Role", docs)
     assert granted == {("get", "nodes"), ("get", "pods"), ("watch", "pods"), ("get", "pods/log")}
 
@@ -214,7 +214,8 @@ def test_fleet_mode_helm_values() -> None:
     assert "DIND_PREFLIGHT_NO_HELPER=1" in runner["environment"]
     bound = {
         s["name"]
-        for _, d in _agent_docs("rbac-job-readonly.yaml")
+        for p, d in MANIFESTS
+        if p.name == "job-readonly.yaml"
         if d["kind"].endswith("Binding")
         for s in d["subjects"]
     }
