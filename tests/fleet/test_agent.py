@@ -296,3 +296,39 @@ def test_busy_metrics_port_is_one_line_and_exit_69(
         err.startswith("dind-preflight: error: cannot serve /metrics on 127.0.0.1:")
         and err.count("\n") == 1
     )
+
+
+def test_a_new_boot_id_triggers_a_check_and_stop_is_prompt(
+    cluster: FakeCluster, tmp_path: Path
+) -> None:
+    import dataclasses
+    import threading
+
+    cluster.add("v1/nodes", None, node_object(NODE))
+    root = profiles.healthy(tmp_path)
+    boot_id = root.path / "proc/sys/kernel/random/boot_id"
+    boot_id.parent.mkdir(parents=True, exist_ok=True)
+    boot_id.write_text("5b1c-first-boot\n")
+    agent = make_agent(cluster, root)
+    agent.settings = dataclasses.replace(agent.settings, interval_s=3600, boot_poll_s=0.05)
+    stop = threading.Event()
+    runner = threading.Thread(target=agent.run, args=(stop,))
+    runner.start()
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and agent.out.getvalue().count("check:") < 1:
+            time.sleep(0.02)
+        assert agent.out.getvalue().count("check:") == 1
+        break_node(root)
+        boot_id.write_text("9e2a-second-boot\n")  # the node rebooted (into a broken state)
+        while time.monotonic() < deadline and agent.out.getvalue().count("check:") < 2:
+            time.sleep(0.02)
+        assert "boot id changed" in agent.out.getvalue()
+        while time.monotonic() < deadline and conditions(cluster)["DindReady"]["status"] != "False":
+            time.sleep(0.02)
+        assert conditions(cluster)["DindReady"]["status"] == "False"
+    finally:
+        stop.set()
+        runner.join(30)
+    assert not runner.is_alive()
+    assert agent.out.getvalue().count("check:") == 2  # nothing more until the next interval

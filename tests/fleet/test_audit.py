@@ -281,3 +281,20 @@ def test_progress_bar_draws_on_one_line() -> None:
     assert stream.getvalue() == (
         "\r[..........] 0/10 nodes\r[#####.....] 5/10 nodes\r[##########] 10/10 nodes\n"
     )
+
+
+def test_forbidden_to_list_nodes_is_one_line_and_exit_69(cluster: FakeCluster) -> None:
+    cluster.allow_only({("get", "nodes")})
+    done = subprocess.run(
+        [sys.executable, "-m", "preflight", "audit", "--no-helper"],
+        env=_env(cluster),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 69
+    assert done.stderr.startswith(
+        "dind-preflight: error: cannot list nodes cluster-wide: forbidden"
+    )
+    assert done.stderr.count("\n") == 1 and done.stdout == ""
