@@ -9,7 +9,7 @@ import concurrent.futures
 import datetime
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from preflight.audit.helper import audit_with_helper, unknown
@@ -109,7 +109,7 @@ def _result(future: concurrent.futures.Future[NodeAudit], node: str) -> NodeAudi
     except KubeError as exc:
         return unknown(node, exc.limitation)
     except Exception as exc:  # one node's bug must not lose the others' results
-        return replace(unknown(node, f"internal error: {type(exc).__name__}: {exc}"))
+        return unknown(node, f"internal error: {type(exc).__name__}: {exc}")
 
 
 def sweep_until_done(
