@@ -80,7 +80,14 @@ def diagnose_in_cluster(
     elif ctx is not None and job is not None and needs_node_evidence(probe, service):
         if not job.node_name:
             limitations.append("the job pod has no node name yet: helper pod not started")
-        elif (agent := agent_evidence(ctx, job.node_name, settings.agent_interval_s)) is not None:
+        elif (
+            agent := agent_evidence(
+                ctx,
+                job.node_name,
+                settings.agent_interval_s,
+                timeout=min(5.0, max(0.5, remaining(deadline))),
+            )
+        ) is not None:
             node = agent  # fleet mode: the node's own fresh verdict, no helper pod
         elif not settings.use_helper:
             limitations.append("helper pod disabled (--no-helper): boot persistence not checked")
