@@ -27,9 +27,9 @@ class Taint:
     def to_api(self) -> dict[str, str]:
         return {"key": self.key, "value": self.value, "effect": self.effect}
 
-    @property
-    def untaint_command(self) -> str:
-        return f"kubectl taint nodes NODE {self.key}:{self.effect}-"
+    def untaint_command(self, node: str) -> str:
+        """The command that removes this taint from ``node`` after the fix."""
+        return f"kubectl taint nodes {node} {self.key}:{self.effect}-"
 
 
 def taint_for(diagnosis: Diagnosis) -> Taint | None:
@@ -59,12 +59,12 @@ def with_taint(existing: list[dict[str, Any]] | None, taint: Taint) -> list[dict
     return [*current, wanted]
 
 
-def without_taint(
-    existing: list[dict[str, Any]] | None, key: str = TAINT_KEY, effect: str = TAINT_EFFECT
-) -> list[dict[str, Any]] | None:
-    """The node's taints without ours (any value); ``None`` when it is not there (idempotent)."""
+def without_taint(existing: list[dict[str, Any]] | None) -> list[dict[str, Any]] | None:
+    """The node's taints without ours (any cause); ``None`` when it is not there (idempotent)."""
     current = [dict(t) for t in existing or [] if isinstance(t, dict)]
-    kept = [t for t in current if not (t.get("key") == key and t.get("effect") == effect)]
+    kept = [
+        t for t in current if not (t.get("key") == TAINT_KEY and t.get("effect") == TAINT_EFFECT)
+    ]
     return None if len(kept) == len(current) else kept
 
 

@@ -73,7 +73,7 @@ def publish(ctx: KubeContext, target: Target, memory: Memory) -> tuple[Memory, P
         outcome = taint_node(ctx, target.node, Taint(TAINT_KEY, decision.value))
         taint_text = outcome.problem or f"tainted {TAINT_KEY}={decision.value}:NoSchedule"
     elif decision.action is TaintAction.UNTAINT:
-        outcome = untaint_node(ctx, target.node)
-        taint_text = outcome.problem or f"removed {TAINT_KEY}"
+        failure = untaint_node(ctx, target.node)
+        taint_text = failure or f"removed {TAINT_KEY}"
     problem = taint_text if taint_text.startswith(("taint node", "untaint node")) else None
     return memory, Published(ok=problem is None, problem=problem, events=sent, taint=taint_text)

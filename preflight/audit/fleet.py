@@ -14,7 +14,7 @@ from typing import Any
 
 from preflight.audit.helper import audit_with_helper, unknown
 from preflight.audit.model import AGENT, NodeAudit
-from preflight.kube import permissions
+from preflight.kube import fleet_permissions
 from preflight.kube.client import KubeContext, KubeError
 from preflight.kube.helper_pod import delete_helper
 from preflight.kube.helper_pod_manifest import JOB_ID_LABEL
@@ -132,7 +132,7 @@ def sweep(ctx: KubeContext, run_id: str) -> int:
     """Delete every helper pod labelled with ``run_id``; returns how many were found."""
     try:
         body = ctx.get_json(
-            permissions.LIST_PODS,
+            fleet_permissions.LIST_PODS,
             ctx.api.list_namespaced_pod,
             ctx.namespace,
             label_selector=f"{JOB_ID_LABEL}={run_id}",

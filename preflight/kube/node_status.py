@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from preflight.kube import permissions
+from preflight.kube import fleet_permissions, permissions
 from preflight.kube.client import KubeContext
 
 STRATEGIC_MERGE = "application/strategic-merge-patch+json"
@@ -26,14 +26,14 @@ def read_node(ctx: KubeContext, name: str, timeout: float = 10.0) -> dict[str, A
 def list_nodes(ctx: KubeContext, selector: str | None = None) -> list[dict[str, Any]]:
     """Every Node (matching the label ``selector``) as plain JSON."""
     kwargs: dict[str, Any] = {"label_selector": selector} if selector else {}
-    body = ctx.get_json(permissions.LIST_NODES, ctx.api.list_node, **kwargs)
+    body = ctx.get_json(fleet_permissions.LIST_NODES, ctx.api.list_node, **kwargs)
     return [item for item in body.get("items") or [] if isinstance(item, dict)]
 
 
 def patch_conditions(ctx: KubeContext, name: str, patch: dict[str, Any]) -> None:
     """Apply a ``{"status": {"conditions": [...]}}`` strategic merge patch to the node."""
     ctx.call(
-        permissions.PATCH_NODE_STATUS,
+        fleet_permissions.PATCH_NODE_STATUS,
         ctx.api.patch_node_status,
         name,
         patch,
@@ -45,7 +45,7 @@ def patch_conditions(ctx: KubeContext, name: str, patch: dict[str, Any]) -> None
 def create_event(ctx: KubeContext, namespace: str, event: dict[str, Any]) -> None:
     """Record ``event`` (a core/v1 Event object) in ``namespace``."""
     ctx.call(
-        permissions.CREATE_EVENT,
+        fleet_permissions.CREATE_EVENT,
         ctx.api.create_namespaced_event,
         namespace,
         event,

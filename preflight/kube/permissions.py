@@ -22,12 +22,13 @@ class Permission:
     resource: str
     cluster_scoped: bool = False
     why: str = ""
+    granted_in: str = ""  # the manifest that grants it, when not job mode's deploy/rbac/
 
     @property
     def manifest(self) -> str:
         """The file in ``deploy/rbac/`` that grants it."""
-        if self.resource == "nodes/status" or self.resource == "events":
-            return "deploy/agent/rbac.yaml"
+        if self.granted_in:
+            return self.granted_in
         return (
             "deploy/rbac/clusterrole-taint.yaml" if self.cluster_scoped else "deploy/rbac/role.yaml"
         )
@@ -40,13 +41,6 @@ WATCH_POD = Permission("watch", "pods", why="wait for the helper pod without pol
 DELETE_POD = Permission("delete", "pods", why="remove the helper pod")
 GET_NODE = Permission("get", "nodes", cluster_scoped=True, why="read the node's taints")
 PATCH_NODE = Permission("patch", "nodes", cluster_scoped=True, why="taint a broken node")
-# Fleet mode (deploy/agent/): the agent's, the audit's and the job's reading of the node.
-LIST_NODES = Permission("list", "nodes", cluster_scoped=True, why="list the nodes to audit")
-PATCH_NODE_STATUS = Permission(
-    "patch", "nodes/status", cluster_scoped=True, why="publish the node's dind conditions"
-)
-CREATE_EVENT = Permission("create", "events", why="record a readiness transition on the node")
-LIST_PODS = Permission("list", "pods", why="find helper pods left by an interrupted audit")
 
 
 def forbidden_advice(

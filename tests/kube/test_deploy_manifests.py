@@ -28,6 +28,10 @@ MANIFESTS = [
 ]
 
 
+# Job mode's RBAC (deploy/rbac/); fleet mode's components have their own tests.
+JOB_MODE = [(path, doc) for path, doc in MANIFESTS if path.parent.name == "rbac"]
+
+
 def test_there_are_manifests() -> None:
     kinds = sorted({doc["kind"] for path, doc in MANIFESTS if path.parent.name == "rbac"})
     assert kinds == ["ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding", "ServiceAccount"]
@@ -38,16 +42,6 @@ def test_there_are_manifests() -> None:
 )
 def test_manifest_is_valid_in_strict_mode(path: Path, doc: dict[str, Any]) -> None:
     validate_strict(doc)
-
-
-JOB_MODE = [(path, doc) for path, doc in MANIFESTS if path.parent.name == "rbac"]
-# Fleet mode's permissions (deploy/agent/): the agent's and the audit's, not the job's.
-FLEET = {
-    permissions.LIST_NODES,
-    permissions.PATCH_NODE_STATUS,
-    permissions.CREATE_EVENT,
-    permissions.LIST_PODS,
-}
 
 
 def _rules(
@@ -69,9 +63,7 @@ def _used(cluster_scoped: bool) -> set[tuple[str, str]]:
     return {
         (p.verb, p.resource)
         for p in every
-        if isinstance(p, permissions.Permission)
-        and p.cluster_scoped is cluster_scoped
-        and p not in FLEET
+        if isinstance(p, permissions.Permission) and p.cluster_scoped is cluster_scoped
     }
 
 
@@ -97,15 +89,15 @@ def test_cluster_role_is_only_for_the_taint() -> None:
 def test_bindings_point_at_the_service_account() -> None:
     accounts = {
         (d["metadata"]["namespace"], d["metadata"]["name"])
-        for _, d in MANIFESTS
+        for _, d in JOB_MODE
         if d["kind"] == "ServiceAccount"
     }
-    for _, doc in MANIFESTS:
+    for _, doc in JOB_MODE:
         if doc["kind"] in ("RoleBinding", "ClusterRoleBinding"):
             subjects = {(s["namespace"], s["name"]) for s in doc["subjects"]}
             assert subjects <= accounts
             roles = {
-                d["metadata"]["name"] for _, d in MANIFESTS if d["kind"] == doc["roleRef"]["kind"]
+                d["metadata"]["name"] for _, d in JOB_MODE if d["kind"] == doc["roleRef"]["kind"]
             }
             assert doc["roleRef"]["name"] in roles
 
