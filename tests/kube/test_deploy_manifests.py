@@ -212,3 +212,11 @@ def test_fleet_mode_helm_values() -> None:
         for s in d["subjects"]
     }
     assert bound == {account}
+
+
+def test_agent_and_reporter_share_one_namespace_definition() -> None:
+    (agent,) = [d for p, d in _agent_docs("namespace.yaml")]
+    (reporter,) = [
+        d for p, d in MANIFESTS if p.parent.name == "reporter" and p.name == "namespace.yaml"
+    ]
+    assert agent == reporter
