@@ -59,9 +59,10 @@ Analyzer = Callable[[str, str | None], NodeReport]
 
 
 def _analyze(root: str, proc: str | None) -> NodeReport:
-    from preflight.node.api import analyze_host
+    """The node analysis for the iptables backend docker:dind would pick on this node."""
+    from preflight.node.api import analyze_host_backend
 
-    return analyze_host(root, proc)
+    return analyze_host_backend(root, proc, "auto")
 
 
 class Agent:

@@ -71,7 +71,7 @@ class AgentMetrics:
                     1 if item.status is status else 0
                 )
         if report is not None:
-            backend = report.iptables.backend_hint
+            backend = report.backend or report.iptables.backend_hint
             for name, state in report.modules.items():
                 self.loaded.labels(name, backend).set(1 if state.loaded else 0)
                 self.at_boot.labels(name, backend).set(1 if state.loads_at_boot else 0)

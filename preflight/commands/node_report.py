@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from preflight.errors import UsageError
 from preflight.exitcodes import ExitCode
+
+if TYPE_CHECKING:
+    from preflight.node.model import NodeReport
 
 NAME = "node-report"
 HELP = (
@@ -33,8 +37,16 @@ def configure(parser: argparse.ArgumentParser) -> None:
         metavar="NAME",
         action="append",
         default=None,
-        help="a module to check; replaces the defaults (iptable_nat, iptable_filter), "
-        "+NAME adds to them; repeat or separate with commas",
+        help="a module to check instead of a backend's set (iptable_nat, iptable_filter when "
+        "only +NAME is given: +NAME adds to them); repeat or separate with commas",
+    )
+    parser.add_argument(
+        "--backend",
+        choices=("auto", "legacy", "nft"),
+        default=None,
+        help="check the module set of this iptables backend (default auto: what docker:dind's "
+        "entrypoint would pick on this node); unloaded modules of the other backend are no "
+        "finding; IPv6 counterparts are warnings",
     )
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.add_argument(
@@ -74,12 +86,11 @@ def module_list(values: list[str] | None) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     """Analyse the host root and print the report; 0 when every module is fine, else 1."""
-    from preflight.node.api import analyze_host
-
-    modules = module_list(args.module)
+    if args.module and args.backend:
+        raise UsageError("--module and --backend exclude each other")
     if args.npd:
-        return npd_plugin(args.root, args.proc, modules, args.npd)
-    report = analyze_host(args.root, args.proc, modules)
+        return npd_plugin(args)
+    report = _analyze(args)
     if args.json:
         import json
 
@@ -93,20 +104,29 @@ def run(args: argparse.Namespace) -> int:
     return int(ExitCode.OK if report.ok else ExitCode.NOT_OK)
 
 
-def npd_plugin(root: str, proc: str | None, modules: list[str], which: str) -> int:
+def _analyze(args: argparse.Namespace) -> NodeReport:
+    """The report for ``--module`` names, else for the module set of ``--backend``."""
+    from preflight.node.api import analyze_host, analyze_host_backend
+
+    if args.module:
+        return analyze_host(args.root, args.proc, module_list(args.module))
+    backend = {"nft": "nf_tables"}.get(args.backend or "auto", args.backend or "auto")
+    return analyze_host_backend(args.root, args.proc, backend)
+
+
+def npd_plugin(args: argparse.Namespace) -> int:
     """node-problem-detector's custom plugin protocol: one line on stdout, exit 0 (ok),
     1 (problem) or 2 (unknown; also when the host root cannot be read)."""
     from preflight.errors import PreflightError
-    from preflight.node.api import analyze_host
     from preflight.readiness.model import Status
     from preflight.readiness.verdict import readiness_of
 
     try:
-        readiness = readiness_of(analyze_host(root, proc, modules))
+        readiness = readiness_of(_analyze(args))
     except PreflightError as exc:
         print(f"unknown: {exc}"[:1000])
         return int(ExitCode.UNKNOWN)
-    item = readiness.now if which == "now" else readiness.after_reboot
+    item = readiness.now if args.npd == "now" else readiness.after_reboot
     print(f"{item.code}: {item.message}"[:1000])
     codes = {Status.TRUE: ExitCode.OK, Status.FALSE: ExitCode.NOT_OK}
     return int(codes.get(item.status, ExitCode.UNKNOWN))

@@ -1,8 +1,8 @@
 """NodeReport -> NodeReadiness: can the node run dind now, and after its next reboot? Pure.
 
-Now: every module the analysis checked (the set for the node's iptables backend) is loaded or
-built in. Not loaded counts even where the kernel could autoload it on first use (the product
-rule of ``linux-modules.md``: dind's backend detection may never trigger that load).
+Now: no table module of the backend's set (what the analysis checked) is absent, blocked or
+unloadable; the same facts as the diagnosis (:mod:`preflight.diagnosis.module_facts`): "not
+loaded" alone is no fault, the kernel loads a table module on first use.
 
 After the next reboot: every checked module loads at boot, for the running kernel and for every
 other installed kernel (any of them may be the next boot). Unknown where the analysis could not
@@ -14,7 +14,15 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from preflight.diagnosis import causes
-from preflight.node.model import Finding, NodeReport, Remedy, Severity
+from preflight.diagnosis.module_facts import (
+    FAULTS,
+    NOT_LOADED,
+    UNCHECKED,
+    UNKNOWN,
+    describe,
+    module_fact,
+)
+from preflight.node.model import Finding, ModuleState, NodeReport, Remedy, Severity
 from preflight.readiness.model import (
     READY_AFTER_REBOOT,
     READY_NOW,
@@ -33,11 +41,14 @@ _NOW_CODES = frozenset({"module-not-loaded", "module-state-unknown", "module-una
 
 
 def readiness_of(report: NodeReport) -> NodeReadiness:
-    """The two conditions for the node ``report`` describes."""
+    """The two conditions for the node ``report`` describes: about the modules it checked (the
+    iptables backend's tables, :attr:`NodeReport.checked`; every module when it names none)."""
+    names = report.checked or list(report.modules)
+    checked = {name: report.modules[name] for name in names if name in report.modules}
     return NodeReadiness(
-        now=_now(report),
-        after_reboot=_after_reboot(report),
-        backend=report.iptables.backend_hint,
+        now=_now(report, checked),
+        after_reboot=_after_reboot(report, checked),
+        backend=report.backend or report.iptables.backend_hint,
     )
 
 
@@ -47,37 +58,45 @@ def missing_cause(module: str) -> str:
     return code if code in causes.CAUSES else "module-not-loaded"
 
 
-def _now(report: NodeReport) -> Readiness:
-    names = list(report.modules)
-    unknown = [n for n, s in report.modules.items() if not s.loaded_known]
-    missing = [n for n, s in report.modules.items() if s.loaded_known and not s.loaded]
-    if missing:
-        name = missing[0]
-        finding = _first(report, lambda f: f.module == name and f.code in _NOW_CODES)
-        code = missing_cause(name)
-        message = finding.message if finding else f"{name} is not loaded in the running kernel"
-        fix = (finding.remedy if finding else None) or causes.default_remedy(code)
-        return Readiness(READY_NOW, Status.FALSE, code, _one_line(message), fix)
-    if unknown:
+def _now(report: NodeReport, checked: dict[str, ModuleState]) -> Readiness:
+    """False only for a module that is absent, blocked or unloadable (the decision's rule:
+    "not loaded" alone is no fault, the kernel loads a table module on first use)."""
+    facts = {name: module_fact(report, name) for name in checked}
+    for name, fact in facts.items():
+        if fact in FAULTS:
+            code = missing_cause(name)
+            finding = _first(report, _now_finding(name))
+            fix = (finding.remedy if finding else None) or causes.default_remedy(code)
+            detail = f": {finding.message}" if finding else ""
+            return Readiness(
+                READY_NOW, Status.FALSE, code, _one_line(describe(name, fact) + detail), fix
+            )
+    unknown = [n for n, fact in facts.items() if fact in (UNKNOWN, UNCHECKED)]
+    if unknown or not facts:
         return Readiness(
             READY_NOW,
             Status.UNKNOWN,
             STATE_UNKNOWN,
-            f"cannot tell whether {', '.join(unknown)} is loaded: no /proc/modules, /sys/module "
-            "or kernel configuration could be read",
+            f"cannot tell whether {', '.join(unknown) or 'the modules'} can be loaded: no "
+            "/proc/modules, /sys/module or kernel configuration could be read",
         )
-    if not names:
-        return Readiness(READY_NOW, Status.UNKNOWN, STATE_UNKNOWN, "no module was checked")
+    backend = report.backend or report.iptables.backend_hint
+    waiting = [n for n, fact in facts.items() if fact == NOT_LOADED]
+    loaded = [n for n in facts if n not in waiting]
+    parts = [f"{', '.join(loaded)} loaded"] if loaded else []
+    if waiting:
+        parts.append(
+            f"{', '.join(waiting)} not loaded yet, nothing blocks the kernel from loading it "
+            "on first use"
+        )
+    message = "; ".join(parts)
     return Readiness(
-        READY_NOW,
-        Status.TRUE,
-        MODULES_LOADED,
-        f"{', '.join(names)} loaded ({report.iptables.backend_hint} iptables backend)",
+        READY_NOW, Status.TRUE, MODULES_LOADED, f"{message} ({backend} iptables backend)"
     )
 
 
-def _after_reboot(report: NodeReport) -> Readiness:
-    for name, state in report.modules.items():
+def _after_reboot(report: NodeReport, checked: dict[str, ModuleState]) -> Readiness:
+    for name, state in checked.items():
         if state.loads_at_boot_known and not state.loads_at_boot and not state.builtin:
             finding = _first(report, _boot_finding(name))
             if finding is not None:
@@ -101,8 +120,8 @@ def _after_reboot(report: NodeReport) -> Readiness:
                 "kernel-missing-module",
                 f"installed kernel {kernel.release}: {names} would not be loaded after booting it",
             )
-    blind = [n for n, s in report.modules.items() if not s.loads_at_boot_known]
-    if blind or not report.modules:
+    blind = [n for n, s in checked.items() if not s.loads_at_boot_known]
+    if blind or not checked:
         return Readiness(
             READY_AFTER_REBOOT,
             Status.UNKNOWN,
@@ -114,9 +133,16 @@ def _after_reboot(report: NodeReport) -> Readiness:
         READY_AFTER_REBOOT,
         Status.TRUE,
         MODULES_LOAD_AT_BOOT,
-        f"{', '.join(report.modules)} load at boot"
+        f"{', '.join(checked)} load at boot"
         + (f" on all {kernels} installed kernels" if kernels > 1 else ""),
     )
+
+
+def _now_finding(module: str) -> Callable[[Finding], bool]:
+    def wanted(finding: Finding) -> bool:
+        return finding.module == module and finding.code in _NOW_CODES
+
+    return wanted
 
 
 def _boot_finding(module: str) -> Callable[[Finding], bool]:

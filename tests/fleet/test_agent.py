@@ -37,12 +37,27 @@ def make_agent(cluster: FakeCluster, root: HostRoot, *, taint: bool = True) -> A
     )
 
 
+HARDENING = "/etc/modprobe.d/hardening.conf"
+
+
 def break_node(root: HostRoot) -> None:
-    root.proc(profiles.HEALTHY, ["x_tables"], cmdline="ro")
+    """A hardening rule blocks iptable_nat and it is not loaded (the legacy tables still
+    registered: dind stays on the legacy backend). Not loaded alone would be no fault."""
+    loaded = ["x_tables", "ip_tables", "iptable_filter"]
+    root.lines(HARDENING, "install iptable_nat /bin/false")
+    root.proc(profiles.HEALTHY, loaded, cmdline="ro", ip_tables=["filter"])
 
 
 def heal_node(root: HostRoot) -> None:
-    root.proc(profiles.HEALTHY, profiles.HEALTHY_LOADED, cmdline="ro")
+    (root.path / HARDENING.lstrip("/")).unlink(missing_ok=True)
+    root.proc(profiles.HEALTHY, profiles.HEALTHY_LOADED, cmdline="ro", ip_tables=["nat", "filter"])
+
+
+def healthy_node(path: Path) -> HostRoot:
+    """A healthy legacy node: both modules loaded and listed, the legacy tables registered."""
+    root = profiles.healthy(path)
+    heal_node(root)
+    return root
 
 
 def cycle(agent: Agent) -> bool:
@@ -72,7 +87,7 @@ def events(cluster: FakeCluster) -> list[dict[str, Any]]:
 
 def test_breaks_and_heals(cluster: FakeCluster, tmp_path: Path) -> None:
     cluster.add("v1/nodes", None, node_object(NODE))
-    root = profiles.healthy(tmp_path)
+    root = healthy_node(tmp_path)
     agent = make_agent(cluster, root)
     assert cycle(agent)
     first = conditions(cluster)
@@ -85,11 +100,11 @@ def test_breaks_and_heals(cluster: FakeCluster, tmp_path: Path) -> None:
     assert cycle(agent)
     broken = conditions(cluster)["DindReady"]
     assert (broken["status"], broken["reason"]) == ("False", "IptableNatMissing")
-    assert "iptable_nat is not loaded" in broken["message"]
+    assert broken["message"].startswith("iptable_nat is blocked")
     assert our_taints(cluster) == [
         {"key": TAINT_KEY, "value": "iptable_nat-missing", "effect": "NoSchedule"}
     ]
-    warning = events(cluster)[-1]
+    warning = next(e for e in events(cluster) if e["message"].startswith("DindReady False"))
     assert warning["type"] == "Warning" and warning["reason"] == "IptableNatMissing"
     assert warning["involvedObject"] == {
         "apiVersion": "v1",
@@ -123,7 +138,7 @@ def test_breaks_and_heals(cluster: FakeCluster, tmp_path: Path) -> None:
 
 def test_taint_can_be_turned_off(cluster: FakeCluster, tmp_path: Path) -> None:
     cluster.add("v1/nodes", None, node_object(NODE))
-    root = profiles.healthy(tmp_path)
+    root = healthy_node(tmp_path)
     break_node(root)
     agent = make_agent(cluster, root, taint=False)
     assert cycle(agent)
@@ -133,7 +148,7 @@ def test_taint_can_be_turned_off(cluster: FakeCluster, tmp_path: Path) -> None:
 
 def test_outage_loses_no_transition(cluster: FakeCluster, tmp_path: Path) -> None:
     cluster.add("v1/nodes", None, node_object(NODE))
-    root = profiles.healthy(tmp_path)
+    root = healthy_node(tmp_path)
     agent = make_agent(cluster, root)
     assert cycle(agent)
     before = len(events(cluster))
@@ -145,7 +160,7 @@ def test_outage_loses_no_transition(cluster: FakeCluster, tmp_path: Path) -> Non
     cluster.set_outage(False)
     assert agent.publish().ok
     sent = events(cluster)[before:]
-    assert [e["message"].split(":")[0] for e in sent] == [
+    assert [e["message"].split(":")[0] for e in sent if e["message"].startswith("DindReady ")] == [
         "DindReady False (was True)",
         "DindReady True (was False)",
     ]
@@ -155,7 +170,7 @@ def test_outage_loses_no_transition(cluster: FakeCluster, tmp_path: Path) -> Non
 
 def test_restart_does_not_flap(cluster: FakeCluster, tmp_path: Path) -> None:
     cluster.add("v1/nodes", None, node_object(NODE))
-    root = profiles.healthy(tmp_path)
+    root = healthy_node(tmp_path)
     break_node(root)
     assert cycle(make_agent(cluster, root))
     published = conditions(cluster)["DindReady"]
@@ -174,7 +189,7 @@ def test_restart_does_not_flap(cluster: FakeCluster, tmp_path: Path) -> None:
 
 def test_restart_during_outage_keeps_the_transition(cluster: FakeCluster, tmp_path: Path) -> None:
     cluster.add("v1/nodes", None, node_object(NODE))
-    root = profiles.healthy(tmp_path)
+    root = healthy_node(tmp_path)
     assert cycle(make_agent(cluster, root))
     count = len(events(cluster))
     cluster.set_outage(True)
@@ -183,8 +198,8 @@ def test_restart_during_outage_keeps_the_transition(cluster: FakeCluster, tmp_pa
     assert not cycle(restarted)
     cluster.set_outage(False)
     assert restarted.publish().ok
-    sent = events(cluster)[count:]
-    assert [e["message"].split(":")[0] for e in sent] == ["DindReady False (was True)"]
+    sent = [e["message"].split(":")[0] for e in events(cluster)[count:]]
+    assert [m for m in sent if m.startswith("DindReady ")] == ["DindReady False (was True)"]
 
 
 def test_unreadable_root_is_unknown_and_never_taints(cluster: FakeCluster, tmp_path: Path) -> None:
@@ -222,7 +237,7 @@ def _free_port() -> int:
 
 def test_command_serves_metrics_and_stops_on_sigterm(cluster: FakeCluster, tmp_path: Path) -> None:
     cluster.add("v1/nodes", None, node_object(NODE))
-    root = profiles.healthy(tmp_path)
+    root = healthy_node(tmp_path)
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("KUBERNETES_SERVICE_HOST", "NODE_NAME")}
     env.update(KUBECONFIG=str(cluster.kubeconfig()), NODE_NAME=NODE, POD_NAMESPACE="dind-preflight")
@@ -271,7 +286,7 @@ def test_busy_metrics_port_is_one_line_and_exit_69(
 
     from preflight.cli import main
 
-    root = profiles.healthy(tmp_path)
+    root = healthy_node(tmp_path)
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
@@ -305,7 +320,7 @@ def test_a_new_boot_id_triggers_a_check_and_stop_is_prompt(
     import threading
 
     cluster.add("v1/nodes", None, node_object(NODE))
-    root = profiles.healthy(tmp_path)
+    root = healthy_node(tmp_path)
     boot_id = root.path / "proc/sys/kernel/random/boot_id"
     boot_id.parent.mkdir(parents=True, exist_ok=True)
     boot_id.write_text("5b1c-first-boot\n")

@@ -15,9 +15,8 @@ from preflight.agent.publish import Target
 from preflight.kube.node_api import connect_agent
 from preflight.kube.settings import KubeSettings
 from tests.fleet.conftest import NODE, node_object
-from tests.fleet.test_agent import break_node, conditions, heal_node, our_taints
+from tests.fleet.test_agent import break_node, conditions, heal_node, healthy_node, our_taints
 from tests.kube.fake_cluster import FakeCluster
-from tests.node import profiles
 
 
 def in_cluster_env(cluster: FakeCluster, sa: Path) -> dict[str, str]:
@@ -35,7 +34,7 @@ def test_breaks_heals_and_rotated_tokens(
     cluster.add("v1/nodes", None, node_object(NODE))
     env = in_cluster_env(cluster, sa)
     settings = KubeSettings(in_cluster=True, service_account_dir=str(sa))
-    root = profiles.healthy(tmp_path)
+    root = healthy_node(tmp_path)
     agent = Agent(
         AgentSettings(
             Target(NODE, "dind-preflight"), root=str(root.path), proc=str(root.path / "proc")
@@ -69,7 +68,7 @@ def test_forbidden_is_one_line_naming_the_rule(
     cluster.add("v1/nodes", None, node_object(NODE))
     cluster.deny("patch", "nodes/status")
     settings = KubeSettings(in_cluster=True, service_account_dir=str(sa))
-    root = profiles.healthy(tmp_path)
+    root = healthy_node(tmp_path)
     agent = Agent(
         AgentSettings(
             Target(NODE, "dind-preflight"), root=str(root.path), proc=str(root.path / "proc")
@@ -89,7 +88,7 @@ def test_the_agent_process_never_loads_the_kubernetes_package(
 ) -> None:
     cluster, sa = tls_cluster
     cluster.add("v1/nodes", None, node_object(NODE))
-    root = profiles.healthy(tmp_path)
+    root = healthy_node(tmp_path)
     script = (
         "import sys, json\n"
         "from preflight.cli import main\n"

@@ -11,6 +11,7 @@ from pathlib import Path
 from tests.fleet.conftest import node_object
 from tests.gitlab.fake_gitlab import FakeGitLab
 from tests.kube.conftest import JOB_POD, NODE, TERMINATED_NAT, job_pod_manifest
+from tests.kube.failing_daemons import saved_log
 from tests.kube.fake_cluster import FakeCluster
 from tests.run.test_run_kubernetes import INCIDENTS, RUNNER_ID, TOKEN, job_environment
 
@@ -26,7 +27,7 @@ def fresh_broken_conditions() -> list[dict[str, str]]:
             "type": "DindReady",
             "status": "False",
             "reason": "IptableNatMissing",
-            "message": "iptable_nat is not loaded in the running kernel",
+            "message": "iptable_nat is blocked (a blacklist, install rule or module_blacklist=)",
             "lastHeartbeatTime": beat,
             "lastTransitionTime": beat,
         },
@@ -51,7 +52,7 @@ def test_run_with_a_fresh_condition_starts_no_helper_pod(
     fake_gitlab.add_project(INCIDENTS)
     cluster.add("v1/nodes", None, node_object(NODE, fresh_broken_conditions()))
     cluster.add("v1/pods", "ci", job_pod_manifest(service_state=TERMINATED_NAT))
-    cluster.set_log(JOB_POD, "svc-0", 'time="2026-01-01T10:00:01Z" level=info msg="Starting up"\n')
+    cluster.set_log(JOB_POD, "svc-0", saved_log("legacy-nat-missing"))
     cluster.allow_only(FLEET_JOB_RBAC)
     env = job_environment(cluster, sa, fake_gitlab, tmp_path / "reports")
     result = subprocess.run(
