@@ -81,8 +81,7 @@ def netns_tls_dockerd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dock
     _require_netns_tools()
     with running_dockerd(
         tls=True,
-        netns=True,
-        port=2376,
+        netns_port=2376,
         tls_names=("localhost",),
         workdir=tmp_path_factory.mktemp("netns-tls"),
     ) as daemon:
@@ -98,9 +97,8 @@ def netns_nat_dockerd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dock
     """
     _require_netns_tools()
     with running_dockerd(
-        netns=True,
         nat_switch=True,
-        port=2375,
+        netns_port=2375,
         workdir=tmp_path_factory.mktemp("netns-nat"),
     ) as daemon:
         yield daemon
