@@ -30,9 +30,11 @@ node-tools: $(TOOLS)/node_modules/.bin/gitlab-ci-local
 test: system-deps venv node-tools lint
 	$(BIN)/pytest -q -p no:cacheprovider -p no:randomly
 
-# The suite in a random order (pytest-randomly prints the seed; SEED=n replays one order).
+# The suite in a random order (pytest-randomly); `make test-random SEED=n` replays one order.
 test-random: system-deps venv node-tools
-	$(BIN)/pytest -q -p no:cacheprovider $(if $(SEED),--randomly-seed=$(SEED))
+	@seed="$(SEED)"; seed="$${seed:-$$RANDOM$$RANDOM}"; \
+	echo "test-random: seed $$seed (make test-random SEED=$$seed replays this order)"; \
+	$(BIN)/pytest -q -p no:cacheprovider --randomly-seed="$$seed"
 
 # `make test` in a fresh clone of HEAD (uncommitted changes are not in it), as CI runs it.
 fresh-test:
