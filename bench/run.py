@@ -9,8 +9,14 @@ Prints, each from one run of this script:
 3. time to verdict for ``refused`` (a closed port) and ``timeout`` (a listener that never
    answers), against the timeout.
 
+4. fleet reporter (issue 14), against the fake Kubernetes API and the fake GitLab: time from 20
+   of 24 nodes' ``DindReady`` turning False (patched through ``nodes/status``, as the node agent
+   does) to their 20 issues and the runner's pause, next to one converged (no-op) cycle as the
+   baseline; GitLab requests per incident opened and per incident closed.
+
 Targets (issue 2): ratio <= 2.0; readiness latency < 50 ms median; refused/timeout never later
-than the timeout + 0.5 s. The exit status is 0 when every target is met, 1 otherwise.
+than the timeout + 0.5 s. Issue 14: the 20-node burst converges in < 10 s. The exit status is 0
+when every target is met, 1 otherwise. ``--fleet-only`` runs part 4 alone (no dockerd needed).
 """
 
 from __future__ import annotations
@@ -147,6 +153,105 @@ def time_to_verdict(daemon_host: str, timeout: float, repeats: int) -> list[floa
     return [wall_time([str(CLI), "probe", "--timeout", str(timeout)], env) for _ in range(repeats)]
 
 
+FLEET_TARGET_S = 10.0
+
+
+def fleet_reporter(workroot: Path) -> list[Row]:
+    """Part 4: the reporter's reaction to 20 nodes breaking at once, and its GitLab requests."""
+    from datetime import datetime, timezone
+
+    from tests.gitlab.fake_gitlab import FakeGitLab
+    from tests.gitlab.support import PROJECT, TOKEN
+    from tests.kube.fake_cluster import running_cluster
+    from tests.reporter.support import RUNNER, kube_context, make_reporter, node, put_nodes
+
+    def condition(status: str) -> dict[str, object]:
+        stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        reason = "IptableNatMissing" if status == "False" else "DindWorks"
+        return {
+            "status": {
+                "conditions": [
+                    {
+                        "type": "DindReady",
+                        "status": status,
+                        "reason": reason,
+                        "message": "kernel module iptable_nat is not loaded"
+                        if status == "False"
+                        else "ok",
+                        "lastTransitionTime": stamp,
+                        "lastHeartbeatTime": stamp,
+                    }
+                ]
+            }
+        }
+
+    rows: list[Row] = []
+    workroot.mkdir(parents=True, exist_ok=True)
+    with running_cluster(workroot) as cluster, FakeGitLab() as gitlab:
+        gitlab.add_token(TOKEN, scopes=("api",), admin=True)
+        gitlab.add_runner(RUNNER)
+        project = gitlab.add_project(PROJECT)
+        put_nodes(cluster, *(node(f"node-{i:02d}") for i in range(24)))
+        reporter = make_reporter(cluster, gitlab, workroot, heal_after_s=0.0)
+        reporter.interval_s = 15.0  # the default: only the node watch makes it quick
+        # Baseline: one converged cycle (everything read, nothing to do).
+        reporter.cycle()
+        started = time.monotonic()
+        idle = reporter.cycle()
+        idle_s = time.monotonic() - started
+        stop = threading.Event()
+        loop = threading.Thread(target=reporter.run, args=(stop,), daemon=True)
+        loop.start()
+        time.sleep(1.0)  # the watch is established
+        api = kube_context(cluster).api
+        before = len(gitlab.requests())
+        started = time.monotonic()
+        for i in range(20):
+            api.patch_node_status(f"node-{i:02d}", condition("False"))
+        deadline = started + 60
+        while time.monotonic() < deadline:
+            if len(gitlab.project_issues(project, "opened")) == 20 and gitlab.runner_writes(RUNNER):
+                break
+            time.sleep(0.02)
+        burst_s = time.monotonic() - started
+        opened = gitlab.project_issues(project, "opened")
+        time.sleep(1.0)
+        open_requests = len(gitlab.requests()) - before
+        before = len(gitlab.requests())
+        for i in range(20):
+            api.patch_node_status(f"node-{i:02d}", condition("True"))
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and gitlab.project_issues(project, "opened"):
+            time.sleep(0.02)
+        time.sleep(1.0)
+        close_requests = len(gitlab.requests()) - before
+        stop.set()
+        reporter.wake.set()
+        loop.join(10)
+        pauses = [w.body.get("paused") for w in gitlab.runner_writes(RUNNER)]
+    ok = len(opened) == 20 and pauses == [True, False] and burst_s < FLEET_TARGET_S
+    rows.append(
+        Row(
+            "fleet: 20 of 24 nodes DindReady=False -> 20 issues + runner paused",
+            f"{burst_s:.2f} s (converged cycle: {idle_s * 1000:.0f} ms, "
+            f"{idle.gitlab_requests} GitLab requests; {burst_s / idle_s:.1f}x); "
+            f"issues {len(opened)}, runner writes {pauses}",
+            f"< {FLEET_TARGET_S:.0f} s, 20 issues, one pause, one resume",
+            ok,
+        )
+    )
+    rows.append(
+        Row(
+            "fleet: GitLab requests per incident (burst of 20; opened / closed)",
+            f"{open_requests / 20:.1f} / {close_requests / 20:.1f} "
+            f"(all: {open_requests} / {close_requests})",
+            "report",
+            True,
+        )
+    )
+    return rows
+
+
 def print_table(rows: list[Row]) -> None:
     width = max(len(row.measure) for row in rows)
     value_width = max(len(row.value) for row in rows)
@@ -162,7 +267,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=30, help="runs of each command (default 30)")
     parser.add_argument("--starts", type=int, default=5, help="daemon starts for readiness")
     parser.add_argument("--timeout", type=float, default=2.0, help="probe timeout for verdicts")
+    parser.add_argument(
+        "--fleet-only", action="store_true", help="only the fleet reporter part (no dockerd)"
+    )
     args = parser.parse_args(argv)
+    if args.fleet_only:
+        with tempfile.TemporaryDirectory(prefix="dind-preflight-bench-") as work:
+            rows = fleet_reporter(Path(work) / "fleet")
+        print_table(rows)
+        return 0 if all(row.ok for row in rows) else 1
     docker = shutil.which("docker")
     if docker is None or not CLI.exists():
         print(
@@ -234,6 +347,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 max(times) <= limit,
             )
         )
+    with tempfile.TemporaryDirectory(prefix="dind-preflight-bench-") as work:
+        rows.extend(fleet_reporter(Path(work) / "fleet"))
     print_table(rows)
     return 0 if all(row.ok for row in rows) else 1
 

@@ -13,7 +13,7 @@ from preflight.errors import PreflightError
 from preflight.exitcodes import ExitCode
 from preflight.redaction import redact
 
-COMMANDS = ("probe", "node_report", "diagnose", "report", "run")
+COMMANDS = ("probe", "node_report", "diagnose", "report", "run", "reporter", "resolve")
 
 EXIT_CODES_HELP = """exit codes:
   0   healthy (probe, run), every module fine (node-report), nothing to do

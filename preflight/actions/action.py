@@ -6,6 +6,7 @@ from enum import Enum
 class Action(str, Enum):
     """What to do against a node or runner fault."""
 
+    AUTO = "auto"  # taint the node when the job may patch nodes; else pause the runner
     PAUSE_RUNNER = "pause-runner"
     TAINT_NODE = "taint-node"
     NONE = "none"

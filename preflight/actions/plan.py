@@ -19,6 +19,7 @@ class ActionPlan:
     taint_node: bool
     exit_code: ExitCode
     reason: str
+    pause_if_taint_fails: bool = False  # auto: the taint is tried first, the pause is the fallback
 
 
 def plan_actions(diagnosis: Diagnosis, action: Action) -> ActionPlan:
@@ -35,6 +36,17 @@ def plan_actions(diagnosis: Diagnosis, action: Action) -> ActionPlan:
         return ActionPlan(False, False, code, f"{fault.value} fault: actions disabled (none)")
     if action is Action.PAUSE_RUNNER:
         return ActionPlan(True, False, code, f"{fault.value} fault: pause the runner")
+    if action is Action.AUTO:
+        if fault is FaultClass.RUNNER or not diagnosis.node:
+            why = "runner fault" if fault is FaultClass.RUNNER else "node fault, node unknown"
+            return ActionPlan(True, False, code, f"{why}: pause the runner (auto)")
+        return ActionPlan(
+            False,
+            True,
+            code,
+            f"node fault: taint node {diagnosis.node}, or pause the runner if the job may not (auto)",
+            pause_if_taint_fails=True,
+        )
     if fault is FaultClass.RUNNER:
         return ActionPlan(
             False, False, code, "runner fault: a node taint would not help; no action taken"

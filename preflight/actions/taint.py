@@ -57,3 +57,12 @@ def with_taint(existing: list[dict[str, Any]] | None, taint: Taint) -> list[dict
             entry.pop("timeAdded", None)
             return current
     return [*current, wanted]
+
+
+def without_taint(existing: list[dict[str, Any]] | None) -> list[dict[str, Any]] | None:
+    """The node's taints without ours (any cause); ``None`` when it is not there (idempotent)."""
+    current = [dict(t) for t in existing or [] if isinstance(t, dict)]
+    kept = [
+        t for t in current if not (t.get("key") == TAINT_KEY and t.get("effect") == TAINT_EFFECT)
+    ]
+    return None if len(kept) == len(current) else kept

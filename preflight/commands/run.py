@@ -33,7 +33,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--action",
         metavar="ACTION",
-        help="against a node/runner fault: pause-runner (default), taint-node or none "
+        help="against a node/runner fault: auto (default: taint the node if allowed, else "
+        "pause the runner), pause-runner, taint-node or none "
         "(env DIND_PREFLIGHT_ACTION)",
     )
     parser.add_argument(

@@ -18,12 +18,18 @@ IP_TABLES_MISSING = "ip_tables-missing"
 NFT_CHAIN_NAT_MISSING = "nft_chain_nat-missing"
 NF_TABLES_MISSING = "nf_tables-missing"
 NAT_UNAVAILABLE = "nat-unavailable"
+IP6TABLE_NAT_MISSING = "ip6table_nat-missing"
+IPTABLES_BACKEND_MISMATCH = "iptables-backend-mismatch"
 NOT_PRIVILEGED = "not-privileged"
 STORAGE_DRIVER_UNSUPPORTED = "storage-driver-unsupported"
+STORAGE_BACKING_FS_UNSUPPORTED = "storage-backing-fs-unsupported"
+OVERLAY_FS_MISSING = "overlay-fs-missing"
 BACKING_FS_NO_D_TYPE = "backing-fs-no-d-type"
 CGROUP_V2_UNSUPPORTED = "cgroup-v2-unsupported"
 TLS_PORT_MISMATCH = "tls-port-mismatch"
 PORT_IN_USE = "port-in-use"
+PORT_ALREADY_ALLOCATED = "port-already-allocated"
+STALE_PID_FILE = "stale-pid-file"
 SERVICE_OOM_KILLED = "service-oom-killed"
 SERVICE_IMAGE_UNAVAILABLE = "service-image-unavailable"
 NO_DIND_SERVICE = "no-dind-service"
@@ -112,11 +118,30 @@ CAUSES: dict[str, CauseInfo] = {
         CauseInfo(
             NAT_UNAVAILABLE,
             FaultClass.NODE,
-            "dockerd in the dind service could not create its NAT chain: the node's netfilter "
-            "nat support is missing.",
-            module="iptable_nat",
-            fix="Load iptable_nat (legacy iptables) or nft_chain_nat (nf_tables) on the node and "
-            "list it in /etc/modules-load.d/.",
+            "dockerd in the dind service could not create its NAT chain, and the log does not "
+            "say which iptables backend failed.",
+            fix="Check which backend dind uses (the `iptables v1.8.x (legacy)` or `(nf_tables)` "
+            "line of its log): legacy needs iptable_nat on the node, nf_tables needs "
+            "nft_chain_nat; load it and list it in /etc/modules-load.d/.",
+        ),
+        CauseInfo(
+            IP6TABLE_NAT_MISSING,
+            FaultClass.NODE,
+            "The node's kernel module ip6table_nat is not loaded: dockerd in the dind service "
+            "cannot set up IPv6 NAT (moby 26.1-27.0.0 stop on it; later versions only warn).",
+            module="ip6table_nat",
+            fix="Load ip6_tables and ip6table_nat on the node and list them in "
+            "/etc/modules-load.d/, or use docker:27.0.1-dind or later (IPv6 NAT then only "
+            "warns), or pass --ip6tables=false to dind.",
+        ),
+        CauseInfo(
+            IPTABLES_BACKEND_MISMATCH,
+            FaultClass.JOB,
+            "The dind image drives nf_tables while the node's netfilter is run by legacy "
+            "iptables: dockerd's first rule append fails (docker:dind images of December 2023 "
+            "on GKE Container-Optimized OS, for example).",
+            fix="Use a current docker:dind (its entrypoint picks the backend the node uses), or "
+            "set DOCKER_IPTABLES_LEGACY=1 in the dind service's variables.",
         ),
         CauseInfo(
             NOT_PRIVILEGED,
@@ -128,10 +153,27 @@ CAUSES: dict[str, CauseInfo] = {
         CauseInfo(
             STORAGE_DRIVER_UNSUPPORTED,
             FaultClass.RUNNER,
-            "dockerd in the dind service cannot use its storage driver (overlay2 over an "
-            "unsupported filesystem, e.g. overlay on overlay, or an unknown driver).",
+            "dockerd in the dind service cannot initialise its storage driver, and the log does "
+            "not say why.",
             fix="Mount an emptyDir volume at /var/lib/docker in the dind service (runner "
             "[[runners.kubernetes.volumes.empty_dir]]), and do not force DOCKER_DRIVER.",
+        ),
+        CauseInfo(
+            STORAGE_BACKING_FS_UNSUPPORTED,
+            FaultClass.RUNNER,
+            "overlay2 cannot stack on the filesystem under the dind service's /var/lib/docker: "
+            "without a volume there it is the container's own overlay root (overlay on overlay).",
+            fix="Mount an emptyDir volume at /var/lib/docker in the dind service (runner "
+            '[[runners.kubernetes.volumes.empty_dir]] with mount_path = "/var/lib/docker").',
+        ),
+        CauseInfo(
+            OVERLAY_FS_MISSING,
+            FaultClass.NODE,
+            "The node's kernel offers no overlay filesystem (module overlay not loaded, or a "
+            "kernel too old or built without it): dockerd's overlay2 driver cannot work.",
+            module="overlay",
+            fix="Load the overlay module on the node and list it in /etc/modules-load.d/ (or "
+            "move the node to a kernel with CONFIG_OVERLAY_FS).",
         ),
         CauseInfo(
             BACKING_FS_NO_D_TYPE,
@@ -144,9 +186,9 @@ CAUSES: dict[str, CauseInfo] = {
         CauseInfo(
             CGROUP_V2_UNSUPPORTED,
             FaultClass.JOB,
-            "The dind image is too old for the node's cgroup v2: its entrypoint cannot set up "
-            "cgroups.",
-            fix="Use a current docker:dind image in the job's `services:` (20.10 or later).",
+            "The dind entrypoint could not set up cgroup v2 nesting (an image older than "
+            "docker:20.10.16-dind, or the start-up race fixed in later images).",
+            fix="Use a current docker:dind image in the job's `services:` (20.10.16 or later).",
         ),
         CauseInfo(
             TLS_PORT_MISMATCH,
@@ -164,6 +206,24 @@ CAUSES: dict[str, CauseInfo] = {
             "already uses its port.",
             fix="Do not run two services on the same port (all containers of a job pod share "
             "localhost).",
+        ),
+        CauseInfo(
+            PORT_ALREADY_ALLOCATED,
+            FaultClass.JOB,
+            "dockerd in the dind service was told to listen on the same port twice (an extra "
+            "--host for the port its entrypoint already serves, or DOCKER_HOST in the service's "
+            "own environment).",
+            fix="Drop the extra --host (docker:dind listens on 2376 with TLS, 2375 without) and "
+            "do not pass DOCKER_HOST to the dind service itself.",
+        ),
+        CauseInfo(
+            STALE_PID_FILE,
+            FaultClass.RUNNER,
+            "dockerd in the dind service found a pid file from an earlier daemon (the container "
+            "restarted, or /var/run outlived it) and refused to start.",
+            fix="Start dind with a fresh /var/run: current docker:dind entrypoints delete "
+            "/var/run/docker.pid first; a custom image must do the same, and /var/run must not "
+            "be a volume shared across restarts.",
         ),
         CauseInfo(
             SERVICE_OOM_KILLED,
@@ -211,7 +271,8 @@ CAUSES: dict[str, CauseInfo] = {
 _REMEDIES: dict[str, Remedy] = {
     IPTABLE_NAT_MISSING: _module_remedy(_NAT_MODULES, "iptable_nat"),
     IPTABLE_FILTER_MISSING: _module_remedy(_NAT_MODULES, "iptable_nat"),
-    NAT_UNAVAILABLE: _module_remedy(_NAT_MODULES, "iptable_nat"),
+    IP6TABLE_NAT_MISSING: _module_remedy(("ip6_tables", "ip6table_nat"), "ip6table_nat"),
+    OVERLAY_FS_MISSING: _module_remedy(("overlay",), "overlay"),
     IP_TABLES_MISSING: _module_remedy(("ip_tables", *_NAT_MODULES), "iptable_nat"),
     NFT_CHAIN_NAT_MISSING: _module_remedy(("nft_chain_nat",), "nft_chain_nat"),
     NF_TABLES_MISSING: _module_remedy(("nf_tables", "nft_chain_nat"), "nf_tables"),

@@ -3,8 +3,9 @@
 The rules, first match wins (``docs/kubernetes.md`` has the table):
 
 1. The daemon answered and the service is not dead: ``healthy``.
-2. The service log matches a known failure signature: the strongest signature names the cause,
-   with high confidence (medium when a node report contradicts a module signature).
+2. The service log matches a known failure signature on a fatal line: the strongest names the
+   cause, with high confidence (medium when a node report contradicts a module signature).
+   Warning-level lines never decide; their causes are listed among the other causes.
 3. The daemon is down (or its state unknown) and the node report says ``iptable_nat`` is not
    loaded (nor built in): ``iptable_nat-missing``, a node fault, even where the kernel could
    autoload it (the product rule in ``linux-modules.md``); then the same for ``iptable_filter``.
@@ -23,7 +24,13 @@ from collections.abc import Sequence
 from urllib.parse import urlsplit
 
 from preflight.diagnosis import causes, signatures
-from preflight.diagnosis.model import Confidence, Diagnosis, ServiceEvidence, SignatureMatch
+from preflight.diagnosis.model import (
+    Cause,
+    Confidence,
+    Diagnosis,
+    ServiceEvidence,
+    SignatureMatch,
+)
 from preflight.node.model import NodeReport, Remedy, Severity
 from preflight.probe.model import ProbeResult, Verdict
 
@@ -53,6 +60,7 @@ def decide(
         for other in _node_module_problems(node)
         if other != code and not _same_module(other, code)
     ]
+    others += _log_warnings(service, code)
     if code == causes.HEALTHY:
         others = []
     return Diagnosis(
@@ -108,6 +116,18 @@ def _primary(
         if service.state == "running" and _daemon_down(probe):
             return causes.DIND_NOT_READY, Confidence.LOW, ""
     return causes.NOT_ESTABLISHED, Confidence.LOW, ""
+
+
+def _log_warnings(service: ServiceEvidence | None, code: str) -> list[Cause]:
+    """Warning-level signature matches: they never decide (``signatures.strongest`` skips them),
+    but what they say stays visible among the other causes."""
+    if service is None:
+        return []
+    return [
+        causes.cause(match.cause, "(A warning in the dind log: dockerd did not stop on it.)")
+        for match in signatures.warnings(service.matches)
+        if match.cause != code
+    ]
 
 
 def _daemon_down(probe: ProbeResult | None) -> bool:

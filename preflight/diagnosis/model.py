@@ -43,6 +43,8 @@ class SignatureMatch:
     signature: str  # catalog id
     cause: str  # cause code it implies
     line: str
+    fatal: bool = True
+    backend: str = ""
 
 
 @dataclass(frozen=True)

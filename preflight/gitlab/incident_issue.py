@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from preflight.gitlab.failures import Action
-from preflight.gitlab.incident import Incident
+from preflight.gitlab.incident import BASE_LABEL, Incident
 from preflight.gitlab.issue_election import (
     IssueSnapshot,
     NoteDecision,
@@ -71,6 +71,35 @@ def add_note(client: GitLabClient, project: Any, iid: int, body: str) -> None:
     """``POST /projects/:id/issues/:iid/notes`` (text redacted)."""
     issue = project.issues.get(iid, lazy=True)
     client.call(Action.CREATE_NOTE, lambda: issue.notes.create({"body": redact(body)}))
+
+
+def close_issue(client: GitLabClient, project: Any, iid: int, body: str) -> None:
+    """Comment with the evidence, then close (``POST .../notes``, ``PUT .../issues/:iid``)."""
+    add_note(client, project, iid, body)
+    client.call(Action.UPDATE_ISSUE, lambda: project.issues.update(iid, {"state_event": "close"}))
+
+
+def list_all_open(
+    client: GitLabClient, project: Any, max_issues: int = 1000
+) -> list[dict[str, Any]]:
+    """Every open issue with the base label (all incidents, any node), up to ``max_issues``."""
+
+    def fetch() -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = []
+        for issue in project.issues.list(
+            labels=[BASE_LABEL],
+            state="opened",
+            order_by="created_at",
+            sort="asc",
+            per_page=100,
+            iterator=True,
+        ):
+            found.append(dict(issue.attributes))
+            if len(found) >= max_issues:
+                break
+        return found
+
+    return client.call(Action.LIST_ISSUES, fetch)
 
 
 def close_duplicate(client: GitLabClient, project: Any, iid: int, winner_iid: int) -> None:

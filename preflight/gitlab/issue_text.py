@@ -46,6 +46,9 @@ class ReportContext:
     pause_runner: bool = True
     note_interval_s: float = 900.0
     max_notes: int = 20
+    node_conditions: tuple[str, ...] = ()  # fleet mode: the node's own report, one line each
+    runner_text: str | None = None  # fleet mode: how runners are quarantined (replaces Runner)
+    source: str | None = None  # fleet mode: who reports, instead of a job
 
 
 @dataclass(frozen=True)
@@ -229,8 +232,22 @@ def evidence_markdown(diagnosis: Diagnosis) -> str:
     return "\n\n".join(parts) if parts else "No evidence was collected."
 
 
+def _evidence(diagnosis: Diagnosis, ctx: ReportContext) -> str:
+    if not ctx.node_conditions:
+        return evidence_markdown(diagnosis)
+    parts = [
+        "**Node conditions** (published by the node agent)",
+        fenced_block(list(ctx.node_conditions)),
+    ]
+    if diagnosis.probe is not None or diagnosis.service is not None or diagnosis.node_report:
+        parts.append(evidence_markdown(diagnosis))
+    return "\n\n".join(parts)
+
+
 def runner_markdown(ctx: ReportContext) -> str:
     """The Runner section: which runner was paused and how to resume it."""
+    if ctx.runner_text is not None:
+        return prose_with_code(ctx.runner_text)
     if ctx.runner_id is None:
         return "The job's runner is not known (CI_RUNNER_ID is not set), so no runner was paused."
     name = f"runner {ctx.runner_id}"
@@ -256,6 +273,8 @@ def runner_markdown(ctx: ReportContext) -> str:
 
 
 def _reported_by(diagnosis: Diagnosis, ctx: ReportContext) -> str:
+    if ctx.source is not None:
+        return f"Reported by dind-preflight {__version__} {escape_prose(ctx.source)} at {stamp(ctx.when)}."
     job = link(f"job {ctx.job_id}" if ctx.job_id else "a job", ctx.job_url)
     where = f" of {code_span(ctx.project_path)}" if ctx.project_path else ""
     pod = ""
@@ -284,7 +303,7 @@ def issue_body(diagnosis: Diagnosis, incident: Incident, ctx: ReportContext) -> 
         "## Fix",
         remedy_markdown(choose_remedy(diagnosis), diagnosis.cause.module),
         "## Evidence",
-        evidence_markdown(diagnosis),
+        _evidence(diagnosis, ctx),
         "## Runner",
         runner_markdown(ctx),
     ]

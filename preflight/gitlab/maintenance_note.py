@@ -19,7 +19,7 @@ MAX_NOTE_CHARS = 1024  # GitLab's limit for maintenance_note
 _URL_MAX = 240
 _BLOCK = re.compile(
     r"\[dind-preflight\] paused key=(?P<key>[0-9a-f]{12})(?: issue=#(?P<issue>\d+))?"
-    r".*?\[/dind-preflight\]",
+    r"(?P<before> \(was paused before\))?.*?\[/dind-preflight\]",
     re.DOTALL,
 )
 _TRUNCATED_SUFFIX = " [...] (shortened by dind-preflight; the full note is in the issue)"
@@ -39,6 +39,8 @@ class PauseNote:
     job_url: str | None = None
     issue_iid: int | None = None
     issue_url: str | None = None
+    paused_before: bool = False  # someone else had paused the runner: our block only annotates
+    actor: str | None = None  # who paused, when not a job (e.g. "the fleet reporter")
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,12 @@ class ParsedNote:
     key: str | None
     issue_iid: int | None
     human: str
+    paused_before: bool = False  # our block annotates a pause someone else made
+
+    @property
+    def paused_by_us(self) -> bool:
+        """Our block is there and says that dind-preflight made the pause."""
+        return self.key is not None and not self.paused_before
 
 
 @dataclass(frozen=True)
@@ -75,11 +83,13 @@ def our_block(note: PauseNote, *, compact: bool = False) -> str:
     head = f"[dind-preflight] paused key={safe_token(note.key)}"
     if note.issue_iid is not None:
         head += f" issue=#{note.issue_iid}"
+    if note.paused_before:
+        head += " (was paused before)"
     why = safe_token(note.cause)
     if note.module:
         why += f" (kernel module {safe_token(note.module)})"
     node = safe_token(note.node)
-    job = f"job {note.job_id}" if note.job_id is not None else "a job"
+    job = f"job {note.job_id}" if note.job_id is not None else (note.actor or "a job")
     job_url = _url(note.job_url)
     issue_url = _url(note.issue_url)
     runner = str(note.runner_id) if note.runner_id is not None else "<id>"
@@ -112,7 +122,12 @@ def parse_note(text: str | None) -> ParsedNote:
         return ParsedNote(key=None, issue_iid=None, human=body.strip())
     human = (body[: match.start()] + body[match.end() :]).strip()
     issue = match.group("issue")
-    return ParsedNote(key=match.group("key"), issue_iid=int(issue) if issue else None, human=human)
+    return ParsedNote(
+        key=match.group("key"),
+        issue_iid=int(issue) if issue else None,
+        human=human,
+        paused_before=bool(match.group("before")),
+    )
 
 
 def _join(block: str, human: str) -> str:

@@ -8,7 +8,7 @@ human's note is kept; when it cannot be kept, the note is left alone.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 from typing import Any
 
@@ -61,6 +61,7 @@ def runner_state_of(data: Mapping[str, Any], server_url: str | None = None) -> R
 class PauseAction(str, Enum):
     PAUSE = "pause"  # not paused: pause it, with our note
     ANNOTATE = "annotate"  # paused already, by someone else or for another incident: add our note
+    RESUME = "resume"  # paused by us, the cause is gone: resume, the human's note restored
     SKIP = "skip"  # nothing to write
 
 
@@ -85,6 +86,9 @@ def decide_pause(state: RunnerState, note: PauseNote, *, can_keep_elsewhere: boo
             PauseAction.SKIP,
             f"runner {state.runner_id} is already paused by dind-preflight for this node and cause",
         )
+    if state.paused:
+        # Annotating someone's pause: say so in our block, so that an undo never resumes it.
+        note = replace(note, paused_before=parsed.paused_before if parsed.key else True)
     fitted = fit_note(note, parsed.human, can_keep_elsewhere=can_keep_elsewhere)
     shortened = parsed.human if fitted.human_shortened else None
     if not state.paused:
@@ -110,4 +114,35 @@ def decide_pause(state: RunnerState, note: PauseNote, *, can_keep_elsewhere: boo
         f"already paused {who}; our note was added, the existing note kept",
         {"paused": True, "maintenance_note": fitted.text},
         shortened,
+    )
+
+
+def decide_resume(state: RunnerState, *, key: str | None = None) -> PauseDecision:
+    """Undo our pause: resume a runner only when our block says dind-preflight paused it.
+
+    ``key``: only for this incident (None: any of ours). A pause someone else made is never
+    resumed; when we only annotated it, our block is removed and the runner stays paused. The
+    human's part of the note is restored as it was.
+    """
+    parsed = parse_note(state.maintenance_note)
+    rid = state.runner_id
+    if parsed.key is None:
+        what = "paused by someone else" if state.paused else "not paused"
+        return PauseDecision(PauseAction.SKIP, f"runner {rid} is {what}: left as it is")
+    if key is not None and parsed.key != key:
+        return PauseDecision(
+            PauseAction.SKIP, f"runner {rid} carries dind-preflight's note for another incident"
+        )
+    if parsed.paused_before or not state.paused:
+        why = "someone else paused it" if state.paused else "it was resumed already"
+        return PauseDecision(
+            PauseAction.ANNOTATE,
+            f"our note removed from runner {rid}; {why}, so its pause state is left as it is",
+            {"maintenance_note": parsed.human},
+        )
+    return PauseDecision(
+        PauseAction.RESUME,
+        f"runner {rid} resumed"
+        + ("; the previous maintenance note restored" if parsed.human else ""),
+        {"paused": False, "maintenance_note": parsed.human},
     )

@@ -16,6 +16,7 @@ from preflight.gitlab.pause_decision import (
     PauseAction,
     RunnerState,
     decide_pause,
+    decide_resume,
     runner_state_of,
 )
 from preflight.gitlab.session import GitLabClient
@@ -61,6 +62,15 @@ def pause_runner(
     if decision.action is not PauseAction.SKIP and decision.payload is not None:
         write_runner(client, runner_id, decision.payload)
     return PauseResult(decision.action, decision.reason, state, decision.human_note_shortened)
+
+
+def resume_runner(client: GitLabClient, runner_id: int, *, key: str | None = None) -> PauseResult:
+    """Read the runner and undo our pause (:func:`decide_resume`): at most one write."""
+    state = read_runner(client, runner_id)
+    decision = decide_resume(state, key=key)
+    if decision.action is not PauseAction.SKIP and decision.payload is not None:
+        write_runner(client, runner_id, decision.payload)
+    return PauseResult(decision.action, decision.reason, state)
 
 
 def lookup_runner_id(client: GitLabClient) -> int:

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from preflight.actions.taint import Taint, taint_for, with_taint
+from preflight.actions.taint import Taint, taint_for, with_taint, without_taint
 from preflight.diagnosis.model import Diagnosis
 from preflight.kube import permissions
 from preflight.kube.client import KubeConflict, KubeContext, KubeError, connect
 from preflight.kube.settings import KubeSettings
 
 ATTEMPTS = 3
+NOT_APPLIED = "taint: not applied"  # how every line of a taint that did not happen starts
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,34 @@ def taint_node(ctx: KubeContext, node: str, taint: Taint, attempts: int = ATTEMP
     )
 
 
+def untaint_node(ctx: KubeContext, node: str, attempts: int = ATTEMPTS) -> str | None:
+    """Remove our taint from ``node`` (others kept); None when done or absent, else the problem."""
+    for _ in range(max(1, attempts)):
+        try:
+            current = ctx.get_json(permissions.GET_NODE, ctx.api.read_node, node)
+            taints = without_taint((current.get("spec") or {}).get("taints"))
+            if taints is None:
+                return None
+            version = (current.get("metadata") or {}).get("resourceVersion")
+            patch: dict[str, object] = {"spec": {"taints": taints}}
+            if version:
+                patch["metadata"] = {"resourceVersion": version}
+            ctx.call(
+                permissions.PATCH_NODE,
+                ctx.api.patch_node,
+                node,
+                patch,
+                _content_type="application/merge-patch+json",
+                _preload_content=False,
+            )
+            return None
+        except KubeConflict:
+            continue
+        except KubeError as exc:
+            return f"untaint node {node}: {exc.limitation}"
+    return f"untaint node {node}: the node kept changing (409)"
+
+
 def taint_diagnosed_node(
     diagnosis: Diagnosis, settings: KubeSettings, context: KubeContext | None = None
 ) -> str:
@@ -66,14 +95,14 @@ def taint_diagnosed_node(
     taint = taint_for(diagnosis)
     if taint is None or not diagnosis.node:
         why = "no node name" if not diagnosis.node else f"a {diagnosis.fault.value} fault"
-        return f"taint: not applied ({why}, not a node fault we are sure of)"
+        return f"{NOT_APPLIED} ({why}, not a node fault we are sure of)"
     try:
         ctx = context or connect(settings)
     except KubeError as exc:
-        return f"taint: not applied ({exc.limitation})"
+        return f"{NOT_APPLIED} ({exc.limitation})"
     outcome = taint_node(ctx, diagnosis.node, taint)
     if outcome.problem:
-        return f"taint: not applied ({outcome.problem})"
+        return f"{NOT_APPLIED} ({outcome.problem})"
     state = "added" if outcome.changed else "already present"
     return (
         f"taint: {taint.key}={taint.value}:{taint.effect} {state} on node {diagnosis.node} "

@@ -126,9 +126,22 @@ class JobAdapters:
         return taint_diagnosed_node(diagnosis, self.kube_settings, context=self._kube_context)
 
     def report(self, diagnosis: Diagnosis, *, pause_runner: bool) -> Any:
+        if self.settings.reporter_url:
+            return self._report_to_fleet_reporter(diagnosis)
         from preflight.gitlab.reporter import report_diagnosis
 
         return report_diagnosis(diagnosis, self.gitlab_settings, pause_runner=pause_runner)
+
+    def _report_to_fleet_reporter(self, diagnosis: Diagnosis) -> None:
+        """Fleet mode: the diagnosis goes to the reporter as context, with CI_JOB_TOKEN only."""
+        import sys
+
+        from preflight.reporter.submit import report_body, send
+
+        assert self.settings.reporter_url is not None
+        body = report_body(diagnosis.probe, diagnosis, int(diagnosis.exit_code))
+        line = send(self.settings.reporter_url, self.env.get("CI_JOB_TOKEN"), body)
+        print(f"dind-preflight: fleet reporter: {line}", file=sys.stderr)
 
     def write_artifacts(
         self, probe: ProbeResult, diagnosis: Diagnosis | None, report: Any

@@ -77,14 +77,22 @@ def execute(settings: RunSettings, adapters: Adapters) -> RunOutcome:
     diagnosis = adapters.diagnose(probe)
     plan = plan_actions(diagnosis, settings.action)
     actions_done: list[str] = []
+    pause_runner = plan.pause_runner
     if plan.taint_node:
+        from preflight.kube.taint_node import NOT_APPLIED
+
         try:
-            actions_done.append(adapters.taint_node(diagnosis))
+            line = adapters.taint_node(diagnosis)
+            actions_done.append(line)
+            tainted = not line.startswith(NOT_APPLIED)
         except PreflightError as exc:
             errors.append(f"taint-node: {exc}")
+            tainted = False
+        # auto: a job that may not patch nodes (or a node we could not taint) pauses instead.
+        pause_runner = pause_runner or (plan.pause_if_taint_fails and not tainted)
     report: Any = None
     try:
-        report = adapters.report(diagnosis, pause_runner=plan.pause_runner)
+        report = adapters.report(diagnosis, pause_runner=pause_runner)
     except PreflightError as exc:
         errors.append(f"report: {exc}")
     artifacts = _artifacts(adapters, probe, diagnosis, report, errors)

@@ -33,6 +33,7 @@ class RunSettings:
     artifacts_dir: Path
     node_root: str | None = None
     json_output: bool = False
+    reporter_url: str | None = None  # fleet mode: the reporter's in-cluster URL
 
 
 def _is_set(env: Mapping[str, str], name: str) -> bool:
@@ -71,9 +72,9 @@ def parse_timeout(value: str | float | None) -> float:
 
 
 def parse_action(value: str | None) -> Action:
-    """``pause-runner`` (default), ``taint-node`` or ``none``."""
+    """``auto`` (default), ``pause-runner``, ``taint-node`` or ``none``."""
     if value is None or not value.strip():
-        return Action.PAUSE_RUNNER
+        return Action.AUTO
     try:
         return Action(value.strip())
     except ValueError:
@@ -106,13 +107,17 @@ def settings_from_env(
     artifacts = (
         artifacts_dir or env.get("DIND_PREFLIGHT_ARTIFACTS_DIR", "").strip() or ".dind-preflight"
     )
+    reporter_url = env.get("DIND_PREFLIGHT_REPORTER_URL", "").strip() or None
+    chosen = parse_action(action if action is not None else env.get("DIND_PREFLIGHT_ACTION"))
     return RunSettings(
         timeout_s=parse_timeout(
             timeout if timeout is not None else env.get("DIND_PREFLIGHT_TIMEOUT")
         ),
-        action=parse_action(action if action is not None else env.get("DIND_PREFLIGHT_ACTION")),
+        # Fleet mode: jobs only probe and read; the reporter holds every power.
+        action=Action.NONE if reporter_url else chosen,
         mode=detect_mode(env, root),
         artifacts_dir=Path(artifacts),
         node_root=root,
         json_output=json_output,
+        reporter_url=reporter_url,
     )

@@ -33,6 +33,10 @@ def diagnosis(fault: FaultClass, node: str | None = "node-a") -> Diagnosis:
         (FaultClass.UNKNOWN, Action.PAUSE_RUNNER, False, False, ExitCode.UNAVAILABLE),
         (FaultClass.UNKNOWN, Action.TAINT_NODE, False, False, ExitCode.UNAVAILABLE),
         (FaultClass.UNKNOWN, Action.NONE, False, False, ExitCode.UNAVAILABLE),
+        (FaultClass.NODE, Action.AUTO, False, True, ExitCode.TEMPFAIL),
+        (FaultClass.RUNNER, Action.AUTO, True, False, ExitCode.TEMPFAIL),
+        (FaultClass.JOB, Action.AUTO, False, False, ExitCode.CONFIG),
+        (FaultClass.UNKNOWN, Action.AUTO, False, False, ExitCode.UNAVAILABLE),
     ],
 )
 def test_every_fault_and_action(
@@ -64,3 +68,10 @@ def test_a_healthy_diagnosis_is_never_acted_on() -> None:
 def test_runner_fault_is_not_tainted() -> None:
     plan = plan_actions(diagnosis(FaultClass.RUNNER), Action.TAINT_NODE)
     assert "taint would not help" in plan.reason
+
+
+def test_auto_taints_a_known_node_and_keeps_the_pause_as_fallback() -> None:
+    plan = plan_actions(diagnosis(FaultClass.NODE), Action.AUTO)
+    assert (plan.taint_node, plan.pause_runner, plan.pause_if_taint_fails) == (True, False, True)
+    unknown_node = plan_actions(diagnosis(FaultClass.NODE, node=None), Action.AUTO)
+    assert (unknown_node.taint_node, unknown_node.pause_runner) == (False, True)

@@ -71,7 +71,7 @@ def test_defaults_give_a_tls_dind_job_with_the_preflight_first(tmp_path: Path) -
         "DOCKER_TLS_VERIFY": "1",
         "DOCKER_CERT_PATH": "/certs/client",
         "DIND_PREFLIGHT_TIMEOUT": "30",
-        "DIND_PREFLIGHT_ACTION": "pause-runner",
+        "DIND_PREFLIGHT_ACTION": "auto",
         "DIND_PREFLIGHT_REPORT_PROJECT": "",
         "DIND_PREFLIGHT_ARTIFACTS_DIR": ".dind-preflight",
     }

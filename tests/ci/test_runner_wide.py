@@ -18,7 +18,7 @@ from tests.ci.gitlab_ci_local import REPO_ROOT
 VALUES = REPO_ROOT / "deploy" / "helm" / "values-runner-wide.yaml"
 DOC = REPO_ROOT / "docs" / "runner-wide.md"
 KUBERNETES_VERSION = "1.31.0"
-ACTIONS = {"pause-runner", "taint-node", "none"}
+ACTIONS = {"auto", "pause-runner", "taint-node", "none"}
 
 
 def _values() -> dict[str, Any]:

@@ -214,7 +214,7 @@ MODES: tuple[FailureMode, ...] = (
     FailureMode("no-nf-tables", no_nf_tables, "nf_tables-missing"),
     FailureMode("not-privileged", not_privileged, "not-privileged"),
     FailureMode("not-privileged-mount", not_privileged_mount, "not-privileged"),
-    FailureMode("overlay-on-overlay", overlay_on_overlay, "storage-driver-unsupported"),
+    FailureMode("overlay-on-overlay", overlay_on_overlay, "storage-backing-fs-unsupported"),
     FailureMode("port-in-use", port_in_use, "port-in-use"),
     FailureMode("tls-daemon", tls_daemon, None),
     FailureMode("http-to-tls-port", http_to_tls_port, "tls-port-mismatch"),

@@ -28,6 +28,10 @@ MANIFESTS = [
 ]
 
 
+# Job mode's RBAC (deploy/rbac/); fleet mode's components have their own tests.
+JOB_MODE = [(path, doc) for path, doc in MANIFESTS if path.parent.name == "rbac"]
+
+
 def test_there_are_manifests() -> None:
     kinds = sorted({doc["kind"] for path, doc in MANIFESTS if path.parent.name == "rbac"})
     assert kinds == ["ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding", "ServiceAccount"]
@@ -42,7 +46,7 @@ def test_manifest_is_valid_in_strict_mode(path: Path, doc: dict[str, Any]) -> No
 
 def _rules(kind: str) -> set[tuple[str, str]]:
     found: set[tuple[str, str]] = set()
-    for _, doc in MANIFESTS:
+    for _, doc in JOB_MODE:
         if doc["kind"] == kind:
             for rule in doc["rules"]:
                 assert rule["apiGroups"] == [""]
@@ -83,15 +87,15 @@ def test_cluster_role_is_only_for_the_taint() -> None:
 def test_bindings_point_at_the_service_account() -> None:
     accounts = {
         (d["metadata"]["namespace"], d["metadata"]["name"])
-        for _, d in MANIFESTS
+        for _, d in JOB_MODE
         if d["kind"] == "ServiceAccount"
     }
-    for _, doc in MANIFESTS:
+    for _, doc in JOB_MODE:
         if doc["kind"] in ("RoleBinding", "ClusterRoleBinding"):
             subjects = {(s["namespace"], s["name"]) for s in doc["subjects"]}
             assert subjects == accounts
             roles = {
-                d["metadata"]["name"] for _, d in MANIFESTS if d["kind"] == doc["roleRef"]["kind"]
+                d["metadata"]["name"] for _, d in JOB_MODE if d["kind"] == doc["roleRef"]["kind"]
             }
             assert doc["roleRef"]["name"] in roles
 
@@ -101,7 +105,7 @@ def test_helm_values_bind_the_service_account() -> None:
     rendered = values["runners"]["config"].replace("{{.Release.Namespace}}", "gitlab-runner")
     config = tomllib.loads(rendered)
     kube = config["runners"][0]["kubernetes"]
-    (account,) = [d["metadata"]["name"] for _, d in MANIFESTS if d["kind"] == "ServiceAccount"]
+    (account,) = [d["metadata"]["name"] for _, d in JOB_MODE if d["kind"] == "ServiceAccount"]
     assert kube["service_account"] == account
     assert kube["automount_service_account_token"] is True
     assert kube["privileged"] is True

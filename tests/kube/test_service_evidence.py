@@ -105,7 +105,7 @@ def test_states(
 def test_real_field_report_log_is_matched() -> None:
     evidence = service_evidence(SVC, status(TERMINATED), saved_log("legacy-nat-missing"), tail=200)
     assert evidence.finished_at == "2026-01-01T10:00:02Z"
-    assert [m.cause for m in evidence.matches] == ["iptable_nat-missing", "nat-unavailable"]
+    assert [m.cause for m in evidence.matches] == ["iptable_nat-missing", "iptable_nat-missing"]
     assert evidence.log_tail[-1].strip() == "(exit status 3)"
 
 

@@ -49,7 +49,7 @@ def test_invalid_action_is_one_line_and_64(tmp_path: Path) -> None:
     result = run(env)
     assert result.returncode == 64
     assert result.stderr.strip() == (
-        "dind-preflight: error: action must be one of pause-runner, taint-node, none, got 'x'"
+        "dind-preflight: error: action must be one of auto, pause-runner, taint-node, none, got 'x'"
     )
 
 

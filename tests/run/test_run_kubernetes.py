@@ -204,3 +204,32 @@ def test_the_nat_log_outweighs_a_module_loaded_since(
     assert "The node has iptable_nat loaded now: it was probably loaded after dind" in result.stdout
     assert len(fake.runner_writes(RUNNER_ID)) == 1
     assert len(fake.project_issues(incidents, state="opened")) == 1
+
+
+def test_auto_taints_when_the_job_may_and_pauses_when_it_may_not(
+    cluster: tuple[FakeCluster, Path], gitlab: tuple[FakeGitLab, int], tmp_path: Path
+) -> None:
+    """DIND_PREFLIGHT_ACTION=auto (the default): the node's taint when the job's service account
+    may patch nodes; the runner's pause when the API refuses the patch."""
+    fake_cluster, sa = cluster
+    fake, _ = gitlab
+    fake_cluster.add(
+        "v1/nodes", None, {"apiVersion": "v1", "kind": "Node", "metadata": {"name": NODE}}
+    )
+    env = job_environment(fake_cluster, sa, fake, tmp_path / "reports")
+    env.pop("DIND_PREFLIGHT_ACTION", None)
+    result, _ = run_until_dind_dies(fake_cluster, env, centos8_node(tmp_path / "node"))
+    assert result.returncode == 75, result.stdout + result.stderr
+    node = fake_cluster.get("v1/nodes", None, NODE)
+    assert node is not None and node["spec"]["taints"][0]["value"] == "iptable_nat-missing"
+    assert fake.runner_writes(RUNNER_ID) == []
+
+    fake_cluster.deny("patch", "nodes")
+    fake.age(600)  # past the grace in which the issue's opener owns the runner
+    fake_cluster.add(
+        "v1/nodes", None, {"apiVersion": "v1", "kind": "Node", "metadata": {"name": NODE}}
+    )
+    again, _ = run_until_dind_dies(fake_cluster, env, centos8_node(tmp_path / "node2"))
+    assert again.returncode == 75, again.stdout + again.stderr
+    assert "not applied" in again.stdout, again.stdout
+    assert [w.body["paused"] for w in fake.runner_writes(RUNNER_ID)] == [True], again.stdout

@@ -53,10 +53,11 @@ def test_bad_timeouts_are_usage_errors(value: str) -> None:
 
 
 def test_actions() -> None:
-    assert parse_action(None) is Action.PAUSE_RUNNER
+    assert parse_action(None) is Action.AUTO
+    assert parse_action("pause-runner") is Action.PAUSE_RUNNER
     assert parse_action("taint-node") is Action.TAINT_NODE
     assert parse_action(" none ") is Action.NONE
-    with pytest.raises(UsageError, match="pause-runner, taint-node, none"):
+    with pytest.raises(UsageError, match="auto, pause-runner, taint-node, none"):
         parse_action("pause")
 
 
@@ -78,3 +79,11 @@ def test_mode_detection(tmp_path: Path) -> None:
 def test_node_root_must_exist(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="not a directory"):
         settings_from_env({"DIND_PREFLIGHT_NODE_ROOT": str(tmp_path / "missing")})
+
+
+def test_fleet_mode_jobs_take_no_action_themselves() -> None:
+    env = {"DIND_PREFLIGHT_REPORTER_URL": "http://reporter.dind-preflight.svc:8080"}
+    fleet = settings_from_env({**env, "DIND_PREFLIGHT_ACTION": "pause-runner"})
+    assert fleet.action is Action.NONE
+    assert fleet.reporter_url == env["DIND_PREFLIGHT_REPORTER_URL"]
+    assert settings_from_env({}).action is Action.AUTO

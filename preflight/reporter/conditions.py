@@ -1,0 +1,133 @@
+"""Node objects -> :class:`NodeState` (pure): the agent's conditions, cordon, taints, job fit.
+
+The contract with the node agent (and anything else that publishes the same conditions):
+NodeConditions ``DindReady`` and ``DindReadyAfterReboot`` (``True``/``False``/``Unknown``; the
+reason is the cause code, or the cause code in CamelCase, e.g. ``IptableNatMissing``; the message
+is one line) and the taint ``dind-preflight.io/broken=<cause>:NoSchedule``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from functools import cache
+from typing import Any
+
+from preflight.actions.taint import TAINT_EFFECT, TAINT_KEY
+from preflight.diagnosis.causes import CAUSES
+from preflight.gitlab.issue_election import parse_timestamp
+from preflight.gitlab.markdown import one_line, safe_token
+from preflight.reporter.model import Condition, NodeState, Readiness
+
+DIND_READY = "DindReady"
+DIND_READY_AFTER_REBOOT = "DindReadyAfterReboot"
+BLOCKING_EFFECTS = frozenset({"NoSchedule", "NoExecute"})
+_WORD = re.compile(r"[A-Za-z0-9]+")
+
+
+def camel(code: str) -> str:
+    """``iptable_nat-missing`` -> ``IptableNatMissing`` (the Kubernetes reason style)."""
+    return "".join(word[:1].upper() + word[1:] for word in _WORD.findall(code))
+
+
+@cache
+def _by_camel() -> dict[str, str]:
+    return {camel(code).lower(): code for code in CAUSES}
+
+
+def cause_of_reason(reason: str | None) -> str:
+    """The cause code a condition's reason names: the code itself, or its CamelCase form."""
+    text = (reason or "").strip()
+    if text in CAUSES:
+        return text
+    known = _by_camel().get(text.lower())
+    if known is not None:
+        return known
+    return safe_token(text, empty="unknown-cause")
+
+
+def condition_of(data: Mapping[str, Any] | None) -> Condition:
+    if not data:
+        return Condition()
+    try:
+        status = Readiness(str(data.get("status")))
+    except ValueError:
+        status = Readiness.UNKNOWN
+    since = data.get("lastTransitionTime")
+    beat = data.get("lastHeartbeatTime")
+    return Condition(
+        status=status,
+        cause=cause_of_reason(data.get("reason")) if status is Readiness.FALSE else "",
+        message=one_line(str(data.get("message") or ""), 300),
+        since=parse_timestamp(since) if since else None,
+        heartbeat=parse_timestamp(beat) if beat else None,
+    )
+
+
+def tolerated(taint: Mapping[str, Any], tolerations: Iterable[Mapping[str, Any]]) -> bool:
+    """Kubernetes' toleration matching (operator Exists/Equal, empty key, empty effect)."""
+    for tol in tolerations:
+        key = tol.get("key") or ""
+        operator = tol.get("operator") or "Equal"
+        effect = tol.get("effect") or ""
+        if effect and effect != taint.get("effect"):
+            continue
+        if operator == "Exists" and (not key or key == taint.get("key")):
+            return True
+        if (
+            operator == "Equal"
+            and key == taint.get("key")
+            and ((tol.get("value") or "") == (taint.get("value") or ""))
+        ):
+            return True
+    return False
+
+
+def selector_matches(selector: Mapping[str, str], labels: Mapping[str, str]) -> bool:
+    return all(labels.get(key) == value for key, value in selector.items())
+
+
+def node_state(
+    node: Mapping[str, Any],
+    *,
+    node_selector: Mapping[str, str] | None = None,
+    tolerations: Iterable[Mapping[str, Any]] = (),
+) -> NodeState:
+    """One node object as the API returns it -> :class:`NodeState`."""
+    meta = node.get("metadata") or {}
+    spec = node.get("spec") or {}
+    conditions = {str(c.get("type")): c for c in (node.get("status") or {}).get("conditions") or []}
+    tols = list(tolerations)
+    blocking: list[str] = []
+    ours: str | None = None
+    for taint in spec.get("taints") or []:
+        if taint.get("key") == TAINT_KEY and taint.get("effect") == TAINT_EFFECT:
+            ours = cause_of_reason(taint.get("value")) if taint.get("value") else "unknown-cause"
+            continue
+        if taint.get("effect") in BLOCKING_EFFECTS and not tolerated(taint, tols):
+            blocking.append(f"{taint.get('key')}:{taint.get('effect')}")
+    labels = meta.get("labels") or {}
+    return NodeState(
+        name=safe_token(str(meta.get("name") or ""), empty="unknown-node"),
+        ready=condition_of(conditions.get(DIND_READY)),
+        after_reboot=condition_of(conditions.get(DIND_READY_AFTER_REBOOT)),
+        unschedulable=bool(spec.get("unschedulable")),
+        blocking_taints=tuple(blocking),
+        our_taint=ours,
+        matches_jobs=selector_matches(node_selector or {}, labels),
+    )
+
+
+def job_pod_placement(pods: Iterable[Mapping[str, Any]]) -> tuple[dict[str, str], list[Any]]:
+    """The node selector and tolerations of the runner's newest job pod (what the next job gets)."""
+    newest: Mapping[str, Any] | None = None
+    for pod in pods:
+        stamp = str((pod.get("metadata") or {}).get("creationTimestamp") or "")
+        if newest is None or stamp > str(
+            (newest.get("metadata") or {}).get("creationTimestamp") or ""
+        ):
+            newest = pod
+    if newest is None:
+        return {}, []
+    spec = newest.get("spec") or {}
+    return dict(spec.get("nodeSelector") or {}), list(spec.get("tolerations") or [])

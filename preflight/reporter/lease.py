@@ -1,0 +1,186 @@
+"""Leader election with a ``coordination.k8s.io/v1`` Lease: exactly one replica acts.
+
+:func:`decide` (pure) says whether this replica holds, may take, or must wait for the lease;
+:class:`LeaseKeeper` reads and writes it. Every write carries the ``resourceVersion`` it was
+computed from, so two replicas racing for an expired lease cannot both win: the API answers 409
+to the second. A leader that cannot renew stops acting before its lease runs out
+(``renew_deadline_s`` < ``duration_s``), so two leaders never overlap.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from enum import Enum
+from typing import Any
+
+from preflight.gitlab.issue_election import parse_timestamp
+from preflight.kube.client import KubeConflict, KubeContext, KubeError, KubeNotFound
+from preflight.kube.permissions import Permission
+
+GET_LEASE = Permission("get", "leases", why="see which reporter replica leads")
+CREATE_LEASE = Permission("create", "leases", why="become the leader")
+UPDATE_LEASE = Permission("patch", "leases", why="renew or take the leadership")
+
+
+class LeaseStep(str, Enum):
+    RENEW = "renew"  # we hold it
+    TAKE = "take"  # free or expired: take it
+    WAIT = "wait"  # someone else holds it
+
+
+@dataclass(frozen=True)
+class LeaseRecord:
+    holder: str | None
+    renewed: datetime | None
+    duration_s: float
+    transitions: int = 0
+
+
+def record_of(lease: dict[str, Any]) -> LeaseRecord:
+    spec = lease.get("spec") or {}
+    renew = spec.get("renewTime") or spec.get("acquireTime")
+    return LeaseRecord(
+        holder=spec.get("holderIdentity") or None,
+        renewed=parse_timestamp(renew) if renew else None,
+        duration_s=float(spec.get("leaseDurationSeconds") or 15),
+        transitions=int(spec.get("leaseTransitions") or 0),
+    )
+
+
+def decide(record: LeaseRecord, me: str, now: datetime) -> LeaseStep:
+    """Renew our own lease; take a free or expired one; otherwise wait."""
+    if record.holder == me:
+        return LeaseStep.RENEW
+    if record.holder is None or record.renewed is None:
+        return LeaseStep.TAKE
+    if now - record.renewed > timedelta(seconds=record.duration_s):
+        return LeaseStep.TAKE
+    return LeaseStep.WAIT
+
+
+def _stamp(now: datetime) -> str:
+    return now.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@dataclass
+class LeaseKeeper:
+    """Holds the lease ``name`` in ``namespace`` as ``identity``."""
+
+    ctx: KubeContext
+    namespace: str
+    name: str
+    identity: str
+    duration_s: int = 15
+    holder: str | None = None  # last seen holder
+    problem: str | None = None  # last API problem, for /healthz
+
+    def _api(self) -> Any:
+        from kubernetes import client
+
+        return client.CoordinationV1Api(self.ctx.api.api_client)
+
+    def try_lead(self, now: datetime | None = None) -> bool:
+        """One election round: True when this replica leads until the next round."""
+        now = now or datetime.now(timezone.utc)
+        api = self._api()
+        try:
+            lease = self.ctx.get_json(
+                GET_LEASE, api.read_namespaced_lease, self.name, self.namespace
+            )
+        except KubeNotFound:
+            return self._create(api, now)
+        except KubeError as exc:
+            self.problem = exc.limitation
+            return False
+        record = record_of(lease)
+        self.holder = record.holder
+        step = decide(record, self.identity, now)
+        if step is LeaseStep.WAIT:
+            self.problem = None
+            return False
+        spec: dict[str, Any] = {
+            "holderIdentity": self.identity,
+            "leaseDurationSeconds": self.duration_s,
+            "renewTime": _stamp(now),
+        }
+        if step is LeaseStep.TAKE:
+            spec["acquireTime"] = _stamp(now)
+            spec["leaseTransitions"] = record.transitions + 1
+        patch = {
+            "metadata": {"resourceVersion": (lease.get("metadata") or {}).get("resourceVersion")},
+            "spec": spec,
+        }
+        try:
+            self.ctx.call(
+                UPDATE_LEASE,
+                api.patch_namespaced_lease,
+                self.name,
+                self.namespace,
+                patch,
+                _content_type="application/merge-patch+json",
+                _preload_content=False,
+            )
+        except KubeConflict:
+            return False  # someone else wrote first: they lead
+        except KubeError as exc:
+            self.problem = exc.limitation
+            return False
+        self.holder, self.problem = self.identity, None
+        return True
+
+    def _create(self, api: Any, now: datetime) -> bool:
+        body = {
+            "apiVersion": "coordination.k8s.io/v1",
+            "kind": "Lease",
+            "metadata": {"name": self.name, "namespace": self.namespace},
+            "spec": {
+                "holderIdentity": self.identity,
+                "leaseDurationSeconds": self.duration_s,
+                "acquireTime": _stamp(now),
+                "renewTime": _stamp(now),
+                "leaseTransitions": 0,
+            },
+        }
+        try:
+            self.ctx.call(
+                CREATE_LEASE,
+                api.create_namespaced_lease,
+                self.namespace,
+                body,
+                _preload_content=False,
+            )
+        except KubeConflict:
+            return False
+        except KubeError as exc:
+            self.problem = exc.limitation
+            return False
+        self.holder, self.problem = self.identity, None
+        return True
+
+    def release(self) -> None:
+        """Give the lease up at shutdown so that another replica takes over at once."""
+        api = self._api()
+        try:
+            lease = self.ctx.get_json(
+                GET_LEASE, api.read_namespaced_lease, self.name, self.namespace
+            )
+            if record_of(lease).holder != self.identity:
+                return
+            patch = {
+                "metadata": {
+                    "resourceVersion": (lease.get("metadata") or {}).get("resourceVersion")
+                },
+                "spec": {"holderIdentity": None, "renewTime": None},
+            }
+            self.ctx.call(
+                UPDATE_LEASE,
+                api.patch_namespaced_lease,
+                self.name,
+                self.namespace,
+                patch,
+                _content_type="application/merge-patch+json",
+                _preload_content=False,
+            )
+        except KubeError:
+            pass

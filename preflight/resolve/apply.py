@@ -1,0 +1,129 @@
+"""Undo job mode's quarantine for fixed nodes (adapter): helper pod, taint, runner, issue.
+
+For every open issue with the project's marker: take a fresh node report with a helper pod on the
+issue's node, and when the cause is gone remove our taint, resume the runner our block paused for
+this incident (restoring the human's note; never a runner someone else paused), comment with the
+evidence and close the issue. ``dry_run`` reads everything and writes nothing.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from preflight.gitlab.failures import GitLabActionError
+from preflight.gitlab.incident import parse_marker
+from preflight.gitlab.markdown import code_span
+from preflight.gitlab.session import GitLabClient
+from preflight.kube.client import KubeContext
+from preflight.kube.settings import KubeSettings
+from preflight.node.model import NodeReport
+from preflight.reporter.gitlab_view import incident_of_issue
+from preflight.resolve.decide import Judgement, ResolveIncident, Verdict, judge
+
+NodeReader = Callable[[str], tuple[NodeReport | None, str | None]]
+
+
+@dataclass
+class ResolveResult:
+    lines: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    fixed: int = 0
+    still_broken: int = 0
+
+
+def open_incidents(client: GitLabClient) -> list[ResolveIncident]:
+    """Open node-fault issues that carry our marker."""
+    from preflight.gitlab.incident_issue import list_all_open
+
+    found = []
+    for data in list_all_open(client, client.report_project()):
+        incident = incident_of_issue(data)
+        marker = parse_marker(data.get("description"))
+        if incident is None or marker is None or marker.key != incident.key:
+            continue
+        if incident.fault != "node":
+            continue
+        found.append(
+            ResolveIncident(
+                incident.iid, incident.key, incident.node, incident.cause, marker.runner_id
+            )
+        )
+    return found
+
+
+def helper_pod_reader(ctx: KubeContext, settings: KubeSettings) -> NodeReader:
+    """A fresh node report from a helper pod pinned to ``node``."""
+    from preflight.kube.discovery import JobPod
+    from preflight.kube.helper_pod import run_helper_pod
+
+    def read(node: str) -> tuple[NodeReport | None, str | None]:
+        job = JobPod(
+            name=f"resolve-{node}",
+            namespace=ctx.namespace,
+            uid=None,
+            node_name=node,
+            build_image=settings.helper_image,
+            service=None,
+            service_choice="none",
+        )
+        outcome = run_helper_pod(ctx, job, settings, time.monotonic() + settings.timeout)
+        return outcome.report, outcome.problem
+
+    return read
+
+
+def resolve(
+    client: GitLabClient,
+    kube: KubeContext | None,
+    read_node: NodeReader,
+    *,
+    dry_run: bool,
+) -> ResolveResult:
+    from preflight.gitlab.incident_issue import close_issue
+    from preflight.gitlab.pause_decision import decide_resume
+    from preflight.gitlab.runner_pause import read_runner, resume_runner
+    from preflight.kube.taint_node import untaint_node
+
+    result = ResolveResult()
+    reports: dict[str, tuple[NodeReport | None, str | None]] = {}
+    for incident in open_incidents(client):
+        if incident.node not in reports:
+            reports[incident.node] = read_node(incident.node)
+        judgement: Judgement = judge(incident, *reports[incident.node])
+        head = f"#{incident.iid} {incident.cause} on {incident.node}"
+        if judgement.verdict is not Verdict.FIXED:
+            result.still_broken += judgement.verdict is Verdict.BROKEN
+            result.lines.append(
+                f"{head}: {judgement.verdict.value}: {judgement.evidence}; left as is"
+            )
+            continue
+        result.fixed += 1
+        prefix = "would " if dry_run else ""
+        try:
+            if kube is not None:
+                if not dry_run:
+                    problem = untaint_node(kube, incident.node)
+                    if problem:
+                        result.errors.append(problem)
+                result.lines.append(f"{head}: {prefix}remove the taint from {incident.node}")
+            if incident.runner_id is not None:
+                if dry_run:
+                    state = read_runner(client, incident.runner_id)
+                    decision = decide_resume(state, key=incident.key)
+                    result.lines.append(f"{head}: would {decision.action.value}: {decision.reason}")
+                else:
+                    done = resume_runner(client, incident.runner_id, key=incident.key)
+                    result.lines.append(f"{head}: {done.action.value}: {done.detail}")
+            body = (
+                f"Resolved by `dind-preflight resolve`: a fresh node report from node "
+                f"{code_span(incident.node)} shows {code_span(judgement.evidence, 300)}. The taint "
+                "was removed and the runner resumed where dind-preflight had paused it."
+            )
+            if not dry_run:
+                close_issue(client, client.report_project(), incident.iid, body)
+            result.lines.append(f"{head}: {prefix}comment and close")
+        except GitLabActionError as exc:
+            result.errors.append(f"{head}: {exc}")
+    return result
