@@ -145,7 +145,7 @@ class Dockerd:
 
     @property
     def tcp_host(self) -> str:
-        """``DOCKER_HOST`` for the loopback TCP listener."""
+        """``DOCKER_HOST`` on this namespace's loopback (the socket handed to dockerd at start)."""
         return f"tcp://127.0.0.1:{self.port}"
 
     @property
