@@ -7,7 +7,7 @@ TOOLS := $(CURDIR)/.tools
 GCL_VERSION := 4.73.0
 export PATH := $(CURDIR)/$(BIN):$(TOOLS)/node_modules/.bin:$(PATH)
 
-.PHONY: all test test-random fresh-test demo bench lint system-deps venv node-tools clean
+.PHONY: all test test-random fresh-test demo bench lint docs dist system-deps venv node-tools clean
 
 all: test
 
@@ -48,16 +48,28 @@ fresh-test:
 	else echo "fresh-test: FAILED; the clone is kept in $$dir/repo" >&2; exit 1; fi
 
 lint: venv
-	$(BIN)/ruff check preflight tests bench
-	$(BIN)/ruff format --check preflight tests bench
+	$(BIN)/ruff check preflight tests bench scripts
+	$(BIN)/ruff format --check preflight tests bench scripts
 	$(BIN)/mypy
 	shellcheck .ci/run scripts/*.sh
 
 demo: system-deps venv
 	@bash scripts/demo.sh
 
+# README.md and docs/*.md quote the program between `<!-- begin generated: ... -->` markers:
+# regenerate them (in a network namespace of its own, so that nothing listens on the example's
+# tcp://localhost:2375). tests/test_docs.py fails when they differ.
+docs: venv
+	unshare -rn sh -c 'ip link set lo up && $(BIN)/python scripts/gen_docs.py'
+
+# The wheel and the sdist, in dist/ (tests/test_dist.py installs the wheel into a clean venv).
+dist: venv
+	rm -rf dist build
+	$(BIN)/python -m build --no-isolation --outdir dist . >/dev/null
+	@ls dist
+
 bench: system-deps venv
 	$(BIN)/python bench/run.py
 
 clean:
-	rm -rf $(VENV) $(TOOLS) .state .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(TOOLS) .state .pytest_cache .mypy_cache .ruff_cache dist build

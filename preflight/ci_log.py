@@ -1,14 +1,22 @@
-"""GitLab job log formatting: collapsible sections and a summary line."""
+"""Titled sections in a log: GitLab collapsible sections in a CI job, plain headings elsewhere.
+
+GitLab's markers (``ESC[0Ksection_start:...``) are only written when ``GITLAB_CI=true``, the
+variable every GitLab job has; a terminal gets a plain ``Title:`` line and indented body lines.
+"""
 
 from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping
 from typing import TextIO
 
 _NAME_OK = re.compile(r"[^A-Za-z0-9_.\-]")
+
+
+def in_gitlab_job(env: Mapping[str, str]) -> bool:
+    """Whether this process runs in a GitLab CI job (``GITLAB_CI=true``)."""
+    return env.get("GITLAB_CI", "") == "true"
 
 
 def section_start(
@@ -26,12 +34,21 @@ def section_end(name: str, *, now: float | None = None) -> str:
     return f"\x1b[0Ksection_end:{ts}:{_NAME_OK.sub('_', name)}\r\x1b[0K"
 
 
-@contextmanager
-def section(out: TextIO, name: str, header: str, *, collapsed: bool = True) -> Iterator[None]:
-    """Write the body produced inside the ``with`` block into a collapsible section."""
-    print(section_start(name, header, collapsed=collapsed), file=out)
-    try:
-        yield
-    finally:
+def write_section(
+    out: TextIO,
+    name: str,
+    title: str,
+    lines: Iterable[str],
+    *,
+    gitlab: bool,
+    collapsed: bool = False,
+) -> None:
+    """``title`` and the body ``lines`` (indented by two spaces) as one section."""
+    if gitlab:
+        print(section_start(name, title, collapsed=collapsed), file=out)
+    else:
+        print(f"{title}:", file=out)
+    for line in lines:
+        print(f"  {line}", file=out)
+    if gitlab:
         print(section_end(name), file=out)
-        out.flush()

@@ -11,20 +11,10 @@ from collections.abc import Sequence
 from preflight import __version__
 from preflight.errors import PreflightError
 from preflight.exitcodes import ExitCode
+from preflight.exitcodes import help_text as exit_help
 from preflight.redaction import redact
 
 COMMANDS = ("probe", "node_report", "diagnose", "report", "run", "reporter", "resolve")
-
-EXIT_CODES_HELP = """exit codes:
-  0   healthy (probe, run), every module fine (node-report), nothing to do
-  1   node-report: a checked module is not loaded now or will not load at boot
-  64  invalid usage or invalid environment (e.g. DOCKER_HOST=htp://x)
-  66  node-report: the host root does not exist or cannot be read
-  69  daemon unhealthy, cause not established (no action taken)
-  70  internal error (a bug; set DIND_PREFLIGHT_DEBUG=1 for the traceback)
-  75  node or runner fault: the job should be retried on another runner
-  78  the job's own configuration is wrong (TLS/port mismatch)
-"""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -76,7 +66,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         prog="dind-preflight",
         description="Probe the docker:dind service before a job; diagnose, report and retry "
         "elsewhere when the node is broken.",
-        epilog=EXIT_CODES_HELP,
+        epilog=exit_help(),
         formatter_class=_Formatter,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -90,7 +80,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
             module.NAME,
             help=module.HELP,
             description=module.HELP,
-            epilog=EXIT_CODES_HELP,
+            epilog=exit_help(module.NAME),
             formatter_class=_Formatter,
         )
         module.configure(cmd)
@@ -111,6 +101,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     debug = bool(os.environ.get("DIND_PREFLIGHT_DEBUG"))
     try:
         arguments = sys.argv[1:] if argv is None else list(argv)
+        if not arguments:
+            build_parser().print_help(sys.stderr)
+            return int(ExitCode.USAGE)
         args = build_parser(_command_named(arguments)).parse_args(arguments)
         return int(args._run(args))
     except PreflightError as exc:
@@ -119,7 +112,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         # The reader went away (e.g. `| head`): say nothing more, exit like a shell would.
         silence_stdout()
-        return 128 + 13  # SIGPIPE
+        return int(ExitCode.BROKEN_PIPE)
     except KeyboardInterrupt:
         print("dind-preflight: interrupted", file=sys.stderr)
         return int(ExitCode.INTERRUPTED)

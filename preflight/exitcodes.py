@@ -1,4 +1,5 @@
-"""Exit codes of every command (sysexits.h values where one fits), documented in the README."""
+"""Exit codes of every command (sysexits.h values where one fits): the one source for each
+command's ``--help``, the README and docs (``make docs`` generates them from :data:`BY_COMMAND`)."""
 
 from enum import IntEnum
 
@@ -14,4 +15,98 @@ class ExitCode(IntEnum):
     SOFTWARE = 70  # EX_SOFTWARE: internal error (a bug); one line, no traceback
     TEMPFAIL = 75  # EX_TEMPFAIL: node/runner fault; retry the job on another runner
     CONFIG = 78  # EX_CONFIG: the job's own configuration is wrong (TLS/port mismatch)
-    INTERRUPTED = 130  # SIGINT
+    INTERRUPTED = 130  # SIGINT (and SIGTERM while a helper pod exists, after deleting it)
+    BROKEN_PIPE = 141  # 128 + SIGPIPE: the reader of stdout went away (e.g. `| head`)
+
+
+GENERAL = {
+    ExitCode.OK: "healthy, skipped, or nothing to do",
+    ExitCode.NOT_OK: "a checked module is not loaded now or will not load at boot",
+    ExitCode.USAGE: "invalid flags or environment",
+    ExitCode.NO_INPUT: "an input (host root, file) does not exist or cannot be read",
+    ExitCode.UNAVAILABLE: "dind unhealthy with no cause established (no action), or the "
+    "Kubernetes API unreachable",
+    ExitCode.SOFTWARE: "internal error (a bug; DIND_PREFLIGHT_DEBUG=1 shows the traceback)",
+    ExitCode.TEMPFAIL: "retry: a node or runner fault (the job, on another runner), or GitLab "
+    "unavailable (later)",
+    ExitCode.CONFIG: "a configuration to fix: the job's own (TLS/port), or the GitLab token's "
+    "scope or permissions",
+    ExitCode.INTERRUPTED: "interrupted",
+    ExitCode.BROKEN_PIPE: "the reader of the output went away",
+}
+
+# Every command ends with these too; listed once per command in its --help.
+_COMMON = {
+    ExitCode.USAGE: "invalid flags or environment (e.g. DOCKER_HOST=htp://x, --timeout 0)",
+    ExitCode.SOFTWARE: "internal error: a bug (DIND_PREFLIGHT_DEBUG=1 shows the traceback)",
+    ExitCode.INTERRUPTED: "interrupted (SIGINT; SIGTERM too while a helper pod exists, "
+    "after deleting it)",
+    ExitCode.BROKEN_PIPE: "the reader of the output went away (e.g. | head)",
+}
+
+BY_COMMAND: dict[str, dict[ExitCode, str]] = {
+    "probe": {
+        ExitCode.OK: "the daemon is healthy (and --deep passed)",
+        ExitCode.UNAVAILABLE: "the daemon is not usable: refused, timeout, unreachable, error",
+        ExitCode.CONFIG: "the job's TLS/port settings do not match the daemon (tls-mismatch)",
+        **_COMMON,
+    },
+    "node-report": {
+        ExitCode.OK: "every checked module is loaded now and loads at boot (or is built in)",
+        ExitCode.NOT_OK: "a checked module is not loaded now or will not load at boot",
+        ExitCode.NO_INPUT: "--root (or an explicit --proc) does not exist or cannot be read",
+        **_COMMON,
+    },
+    "diagnose": {
+        ExitCode.OK: "the daemon answered: nothing to diagnose",
+        ExitCode.NO_INPUT: "--host-root, --service-log or --probe-result cannot be read",
+        ExitCode.UNAVAILABLE: "cause not established: no action",
+        ExitCode.TEMPFAIL: "node or runner fault: retry the job on another runner",
+        ExitCode.CONFIG: "the job's own configuration is wrong (TLS/port)",
+        **_COMMON,
+    },
+    "report": {
+        ExitCode.OK: "reported (or, without a token, the dry run was printed)",
+        ExitCode.NO_INPUT: "the diagnosis file cannot be read or is not a diagnosis",
+        ExitCode.TEMPFAIL: "GitLab was unavailable: try again later",
+        ExitCode.CONFIG: "GitLab refused: token, scope or permission problem",
+        **_COMMON,
+    },
+    "run": {
+        ExitCode.OK: "dind is healthy, or the job does not use dind (skipped)",
+        ExitCode.NO_INPUT: "DIND_PREFLIGHT_NODE_ROOT (--node-root) does not exist",
+        ExitCode.UNAVAILABLE: "dind is not healthy, cause not established: no action taken",
+        ExitCode.TEMPFAIL: "node or runner fault: retry the job on another runner "
+        "(retry: exit_codes: [75]); a failed report or action does not change it",
+        ExitCode.CONFIG: "the job's own dind configuration is wrong (TLS/port): fix the job",
+        **_COMMON,
+    },
+    "reporter": {
+        ExitCode.OK: "stopped by SIGTERM or SIGINT after releasing its Lease; --once: a clean cycle",
+        ExitCode.NO_INPUT: "--token-file cannot be read",
+        ExitCode.UNAVAILABLE: "the Kubernetes API cannot be reached",
+        ExitCode.TEMPFAIL: "--once: the cycle had errors (GitLab or Kubernetes): run it again",
+        **_COMMON,
+    },
+    "resolve": {
+        ExitCode.OK: "every fixed node was resolved (nodes still broken are left as they are)",
+        ExitCode.NO_INPUT: "--token-file cannot be read",
+        ExitCode.UNAVAILABLE: "the Kubernetes API cannot be reached",
+        ExitCode.TEMPFAIL: "a step failed or GitLab was unavailable: run it again later",
+        ExitCode.CONFIG: "GitLab refused: token, scope or permission problem",
+        **_COMMON,
+    },
+}
+
+
+def help_text(command: str | None = None) -> str:
+    """``exit codes:`` and one line per code, for one command or (None) for all of them."""
+    if command is not None:
+        codes = sorted(BY_COMMAND[command].items())
+        return "exit codes:\n" + "".join(f"  {int(c):<3} {text}\n" for c, text in codes)
+    lines = ["exit codes (each command's --help lists its own):"]
+    for code in sorted({c for table in BY_COMMAND.values() for c in table}):
+        users = [name for name, table in BY_COMMAND.items() if code in table]
+        who = "" if len(users) == len(BY_COMMAND) else f" ({', '.join(users)})"
+        lines.append(f"  {int(code):<3} {GENERAL[code]}{who}")
+    return "\n".join(lines) + "\n"

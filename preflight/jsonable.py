@@ -72,6 +72,16 @@ def _convert(tp: Any, data: Any) -> Any:
         if not isinstance(data, dict):
             raise TypeError(f"{tp.__name__} needs an object, got {type(data).__name__}")
         hints = _hints(tp)
+        missing = [
+            f.name
+            for f in dataclasses.fields(tp)
+            if f.init
+            and f.name not in data
+            and f.default is dataclasses.MISSING
+            and f.default_factory is dataclasses.MISSING
+        ]
+        if missing:
+            raise ValueError(f"{tp.__name__} lacks the field(s) {', '.join(missing)}")
         kwargs = {
             f.name: _convert(hints[f.name], data[f.name])
             for f in dataclasses.fields(tp)

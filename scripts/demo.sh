@@ -61,9 +61,17 @@ section "the node, as the helper pod sees it"
 job_step "$PREFLIGHT" node-report --root "$BROKEN_ROOT"
 
 section "the job's before_script: dind-preflight run"
-job_step "$PREFLIGHT" run
+printf '$ %s run\n' "$PREFLIGHT"
+code=0
+"$PREFLIGHT" run >"$STATE_DIR/run.log" 2>&1 || code=$?
+cat "$STATE_DIR/run.log"
+printf '(exit code %s)\n' "$code"
+printf '(the job log of run: %s lines)\n' "$(wc -l <"$STATE_DIR/run.log")"
 echo "job reports written for GitLab (artifacts:reports):"
 find "$DIND_PREFLIGHT_ARTIFACTS_DIR" -type f -printf '  %f\n' | sort
+
+section "what a report would send to GitLab with a token (the dry run's file)"
+cat "$DIND_PREFLIGHT_ARTIFACTS_DIR/gitlab-dry-run.txt"
 
 section "2. after the fix: /etc/modules-load.d/iptable_nat.conf, reboot, healthy dind"
 eval "$("$PY" -m tests.harness.launch start healthy "$STATE_DIR/healthy")"

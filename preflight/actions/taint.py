@@ -27,9 +27,9 @@ class Taint:
     def to_api(self) -> dict[str, str]:
         return {"key": self.key, "value": self.value, "effect": self.effect}
 
-    @property
-    def untaint_command(self) -> str:
-        return f"kubectl taint nodes NODE {self.key}:{self.effect}-"
+    def untaint_command(self, node: str) -> str:
+        """The command that removes this taint from ``node`` after the fix."""
+        return f"kubectl taint nodes {node} {self.key}:{self.effect}-"
 
 
 def taint_for(diagnosis: Diagnosis) -> Taint | None:

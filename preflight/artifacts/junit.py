@@ -51,17 +51,9 @@ def _xml(text: str) -> str:
 def _remedy_text(remedy: Remedy | None) -> str:
     if remedy is None:
         return ""
-    lines = ["Fix:"]
-    if remedy.text:
-        lines.append(remedy.text)
-    if remedy.file:
-        lines.append(f"write {remedy.file}:")
-        lines.extend(f"  {line}" for line in (remedy.content or "").splitlines())
-    if remedy.load_now:
-        lines.append(f"load now: {remedy.load_now}")
-    if remedy.verify:
-        lines.append(f"verify (now and after a reboot): {remedy.verify}")
-    return "\n".join(lines)
+    from preflight.node.fix_steps import fix_lines
+
+    return "\n".join(["Fix:", *fix_lines(remedy)])
 
 
 def probe_check(probe: ProbeResult | None) -> Check:
@@ -86,6 +78,8 @@ def probe_check(probe: ProbeResult | None) -> Check:
 
 def service_check(service: ServiceEvidence | None) -> Check:
     """The dind service container: running, or dead with the log lines that say why."""
+    from preflight.diagnosis.log_excerpt import log_excerpt
+
     name = "service"
     if service is None:
         return Check(f"{SUITE}.service", name, skipped="the dind service could not be inspected")
@@ -100,12 +94,10 @@ def service_check(service: ServiceEvidence | None) -> Check:
         state += f" (exit code {service.exit_code})"
     first = f": {service.matches[0].line}" if service.matches else ""
     details = [f"restarts: {service.restart_count}"]
-    if service.matches:
-        details.append("matched log lines:")
-        details.extend(f"  {m.line}" for m in service.matches)
-    if service.log_tail:
-        details.append("log tail:")
-        details.extend(f"  {line}" for line in service.log_tail[-30:])
+    excerpt = log_excerpt(service)
+    if excerpt:
+        details.append("log lines that say why (with their context):")
+        details.extend(f"  {line}" for line in excerpt)
     return Check(
         f"{SUITE}.service",
         name,
@@ -114,17 +106,12 @@ def service_check(service: ServiceEvidence | None) -> Check:
     )
 
 
-def _module_remedy(report: NodeReport, module: str) -> Remedy | None:
-    for finding in report.findings:
-        if finding.module == module and finding.remedy is not None:
-            return finding.remedy
-    return None
-
-
 def module_checks(report: NodeReport, module: ModuleState) -> list[Check]:
     """Two checks per module: loaded in the running kernel, and loaded at the next boot."""
     name = module.name
-    remedy = _remedy_text(_module_remedy(report, name))
+    from preflight.node.fix_steps import module_remedy
+
+    remedy = _remedy_text(module_remedy(report, name))
     kernel = report.kernel or "unknown"
     if module.loaded:
         now = Check(f"{SUITE}.modules.now", f"module {name} loaded now")

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import math
 
 NAME = "probe"
+MAX_TIMEOUT_S = 3600.0
 HELP = "Probe the Docker daemon behind DOCKER_HOST."
 DESCRIPTION = """\
 Probe the Docker daemon behind DOCKER_HOST, waiting up to --timeout for it to answer /_ping
@@ -16,18 +16,13 @@ in $DOCKER_TLS_CERTDIR/client).
 
 verdicts: healthy, refused (nothing listening), timeout (listening, no usable answer),
 tls-mismatch (plain HTTP vs TLS, wrong port for the TLS setting, certificate problems),
-unreachable (name does not resolve, no route), error (the daemon answered with an HTTP error).
-Exit codes: 0 healthy, 69 unhealthy, 78 TLS/port configuration mismatch, 64 invalid usage."""
+unreachable (name does not resolve, no route), error (the daemon answered with an HTTP error)."""
 
 
 def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive number of seconds: {text!r}")
-    return value
+    from preflight.inputs import seconds
+
+    return seconds(text, "--timeout", high=MAX_TIMEOUT_S)
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -82,14 +77,22 @@ def run(args: argparse.Namespace) -> int:
 def _probe_and_print(args: argparse.Namespace) -> int:
     from preflight.probe.api import endpoint_from_environment, probe
     from preflight.probe.render import human_summary
+    from preflight.progress import Progress, waiting_line
 
     endpoint = endpoint_from_environment(args.docker_host)
+    progress = Progress()
+    waiting = waiting_line(endpoint.docker_host, args.timeout)
+
+    def say_waiting() -> None:
+        progress.phase(waiting)
+
     result = probe(
         endpoint,
         args.timeout,
         deep=args.deep,
         wait=not args.no_wait,
         daemon_log=args.daemon_log,
+        give_up=say_waiting,
     )
     if args.json:
         import json

@@ -134,7 +134,7 @@ def run(args: argparse.Namespace) -> int:
     from preflight.artifacts.annotations import write_annotations
     from preflight.artifacts.junit import write_junit
     from preflight.gitlab.dry_run import render_plan
-    from preflight.gitlab.issue_text import choose_remedy, short_summary
+    from preflight.gitlab.issue_text import short_summary
     from preflight.gitlab.outcome import summary_lines
     from preflight.gitlab.reporter import report_diagnosis, should_pause
     from preflight.gitlab.settings import settings_from_env
@@ -176,14 +176,16 @@ def run(args: argparse.Namespace) -> int:
     for error in outcome.errors:
         print(f"dind-preflight: error: {redact(error)}", file=sys.stderr)
     if outcome.gitlab_unavailable:
-        remedy = choose_remedy(diagnosis)
         print(
             redact(
                 f"dind-preflight: GitLab was not reachable; diagnosis: {short_summary(diagnosis)}"
             ),
             file=sys.stderr,
         )
-        if remedy is not None and remedy.text:
-            print(redact(f"dind-preflight: fix: {remedy.text}"), file=sys.stderr)
+        if diagnosis.remedy is not None:
+            from preflight.node.fix_steps import fix_lines
+
+            fix = "\n".join(["dind-preflight: the fix:", *fix_lines(diagnosis.remedy, "  ")])
+            print(redact(fix), file=sys.stderr)
     sys.stdout.flush()
     return int(outcome.exit_code)

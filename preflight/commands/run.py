@@ -73,17 +73,20 @@ def _run(args: argparse.Namespace) -> int:
 
     env = os.environ
     reason = skip_reason(env)
+    disabled = bool(env.get("DIND_PREFLIGHT_DISABLE", "").strip())  # the emergency switch
+    if not disabled:
+        # Checked also when the job does not use dind: a wrong value fails every job alike.
+        settings = settings_from_env(
+            env,
+            timeout=args.timeout,
+            action=args.action,
+            artifacts_dir=args.artifacts_dir,
+            node_root=args.node_root,
+            json_output=args.json,
+        )
     if reason is not None:
         print(f"dind-preflight: skipped: {reason}")
         return 0
-    settings = settings_from_env(
-        env,
-        timeout=args.timeout,
-        action=args.action,
-        artifacts_dir=args.artifacts_dir,
-        node_root=args.node_root,
-        json_output=args.json,
-    )
     from preflight.redaction import register_secret
     from preflight.run.adapters import JobAdapters
     from preflight.run.flow import execute
@@ -127,6 +130,9 @@ def _print_outcome(outcome: RunOutcome, adapters: JobAdapters, json_output: bool
     else:
         print(redact(summary_line(outcome)), file=out)
         if outcome.exit_code != 0:
-            gitlab = adapters.gitlab_settings if outcome.report is not None else None
-            write_details(outcome, out, gitlab)
+            from preflight.ci_log import in_gitlab_job
+            from preflight.run.adapters import DRY_RUN_FILE
+
+            plan = next((p for p in outcome.artifacts if p.endswith(DRY_RUN_FILE)), None)
+            write_details(outcome, out, gitlab_job=in_gitlab_job(adapters.env), dry_run_file=plan)
     out.flush()

@@ -31,7 +31,8 @@ from preflight.diagnosis.model import (
     ServiceEvidence,
     SignatureMatch,
 )
-from preflight.node.model import NodeReport, Remedy, Severity
+from preflight.node.fix_steps import module_remedy
+from preflight.node.model import NodeReport, Remedy
 from preflight.probe.model import ProbeResult, Verdict
 
 IMAGE_PULL_REASONS = frozenset(
@@ -221,9 +222,5 @@ def _port_of(docker_host: str) -> int | None:
 def remedy_for(code: str, node: NodeReport | None) -> Remedy | None:
     """The node report's own remedy for the module the cause names, else the catalog's fix."""
     module = causes.info(code).module
-    if node is not None and module is not None:
-        for severity in (Severity.ERROR, Severity.WARNING):
-            for finding in node.findings:
-                if finding.module == module and finding.severity is severity and finding.remedy:
-                    return finding.remedy
-    return causes.default_remedy(code)
+    found = module_remedy(node, module) if node is not None and module is not None else None
+    return found or causes.default_remedy(code)

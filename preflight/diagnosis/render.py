@@ -1,105 +1,153 @@
-"""Human text for a diagnosis: what a CI log reader needs, at a glance, then the evidence."""
+"""A diagnosis as plain text, in three sections: what was seen, why, the fix (pure).
+
+The one plain-text rendering of a diagnosis: ``diagnose`` prints it under plain headings, ``run``
+prints the same sections in the job log (GitLab collapsible sections in CI, see
+:mod:`preflight.ci_log`). The fix is worded by :mod:`preflight.node.fix_steps`, as everywhere.
+"""
 
 from __future__ import annotations
 
-from preflight.diagnosis.model import Diagnosis, ServiceEvidence
-from preflight.exitcodes import ExitCode
-from preflight.node.model import NodeReport, Remedy
+from dataclasses import dataclass
 
-_EXIT_MEANING = {
+from preflight.diagnosis.log_excerpt import log_excerpt
+from preflight.diagnosis.model import Diagnosis, FaultClass, ServiceEvidence
+from preflight.exitcodes import ExitCode
+from preflight.node.fix_steps import fix_lines
+from preflight.node.model import NodeReport, Severity
+from preflight.node.render import module_table
+from preflight.probe.model import ProbeResult
+
+EXIT_MEANING = {
     ExitCode.OK: "healthy",
     ExitCode.TEMPFAIL: "node or runner fault: retry the job on another runner",
     ExitCode.CONFIG: "the job's own configuration is wrong",
     ExitCode.UNAVAILABLE: "cause not established: no action taken",
 }
 _SOURCE_TEXT = {
-    "helper-pod": "helper pod on the node",
+    "helper-pod": "helper pod",
     "host-root": "host root",
-    "job-proc": "the job's own /proc (loaded modules only)",
+    "job-proc": "the job's own /proc, loaded modules only",
     "none": "none",
 }
 
 
-def render_text(diagnosis: Diagnosis) -> str:
-    """A short summary first, then the evidence, the fix and what could not be seen."""
+@dataclass(frozen=True)
+class Section:
+    """One titled block of the log: ``name`` is its GitLab section id."""
+
+    name: str
+    title: str
+    lines: tuple[str, ...]
+    collapsed: bool = False
+
+
+def headline(diagnosis: Diagnosis) -> str:
+    """``<cause> on node <node> (<fault> fault, <confidence> confidence)``."""
     d = diagnosis
-    lines = [
-        f"dind-preflight diagnosis: {d.cause.code} "
-        f"({d.fault.value} fault, {d.confidence.value} confidence)",
-        f"  {d.cause.summary}",
+    where = f" on node {d.node}" if d.node else ""
+    return f"{d.cause.code}{where} ({d.fault.value} fault, {d.confidence.value} confidence)"
+
+
+def sections(diagnosis: Diagnosis) -> list[Section]:
+    """What was seen (collapsed in CI), why, and the fix (only when there is one)."""
+    out = [
+        Section("dind_preflight_seen", "What was seen", tuple(seen_lines(diagnosis)), True),
+        Section("dind_preflight_why", "Why", tuple(why_lines(diagnosis))),
     ]
-    where = [f"node {d.node}" if d.node else "", f"pod {d.pod}" if d.pod else ""]
-    if d.namespace and d.pod:
-        where[1] += f" (namespace {d.namespace})"
-    if any(where):
-        lines.append("  " + ", ".join(w for w in where if w))
+    fix = fix_section_lines(diagnosis)
+    if fix:
+        title = f"The fix, on node {diagnosis.node}" if diagnosis.node else "The fix"
+        out.append(Section("dind_preflight_fix", title, tuple(fix)))
+    return out
+
+
+def render_text(diagnosis: Diagnosis) -> str:
+    """``diagnose``'s text: the headline, then the sections under plain headings."""
+    lines = [f"dind-preflight diagnosis: {headline(diagnosis)}"]
+    for section in sections(diagnosis):
+        lines.append(f"{section.title}:")
+        lines += [f"  {line}" for line in section.lines]
+    return "\n".join(lines) + "\n"
+
+
+def seen_lines(diagnosis: Diagnosis) -> list[str]:
+    """The probe's answer, the dind service and its log excerpt, the node's module table."""
+    d = diagnosis
+    # The probe's hint guesses at a cause; once the diagnosis established one, it is noise.
+    guessing = d.fault in (FaultClass.UNKNOWN, FaultClass.JOB)
+    lines = []
+    if d.probe is not None:
+        lines = probe_lines(d.probe, quote_log=d.service is None, hint=guessing)
+    if d.pod:
+        lines.append(f"job pod {d.pod}" + (f" (namespace {d.namespace})" if d.namespace else ""))
     if d.service is not None:
         lines += _service_lines(d.service)
     if d.node_report is not None:
-        lines += _node_lines(d.node_report, d.evidence_source, d.helper_pod)
-    if d.remedy is not None:
-        lines += _remedy_lines(d.remedy)
-    for other in d.other_causes:
-        lines.append(f"  also: {other.code}: {other.summary}")
-    if d.limitations:
-        lines.append("  could not see:")
-        lines += [f"    - {text}" for text in d.limitations]
-    code = d.exit_code
-    lines.append(f"  exit {int(code)}: {_EXIT_MEANING.get(code, code.name.lower())}")
-    return "\n".join(lines) + "\n"
+        lines += _node_lines(d.node_report, d.node, d.evidence_source, d.helper_pod)
+    return lines
+
+
+def probe_lines(probe: ProbeResult, *, quote_log: bool = True, hint: bool = True) -> list[str]:
+    """How the daemon answered, how long it was waited for, and why the wait stopped."""
+    if probe.healthy:
+        return [f"probe: {probe.docker_host} is healthy ({probe.elapsed_s:.2f} s)"]
+    waited = f"{probe.elapsed_s:.1f} s"
+    if probe.timeout_s is not None:
+        waited += f" of {probe.timeout_s:g} s"
+    attempts = f"{probe.attempts} attempt{'s' if probe.attempts != 1 else ''}"
+    lines = [f"probe: {probe.verdict.value} after {attempts}, {waited}: {probe.detail}"]
+    if probe.gave_up:
+        lines.append(f"stopped waiting: {probe.gave_up}")
+    if quote_log and probe.daemon_log_line:
+        lines.append(f"daemon log: {probe.daemon_log_line}")
+    for step in probe.deep or []:
+        state = "ok" if step.ok else "FAILED"
+        lines.append(f"deep check {step.name}: {state} ({step.elapsed_s:.3f} s) {step.detail}")
+    if hint and probe.hint:
+        lines.append(f"hint: {probe.hint}")
+    return lines
 
 
 def _service_lines(service: ServiceEvidence) -> list[str]:
     if service.state == "absent":
-        return ["  dind service: none found in the job pod"]
+        return ["dind service: none found in the job pod"]
     state = service.state
     if service.exit_code is not None:
         state += f", exit code {service.exit_code}"
     if service.reason:
         state += f" ({service.reason})"
     image = f" [{service.image}]" if service.image else ""
-    out = [f"  dind service {service.container}{image}: {state}, restarts {service.restart_count}"]
-    quoted = list(dict.fromkeys(match.line.strip() for match in service.matches))
-    out += [f"    log: {line}" for line in quoted[-3:]]
-    if not service.matches and service.dead:
-        tail = [line for line in service.log_tail if line.strip()][-3:]
-        out += [f"    log: {line.strip()}" for line in tail]
-    return out
+    excerpt = log_excerpt(service)
+    head = f"dind service {service.container}{image}: {state}, restarts {service.restart_count}"
+    return [head + (", its log:" if excerpt else ""), *(f"  {line}" for line in excerpt)]
 
 
-def _node_lines(report: NodeReport, source: str, helper_pod: str | None) -> list[str]:
+def _node_lines(
+    report: NodeReport, node: str | None, source: str, helper_pod: str | None
+) -> list[str]:
     via = _SOURCE_TEXT.get(source, source)
     if helper_pod:
         via += f" {helper_pod}"
-    out = [f"  node report ({via}): kernel {report.kernel or 'unknown'}"]
-    for name, module in sorted(report.modules.items()):
-        now = "loaded" if module.loaded else "NOT loaded"
-        if not module.loaded_known:
-            now = "unknown"
-        boot = "loads at boot" if module.loads_at_boot else "does NOT load at boot"
-        if not module.loads_at_boot_known:
-            boot = "boot unknown"
-        out.append(f"    {name}: {now}, {boot}")
-    for finding in report.findings:
-        if finding.severity.value == "error":
-            out.append(f"    ! {finding.message}")
-    return out
+    name = f"node {node}" if node else "the node"
+    head = f"{name} ({via}, kernel {report.kernel or 'unknown'}):"
+    return [head, *module_table(report)]
 
 
-def _remedy_lines(remedy: Remedy) -> list[str]:
-    return ["  fix:", *remedy_lines(remedy, indent="    ")]
+def why_lines(diagnosis: Diagnosis) -> list[str]:
+    """The cause, the node's own errors behind it, other problems, blind spots, the verdict."""
+    d = diagnosis
+    lines = [d.cause.summary]
+    if d.node_report is not None:
+        lines += [f.message for f in d.node_report.findings if f.severity is Severity.ERROR]
+    lines += [f"also: {other.code}: {other.summary}" for other in d.other_causes]
+    lines += [f"could not see: {text}" for text in d.limitations]
+    code = d.exit_code
+    lines.append(f"exit {int(code)}: {EXIT_MEANING.get(code, code.name.lower())}")
+    return lines
 
 
-def remedy_lines(remedy: Remedy, indent: str = "") -> list[str]:
-    """The fix as log lines: the explanation, the file and its content, load now, verify."""
-    out = []
-    if remedy.text:
-        out.append(f"{indent}{remedy.text}")
-    if remedy.file:
-        out.append(f"{indent}write {remedy.file}:")
-        out += [f"{indent}  {line}" for line in (remedy.content or "").splitlines()]
-    if remedy.load_now:
-        out.append(f"{indent}load now: {remedy.load_now}")
-    if remedy.verify:
-        out.append(f"{indent}verify (now, and again after the next reboot): {remedy.verify}")
-    return out
+def fix_section_lines(diagnosis: Diagnosis) -> list[str]:
+    """The remedy's numbered steps; nothing for a healthy daemon or an unknown cause's."""
+    if diagnosis.remedy is None or diagnosis.exit_code is ExitCode.OK:
+        return []
+    return fix_lines(diagnosis.remedy)

@@ -8,7 +8,7 @@ report uses, so the plan shows exactly what would be sent.
 from __future__ import annotations
 
 import json
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, urlencode, urlsplit
 
 from preflight.gitlab.incident import Incident
 from preflight.gitlab.issue_text import IssueDraft
@@ -65,19 +65,50 @@ def plan_requests(
 def render_plan(
     planned: list[PlannedRequest] | tuple[PlannedRequest, ...], settings: GitLabSettings
 ) -> str:
-    """The plan as text for the job log: method, URL, auth header (masked) and JSON payload."""
-    base = settings.api_url or "$CI_API_V4_URL"
+    """The plan as readable HTTP: request line, headers (token masked), then the body's fields,
+    Markdown and multi-line text verbatim (indented), lists comma-separated."""
     why = f"{ENV_TOKEN} is not set" if not settings.token else "--dry-run was given"
     lines = [f"dind-preflight: dry run ({why}): nothing was sent to GitLab."]
     if not planned:
         lines.append("dind-preflight: a report would send no request (nothing to report).")
-    else:
-        lines.append("dind-preflight: a first report of this incident would send:")
+        return redact("\n".join(lines))
+    lines.append(
+        f"dind-preflight: a first report of this incident would send {len(planned)} requests:"
+    )
+    host, prefix = _host_and_prefix(settings.api_url)
     for number, request in enumerate(planned, start=1):
         query = f"?{urlencode(request.query)}" if request.query else ""
-        lines.append(f"{number}. {request.method} {base}{request.path}{query}")
-        lines.append(f"   {request.auth}: {REDACTED}")
+        lines.append("")
+        lines.append(f"# {number}")
+        lines.append(f"{request.method} {prefix}{request.path}{query} HTTP/1.1")
+        if host:
+            lines.append(f"Host: {host}")
+        lines.append(f"{request.auth}: {REDACTED}")
         if request.payload is not None:
-            body = json.dumps(request.payload, indent=2, ensure_ascii=False)
-            lines.extend(f"   {line}" for line in body.splitlines())
+            lines.append("Content-Type: application/json")
+            lines.append("")
+            lines += _body_lines(request.payload)
     return redact("\n".join(lines))
+
+
+def _host_and_prefix(api_url: str | None) -> tuple[str, str]:
+    if not api_url:
+        return "", "$CI_API_V4_URL"
+    parts = urlsplit(api_url)
+    return parts.netloc, parts.path.rstrip("/")
+
+
+def _body_lines(payload: dict[str, object]) -> list[str]:
+    """One ``field: value`` line each; a multi-line string (the Markdown) as an indented block."""
+    out: list[str] = []
+    for name, value in payload.items():
+        if isinstance(value, str) and "\n" in value:
+            out.append(f"{name} (Markdown):" if name == "description" else f"{name}:")
+            out += [f"    {line}".rstrip() for line in value.splitlines()]
+        elif isinstance(value, str):
+            out.append(f"{name}: {value}")
+        elif isinstance(value, list):
+            out.append(f"{name}: {', '.join(str(item) for item in value)}")
+        else:
+            out.append(f"{name}: {json.dumps(value)}")
+    return out

@@ -7,12 +7,13 @@ reference anyone.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from preflight import __version__
-from preflight.diagnosis.model import Diagnosis, ServiceEvidence
+from preflight.diagnosis.log_excerpt import log_excerpt
+from preflight.diagnosis.model import Diagnosis, FaultClass, ServiceEvidence
+from preflight.diagnosis.render import probe_lines
 from preflight.gitlab.incident import Incident, IssueMarker, format_marker
 from preflight.gitlab.markdown import (
     code_span,
@@ -23,12 +24,10 @@ from preflight.gitlab.markdown import (
     prose_with_code,
     safe_token,
 )
-from preflight.node.model import NodeReport, Remedy, Severity
-from preflight.probe.model import ProbeResult
+from preflight.node.fix_steps import fix_steps
+from preflight.node.model import NodeReport, Remedy
 
 MAX_TITLE = 255
-MAX_TAIL_LINES = 30
-_MODULE_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 @dataclass(frozen=True)
@@ -70,74 +69,24 @@ def issue_title(incident: Incident) -> str:
     return f"dind-preflight: {incident.cause} on node {incident.node}"[:MAX_TITLE]
 
 
-def choose_remedy(diagnosis: Diagnosis) -> Remedy | None:
-    """The diagnosis' remedy; else the node finding's for the cause's module; else a generic one."""
-    if diagnosis.remedy is not None:
-        return diagnosis.remedy
-    module = diagnosis.cause.module
-    report = diagnosis.node_report
-    if report is not None:
-        with_remedy = [f for f in report.findings if f.remedy is not None]
-        for finding in sorted(with_remedy, key=lambda f: f.severity is not Severity.ERROR):
-            if module is None or finding.module == module:
-                return finding.remedy
-    if module and _MODULE_NAME.fullmatch(module):
-        return Remedy(
-            file=f"/etc/modules-load.d/{module}.conf",
-            content=f"{module}\n",
-            load_now=f"modprobe {module}",
-            verify=f"lsmod | grep -w {module}",
-            text=f"Load the kernel module {module} now and at every boot.",
-        )
-    return None
-
-
-def remedy_markdown(remedy: Remedy | None, module: str | None) -> str:
-    """The Fix section: file to write and its content, command to load now, reboot and verify."""
+def remedy_markdown(remedy: Remedy | None) -> str:
+    """The Fix section: the same numbered steps as the job log (:mod:`preflight.node.fix_steps`),
+    each command or file content fenced, then resuming the runner."""
     if remedy is None:
         return "No automatic remedy is known for this cause; see the evidence below."
     parts: list[str] = []
-    if remedy.text:
-        parts.append(prose_with_code(remedy.text))
-    step = 0
-    if remedy.file:
-        step += 1
-        parts.append(
-            f"**{step}. Load it at every boot.** Write {code_span(remedy.file)} with this content:"
-        )
-        parts.append(fenced_block((remedy.content or "").splitlines() or [""]))
-    if remedy.load_now:
-        step += 1
-        parts.append(f"**{step}. Load it now**, without waiting for a reboot:")
-        parts.append(fenced_block(remedy.load_now.splitlines(), "sh"))
-    verify = remedy.verify
-    if not verify and module and _MODULE_NAME.fullmatch(module):
-        verify = f"lsmod | grep -w {module}"
-    step += 1
-    if verify:
-        parts.append(
-            f"**{step}. Verify** now, then reboot the node when convenient (drain it first) and "
-            "verify again: the module must be listed after the reboot too."
-        )
-        parts.append(fenced_block(verify.splitlines(), "sh"))
-    else:
-        parts.append(
-            f"**{step}. Reboot** the node when convenient (drain it first) and check again."
-        )
-    parts.append(f"**{step + 1}. Resume the runner** (see *Runner* below) and close this issue.")
-    return "\n\n".join(parts)
-
-
-def probe_lines(probe: ProbeResult) -> list[str]:
-    """The probe's answer as plain lines."""
-    line = (
-        f"probe {probe.docker_host}: {probe.verdict.value} after {probe.attempts} attempt(s), "
-        f"{probe.elapsed_s:.1f} s: {probe.detail}"
+    steps = fix_steps(remedy)
+    for number, step in enumerate(steps, start=1):
+        title = prose_with_code(step.title)
+        if step.subject:
+            title += f" {code_span(step.subject)}"
+        parts.append(f"**{number}. {title}**" + (":" if step.block else ""))
+        if step.block:
+            parts.append(fenced_block(list(step.block), step.language))
+    parts.append(
+        f"**{len(steps) + 1}. Resume the runner** (see *Runner* below) and close this issue."
     )
-    lines = [line]
-    for step in probe.deep or []:
-        lines.append(f"  deep step {step.name}: {'ok' if step.ok else 'failed'} {step.detail}")
-    return lines
+    return "\n\n".join(parts)
 
 
 def service_lines(service: ServiceEvidence) -> list[str]:
@@ -206,23 +155,23 @@ def node_fact_lines(report: NodeReport) -> list[str]:
 
 
 def evidence_markdown(diagnosis: Diagnosis) -> str:
-    """The Evidence section: probe, service log (matched lines, tail) and node facts, fenced."""
+    """The Evidence section: probe, service log (matched lines and their context), node facts."""
     parts: list[str] = []
+    service = diagnosis.service
     if diagnosis.probe is not None:
         parts.append("**Probe**")
-        parts.append(fenced_block(probe_lines(diagnosis.probe)))
-    service = diagnosis.service
+        # The job log's wording (preflight.diagnosis.render), the hint only while guessing.
+        guessing = diagnosis.fault in (FaultClass.UNKNOWN, FaultClass.JOB)
+        lines = probe_lines(diagnosis.probe, quote_log=service is None, hint=guessing)
+        parts.append(fenced_block(lines))
     if service is not None:
         parts.append(f"**dind service** {code_span(service.container)}")
         parts.append(fenced_block(service_lines(service)))
-        if service.matches:
-            parts.append("Log lines that match a known failure:")
-            # One line may match several signatures: show each line once, in log order.
-            parts.append(fenced_block(list(dict.fromkeys(m.line for m in service.matches))))
-        if service.log_tail:
-            tail = service.log_tail[-MAX_TAIL_LINES:]
-            parts.append(f"Last {len(tail)} log lines:")
-            parts.append(fenced_block(tail))
+        excerpt = log_excerpt(service)
+        if excerpt:
+            what = "that say why" if service.matches else "(the last ones)"
+            parts.append(f"Log lines {what}:")
+            parts.append(fenced_block(excerpt))
     if diagnosis.node_report is not None:
         source = code_span(diagnosis.evidence_source)
         parts.append(
@@ -301,7 +250,7 @@ def issue_body(diagnosis: Diagnosis, incident: Incident, ctx: ReportContext) -> 
         f"Fault: **{escape_prose(diagnosis.fault.value)}**, confidence: "
         f"**{escape_prose(diagnosis.confidence.value)}**. {_reported_by(diagnosis, ctx)}",
         "## Fix",
-        remedy_markdown(choose_remedy(diagnosis), diagnosis.cause.module),
+        remedy_markdown(diagnosis.remedy),
         "## Evidence",
         _evidence(diagnosis, ctx),
         "## Runner",

@@ -7,13 +7,13 @@ one line that names the variable or flag and never shows a secret.
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TypeVar
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlunsplit
 
+from preflight import inputs
 from preflight.errors import UsageError
 from preflight.redaction import register_secret
 
@@ -154,10 +154,7 @@ def _maybe(parse: Callable[[object, str], T], raw: object | None, source: str) -
     return None if raw is None else parse(raw, source)
 
 
-def _shown(value: object) -> str:
-    """A value quoted for an error message: one line, at most 60 characters."""
-    text = " ".join(str(value).split())
-    return repr(text if len(text) <= 60 else text[:57] + "...")
+_shown = inputs.shown
 
 
 def parse_token(value: str, source: str) -> str:
@@ -174,19 +171,7 @@ def parse_token(value: str, source: str) -> str:
 def parse_server_url(value: str, source: str) -> str:
     """``https://host[:port][/prefix]`` with any trailing ``/api/v4`` removed."""
     text = value.strip()
-    try:
-        parts = urlsplit(text)
-        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
-    except ValueError:
-        raise UsageError(
-            f"{source} is not a valid URL (expected https://gitlab.example.com)"
-        ) from None
-    if parts.username or parts.password:
-        raise UsageError(f"{source} must not contain credentials; use {ENV_TOKEN} for the token")
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise UsageError(
-            f"{source}={_shown(text)} is not an http(s) URL (expected https://gitlab.example.com)"
-        )
+    parts = inputs.http_url(text, source)
     if parts.query or parts.fragment:
         raise UsageError(f"{source}={_shown(text)} must not have a query or fragment")
     path = parts.path.rstrip("/")
@@ -197,15 +182,8 @@ def parse_server_url(value: str, source: str) -> str:
 
 def parse_http_url(value: object, source: str) -> str:
     """Any http(s) URL without credentials (e.g. ``CI_JOB_URL``)."""
-    text = str(value).strip()
-    try:
-        parts = urlsplit(text)
-        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
-    except ValueError:
-        raise UsageError(f"{source} is not a valid URL") from None
-    if parts.scheme not in ("http", "https") or not parts.hostname or parts.username:
-        raise UsageError(f"{source}={_shown(text)} is not an http(s) URL without credentials")
-    return text
+    inputs.http_url(value, source, example="https://gitlab.example.com/group/project/-/jobs/1")
+    return str(value).strip()
 
 
 def parse_id(value: object, source: str) -> int:
@@ -230,20 +208,9 @@ def parse_project(value: object, source: str) -> str:
 
 def parse_seconds(value: object, source: str, high: float, allow_zero: bool = False) -> float:
     """A number of seconds up to ``high``: positive, or also 0 when ``allow_zero``."""
-    try:
-        number = float(str(value).strip())
-    except ValueError:
-        raise UsageError(f"{source}={_shown(value)} is not a number of seconds") from None
-    low_ok = number >= 0 if allow_zero else number > 0
-    if not math.isfinite(number) or not low_ok or number > high:
-        bound = "0" if allow_zero else "more than 0"
-        raise UsageError(f"{source}={_shown(value)} must be {bound} to {high:g} seconds")
-    return number
+    return inputs.seconds(value, source, high=high, allow_zero=allow_zero)
 
 
 def parse_count(value: object, source: str) -> int:
     """A count from 0 to 1000."""
-    text = str(value).strip()
-    if not text.isascii() or not text.isdigit() or int(text) > 1000:
-        raise UsageError(f"{source}={_shown(text)} must be a whole number from 0 to 1000")
-    return int(text)
+    return inputs.count(value, source, high=1000)

@@ -166,8 +166,3 @@ class ServiceDeathWatch:
     def context(self) -> KubeContext | None:
         """The API connection made by the watch, for reuse by the diagnosis."""
         return self._ctx
-
-
-def watch_service_death(settings: KubeSettings) -> ServiceEvidence | None:
-    """One-shot check: the dind service's evidence when it is dead or stuck, else ``None``."""
-    return ServiceDeathWatch(settings, min_interval=0.0).poll()

@@ -6,10 +6,11 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from preflight.errors import UsageError
+from preflight import inputs
 
 PULL_POLICIES = ("IfNotPresent", "Always", "Never")
 DEFAULT_TIMEOUT_S = 30.0
+MAX_TIMEOUT_S = 3600.0
 SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 # Where a projected service-account token is mounted, when not at the standard path.
 ENV_SERVICE_ACCOUNT_DIR = "DIND_PREFLIGHT_SERVICE_ACCOUNT_DIR"
@@ -60,17 +61,13 @@ def _truthy(value: str | None) -> bool:
     return (value or "").strip().lower() in ("1", "true", "yes", "on")
 
 
-def parse_timeout(text: str | float | None, default: float = DEFAULT_TIMEOUT_S) -> float:
-    """Seconds, > 0 and finite; UsageError (exit 64) otherwise."""
+def parse_timeout(
+    text: str | float | None, default: float = DEFAULT_TIMEOUT_S, source: str = ENV_TIMEOUT
+) -> float:
+    """Seconds, > 0 and at most an hour; UsageError (exit 64) naming ``source`` otherwise."""
     if text is None or text == "":
         return default
-    try:
-        value = float(text)
-    except ValueError:
-        raise UsageError(f"invalid timeout {text!r}: give seconds, e.g. 30") from None
-    if not math.isfinite(value) or value <= 0:
-        raise UsageError(f"invalid timeout {text!r}: must be a positive number of seconds")
-    return value
+    return inputs.seconds(text, source, high=MAX_TIMEOUT_S)
 
 
 def settings_from(
@@ -86,19 +83,20 @@ def settings_from(
     proc: str | None = None,
 ) -> KubeSettings:
     """Settings from command-line values (which win) and the environment."""
-    policy = _flag_or_env(helper_pull_policy, env, ENV_HELPER_PULL_POLICY) or "IfNotPresent"
-    canonical = {p.lower(): p for p in PULL_POLICIES}.get(policy.lower())
-    if canonical is None:
-        raise UsageError(
-            f"invalid helper pull policy {policy!r}: use one of {', '.join(PULL_POLICIES)}"
-        )
+    policy = inputs.flag_or_env(
+        helper_pull_policy, "--helper-pull-policy", env, ENV_HELPER_PULL_POLICY
+    )
+    canonical = "IfNotPresent"
+    if policy.value is not None:
+        canonical = inputs.choice(policy.value, policy.source, PULL_POLICIES, ignore_case=True)
+    raw_timeout = inputs.flag_or_env(timeout, "--timeout", env, ENV_TIMEOUT)
     secrets: tuple[str, ...] | None = None
     if helper_pull_secrets:
         secrets = tuple(s for s in helper_pull_secrets if s)
     elif env.get(ENV_HELPER_PULL_SECRETS, "").strip():
         secrets = tuple(s.strip() for s in env[ENV_HELPER_PULL_SECRETS].split(",") if s.strip())
     return KubeSettings(
-        timeout=parse_timeout(timeout if timeout is not None else env.get(ENV_TIMEOUT)),
+        timeout=parse_timeout(raw_timeout.value, source=raw_timeout.source),
         helper_image=_flag_or_env(helper_image, env, ENV_HELPER_IMAGE),
         helper_pull_policy=canonical,
         helper_pull_secrets=secrets,

@@ -106,5 +106,5 @@ def taint_diagnosed_node(
     state = "added" if outcome.changed else "already present"
     return (
         f"taint: {taint.key}={taint.value}:{taint.effect} {state} on node {diagnosis.node} "
-        f"(remove after the fix: kubectl taint nodes {diagnosis.node} {taint.key}:{taint.effect}-)"
+        f"(remove after the fix: {taint.untaint_command(diagnosis.node)})"
     )

@@ -3,6 +3,7 @@ with their fixes, then what could not be seen."""
 
 from __future__ import annotations
 
+from preflight.node.fix_steps import fix_lines
 from preflight.node.model import Finding, ModuleState, NodeReport, Remedy
 
 _SHORT_WHY = {
@@ -68,20 +69,14 @@ def _table(rows: list[tuple[str, str, str, str]]) -> list[str]:
     ]
 
 
-def _remedy_lines(fix: Remedy) -> list[str]:
-    lines: list[str] = []
-    if fix.file and fix.content is not None:
-        lines.append(f"write {fix.file}:")
-        lines.extend(f"    {line}" for line in fix.content.splitlines())
-        if not fix.content:
-            lines.append("    (empty)")
-    if fix.load_now:
-        lines.append(f"run now: {fix.load_now}")
-    if fix.verify:
-        lines.append(f"verify:  {fix.verify}")
-    if fix.text:
-        lines.append(fix.text)
-    return lines
+def module_table(report: NodeReport, indent: str = "  ") -> list[str]:
+    """Each checked module's row: loaded now, loads at boot, and one short reason."""
+    rows = [("MODULE", "NOW", "AT BOOT", "WHY")]
+    rows += [
+        (name, _now(state), _at_boot(state), why(state, report.kernel))
+        for name, state in report.modules.items()
+    ]
+    return [indent + line[2:] for line in _table(rows)]
 
 
 def _finding_lines(finding: Finding, shown: list[Remedy]) -> list[str]:
@@ -95,19 +90,14 @@ def _finding_lines(finding: Finding, shown: list[Remedy]) -> list[str]:
         else:
             shown.append(finding.remedy)
             lines.append(f"          fix {len(shown)}:")
-            lines.extend(f"            {line}" for line in _remedy_lines(finding.remedy))
+            lines.extend(fix_lines(finding.remedy, indent="            "))
     return lines
 
 
 def render_text(report: NodeReport) -> str:
     """The report as a human reads it in a job log or a terminal."""
     out = [f"node-report for {report.root} (kernel {report.kernel or 'unknown'})"]
-    rows = [("MODULE", "NOW", "AT BOOT", "WHY")]
-    rows += [
-        (name, _now(state), _at_boot(state), why(state, report.kernel))
-        for name, state in report.modules.items()
-    ]
-    out.extend(_table(rows))
+    out.extend(module_table(report))
     out.append("")
     out.append(f"iptables: {report.iptables.detail}")
     others = [k for k in report.kernels if not k.running]

@@ -114,7 +114,7 @@ def classify_failure(failure: Failure, endpoint: Endpoint) -> Classification:
                 Verdict.REFUSED,
                 "socket-missing",
                 f"socket {endpoint.socket_path} does not exist (daemon not running or crashed)",
-                LOG_HINT,
+                _not_running_hint(endpoint),
                 retry=True,
             )
         if code in (errnos.EACCES, errnos.EPERM):
@@ -315,6 +315,17 @@ def _os_message(failure: Failure) -> str:
     return failure.message or failure.exception or "connection closed"
 
 
+def _not_running_hint(endpoint: Endpoint) -> str:
+    """Where to look when nothing answers: dind's log, unless no dind was configured at all."""
+    if endpoint.host_source == "default":
+        return (
+            "DOCKER_HOST is not set, so this is the local default daemon, not a dind service; "
+            "a job with a docker:dind service sets DOCKER_HOST=tcp://docker:2376 (TLS) or "
+            "tcp://docker:2375"
+        )
+    return LOG_HINT
+
+
 def _refused_hint(endpoint: Endpoint) -> str:
     if endpoint.tls is None and endpoint.port == DEFAULT_HTTP_PORT:
         return (
@@ -326,7 +337,7 @@ def _refused_hint(endpoint: Endpoint) -> str:
             'if dind runs without TLS (DOCKER_TLS_CERTDIR="") it listens on 2375 only; '
             f"otherwise {LOG_HINT}"
         )
-    return LOG_HINT
+    return _not_running_hint(endpoint)
 
 
 def _hint_enable_tls(endpoint: Endpoint) -> str:

@@ -18,12 +18,8 @@ _EXIT_MEANING = {
 }
 
 
-def human_summary(result: ProbeResult, *, exit_line: bool = True) -> str:
-    """A few lines a CI log reader understands at a glance (no trailing newline).
-
-    ``exit_line=False`` leaves out the probe's own exit code (for ``run``, whose exit code is
-    the diagnosis').
-    """
+def human_summary(result: ProbeResult) -> str:
+    """A few lines a CI log reader understands at a glance (no trailing newline)."""
     if result.verdict.value == "healthy":
         lines = [_healthy_line(result)]
     else:
@@ -47,7 +43,7 @@ def human_summary(result: ProbeResult, *, exit_line: bool = True) -> str:
     if result.hint and not result.healthy:
         lines.append(f"  hint: {result.hint}")
     code = result.exit_code
-    if exit_line and code != ExitCode.OK:
+    if code != ExitCode.OK:
         lines.append(f"  exit code {int(code)} ({_EXIT_MEANING.get(code, code.name.lower())})")
     return "\n".join(lines)
 

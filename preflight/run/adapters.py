@@ -7,7 +7,8 @@ import os
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from preflight.run.settings import Mode, RunSettings
+from preflight.progress import Progress, waiting_line
+from preflight.run.settings import RunSettings
 
 if TYPE_CHECKING:
     from preflight.diagnosis.model import Diagnosis, ServiceEvidence
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
 
 ANNOTATIONS_FILE = "annotations.json"
 JUNIT_FILE = "junit.xml"
+DRY_RUN_FILE = "gitlab-dry-run.txt"  # the requests a report without a token would have sent
 
 
 class JobAdapters:
@@ -33,6 +35,7 @@ class JobAdapters:
         self._kube: KubeSettings | None = None
         self._gitlab: GitLabSettings | None = None
         self.gave_up_because: str | None = None
+        self.progress = Progress()
 
     # -- probe ---------------------------------------------------------------------------------
 
@@ -41,12 +44,17 @@ class JobAdapters:
         from preflight.probe.api import endpoint_from_environment, probe
 
         endpoint = endpoint_from_environment(env=self.env)
-        return probe(
-            endpoint, timeout_s, daemon_log=self.service_log, give_up=self._give_up_check()
-        )
+        check = self._give_up_check()
+        waiting = waiting_line(endpoint.docker_host, timeout_s)
+
+        def give_up() -> str | None:
+            self.progress.phase(waiting)
+            return check() if check is not None else None
+
+        return probe(endpoint, timeout_s, daemon_log=self.service_log, give_up=give_up)
 
     def _give_up_check(self) -> Callable[[], str | None] | None:
-        if self.settings.mode is Mode.KUBERNETES:
+        if self.settings.in_cluster:
             return self._service_died_in_cluster
         if self.service_log:
             return self._service_died_in_log
@@ -89,7 +97,8 @@ class JobAdapters:
 
     def diagnose(self, probe: ProbeResult) -> Diagnosis:
         """Kubernetes mode: service state and log, helper pod; else the host root or /proc."""
-        if self.settings.mode is Mode.KUBERNETES:
+        self.progress.phase(f"dind is {probe.verdict.value}: diagnosing...")
+        if self.settings.in_cluster:
             from preflight.kube.diagnose import diagnose_in_cluster
 
             return diagnose_in_cluster(
@@ -123,12 +132,17 @@ class JobAdapters:
     def taint_node(self, diagnosis: Diagnosis) -> str:
         from preflight.kube.taint_node import taint_diagnosed_node
 
+        self.progress.phase(f"tainting node {diagnosis.node}...")
+
         return taint_diagnosed_node(diagnosis, self.kube_settings, context=self._kube_context)
 
     def report(self, diagnosis: Diagnosis, *, pause_runner: bool) -> Any:
         if self.settings.reporter_url:
             return self._report_to_fleet_reporter(diagnosis)
         from preflight.gitlab.reporter import report_diagnosis
+
+        if not self.gitlab_settings.dry_run:
+            self.progress.phase(f"reporting to GitLab at {self.gitlab_settings.server_url}...")
 
         return report_diagnosis(diagnosis, self.gitlab_settings, pause_runner=pause_runner)
 
@@ -160,10 +174,17 @@ class JobAdapters:
             from preflight.artifacts.junit import write_junit
 
             write_junit(junit, diagnosis)
+        written = [os.fspath(junit), os.fspath(annotations)]
         if report is not None:
             from preflight.artifacts.annotations import write_annotations
 
             write_annotations(annotations, report, self.gitlab_settings)
+            if report.dry_run and report.planned:
+                from preflight.gitlab.dry_run import render_plan
+
+                plan = directory / DRY_RUN_FILE
+                write_text(plan, render_plan(report.planned, self.gitlab_settings) + "\n")
+                written.append(os.fspath(plan))
         else:
             write_text(annotations, "{}\n")
-        return [os.fspath(junit), os.fspath(annotations)]
+        return written

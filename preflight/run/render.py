@@ -63,49 +63,60 @@ def _report_words(report: Any) -> list[str]:
     return words
 
 
-def write_details(outcome: RunOutcome, out: TextIO, gitlab_settings: Any = None) -> None:
-    """The evidence and what was done, each in a GitLab collapsible section; the fix expanded."""
-    from preflight.ci_log import section
-    from preflight.probe.render import human_summary
+def write_details(
+    outcome: RunOutcome, out: TextIO, *, gitlab_job: bool = False, dry_run_file: str | None = None
+) -> None:
+    """At most three sections (what was seen, why, the fix), then what was done, one line each.
+
+    ``gitlab_job`` writes GitLab's collapsible-section markers (a terminal gets plain headings);
+    ``dry_run_file`` is where the requests a dry run would have sent were written.
+    """
+    from preflight.ci_log import write_section
     from preflight.redaction import redact
 
-    with section(out, "dind_preflight_probe", "dind-preflight: probe"):
-        print(redact(human_summary(outcome.probe, exit_line=False)), file=out)
     d = outcome.diagnosis
-    if d is not None:
-        from preflight.diagnosis.render import render_text
+    if d is None:
+        from preflight.diagnosis.render import Section, probe_lines
 
-        with section(out, "dind_preflight_diagnosis", "dind-preflight: diagnosis"):
-            print(redact(render_text(d)), file=out, end="")
-    if outcome.plan is not None or outcome.report is not None or outcome.errors:
-        with section(out, "dind_preflight_actions", "dind-preflight: actions and GitLab report"):
-            if outcome.plan is not None:
-                print(f"{PREFIX}: decision: {outcome.plan.reason}", file=out)
-            for line in outcome.actions_done:
-                print(f"{PREFIX}: {redact(line)}", file=out)
-            _write_report(outcome.report, gitlab_settings, out)
-            for error in outcome.errors:
-                print(f"{PREFIX}: error: {redact(error)}", file=out)
-    if d is not None and d.remedy is not None and outcome.exit_code is ExitCode.TEMPFAIL:
-        with section(
-            out, "dind_preflight_fix", "dind-preflight: how to fix the node", collapsed=False
-        ):
-            from preflight.diagnosis.render import remedy_lines
+        sections = [
+            Section("dind_preflight_seen", "What was seen", tuple(probe_lines(outcome.probe)))
+        ]
+    else:
+        from preflight.diagnosis.render import sections as diagnosis_sections
 
-            print(redact("\n".join(remedy_lines(d.remedy))), file=out)
+        sections = diagnosis_sections(d)
+    for section in sections:
+        write_section(
+            out,
+            section.name,
+            section.title,
+            [redact(line) for line in section.lines],
+            gitlab=gitlab_job,
+            collapsed=section.collapsed,
+        )
+    for line in done_lines(outcome, dry_run_file):
+        print(f"{PREFIX}: {redact(line)}", file=out)
 
 
-def _write_report(report: Any, gitlab_settings: Any, out: TextIO) -> None:
-    if report is None:
-        return
-    from preflight.gitlab.outcome import summary_lines
-    from preflight.redaction import redact
+def done_lines(outcome: RunOutcome, dry_run_file: str | None = None) -> list[str]:
+    """What the run did about it: the decision, the actions, GitLab's answers, the errors."""
+    lines: list[str] = []
+    if outcome.plan is not None:
+        lines.append(f"decision: {outcome.plan.reason}")
+    lines += outcome.actions_done
+    report = outcome.report
+    if report is not None:
+        if report.dry_run and report.planned:
+            from preflight.gitlab.settings import ENV_TOKEN
 
-    if report.dry_run and gitlab_settings is not None:
-        from preflight.gitlab.dry_run import render_plan
+            planned = f"{len(report.planned)} planned requests"
+            where = f" are in {dry_run_file}" if dry_run_file else " were not written"
+            lines.append(
+                f"GitLab: dry run ({ENV_TOKEN} is not set): nothing sent; the {planned}{where}"
+            )
+        from preflight.gitlab.outcome import summary_lines
 
-        print(render_plan(report.planned, gitlab_settings), file=out)
-    for line in summary_lines(report):
-        print(redact(line), file=out)
-    for error in report.errors:
-        print(f"{PREFIX}: GitLab: {redact(error)}", file=out)
+        lines += [line.removeprefix(f"{PREFIX}: ") for line in summary_lines(report)]
+        lines += [f"GitLab: {error}" for error in report.errors]
+    lines += [f"error: {error}" for error in outcome.errors]
+    return lines

@@ -2,25 +2,15 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from enum import Enum
 from pathlib import Path
 
+from preflight import inputs
 from preflight.actions.action import Action
-from preflight.errors import UsageError
 
 DEFAULT_TIMEOUT_S = 30.0
 MAX_TIMEOUT_S = 3600.0
-
-
-class Mode(str, Enum):
-    """Where the node evidence comes from."""
-
-    KUBERNETES = "kubernetes"  # in a cluster: dind service state and log, helper pod on the node
-    HOST_ROOT = "host-root"  # DIND_PREFLIGHT_NODE_ROOT: the host's / mounted into the job
-    JOB_PROC = "job-proc"  # only what the job itself can see (its /proc: the kernel is shared)
 
 
 @dataclass(frozen=True)
@@ -29,9 +19,9 @@ class RunSettings:
 
     timeout_s: float
     action: Action
-    mode: Mode
     artifacts_dir: Path
-    node_root: str | None = None
+    node_root: str | None = None  # the node's / mounted into the job (shell/docker executors)
+    in_cluster: bool = False  # KUBERNETES_SERVICE_HOST is set: diagnose through the API
     json_output: bool = False
     reporter_url: str | None = None  # fleet mode: the reporter's in-cluster URL
 
@@ -56,41 +46,6 @@ def skip_reason(env: Mapping[str, str]) -> str | None:
     return None
 
 
-def parse_timeout(value: str | float | None) -> float:
-    """Seconds to wait for dind; a positive finite number up to an hour."""
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return DEFAULT_TIMEOUT_S
-    try:
-        timeout = float(value)
-    except ValueError:
-        raise UsageError(f"timeout must be a number of seconds, got {value!r}") from None
-    if not math.isfinite(timeout) or timeout <= 0 or timeout > MAX_TIMEOUT_S:
-        raise UsageError(
-            f"timeout must be between 0 and {MAX_TIMEOUT_S:.0f} seconds, got {value!r}"
-        )
-    return timeout
-
-
-def parse_action(value: str | None) -> Action:
-    """``auto`` (default), ``pause-runner``, ``taint-node`` or ``none``."""
-    if value is None or not value.strip():
-        return Action.AUTO
-    try:
-        return Action(value.strip())
-    except ValueError:
-        choices = ", ".join(a.value for a in Action)
-        raise UsageError(f"action must be one of {choices}, got {value!r}") from None
-
-
-def detect_mode(env: Mapping[str, str], node_root: str | None) -> Mode:
-    """Kubernetes when the job runs in a cluster; else the host root if given; else the job's /proc."""
-    if _is_set(env, "KUBERNETES_SERVICE_HOST"):
-        return Mode.KUBERNETES
-    if node_root:
-        return Mode.HOST_ROOT
-    return Mode.JOB_PROC
-
-
 def settings_from_env(
     env: Mapping[str, str],
     *,
@@ -100,24 +55,35 @@ def settings_from_env(
     node_root: str | None = None,
     json_output: bool = False,
 ) -> RunSettings:
-    """Resolve the settings: flags win over ``DIND_PREFLIGHT_*`` variables, which win over defaults."""
-    root = node_root or env.get("DIND_PREFLIGHT_NODE_ROOT", "").strip() or None
-    if root is not None and not Path(root).is_dir():
-        raise UsageError(f"DIND_PREFLIGHT_NODE_ROOT={root} is not a directory")
-    artifacts = (
-        artifacts_dir or env.get("DIND_PREFLIGHT_ARTIFACTS_DIR", "").strip() or ".dind-preflight"
+    """Resolve the settings: flags win over ``DIND_PREFLIGHT_*`` variables, which win over defaults.
+
+    Every value is checked here, whether or not the run will skip: a wrong flag or variable is
+    an error (exit 64, or 66 for a missing node root) in every job, not only in dind jobs.
+    """
+    raw_timeout = inputs.flag_or_env(timeout, "--timeout", env, "DIND_PREFLIGHT_TIMEOUT")
+    raw_action = inputs.flag_or_env(action, "--action", env, "DIND_PREFLIGHT_ACTION")
+    raw_root = inputs.flag_or_env(node_root, "--node-root", env, "DIND_PREFLIGHT_NODE_ROOT")
+    raw_artifacts = inputs.flag_or_env(
+        artifacts_dir, "--artifacts-dir", env, "DIND_PREFLIGHT_ARTIFACTS_DIR"
     )
+    timeout_s = DEFAULT_TIMEOUT_S
+    if raw_timeout.value is not None:
+        timeout_s = inputs.seconds(raw_timeout.value, raw_timeout.source, high=MAX_TIMEOUT_S)
+    chosen = Action.AUTO
+    if raw_action.value is not None:
+        names = [a.value for a in Action]
+        chosen = Action(inputs.choice(raw_action.value, raw_action.source, names))
+    root = None
+    if raw_root.value is not None:
+        root = inputs.directory(raw_root.value, raw_root.source)
     reporter_url = env.get("DIND_PREFLIGHT_REPORTER_URL", "").strip() or None
-    chosen = parse_action(action if action is not None else env.get("DIND_PREFLIGHT_ACTION"))
     return RunSettings(
-        timeout_s=parse_timeout(
-            timeout if timeout is not None else env.get("DIND_PREFLIGHT_TIMEOUT")
-        ),
+        timeout_s=timeout_s,
         # Fleet mode: jobs only probe and read; the reporter holds every power.
         action=Action.NONE if reporter_url else chosen,
-        mode=detect_mode(env, root),
-        artifacts_dir=Path(artifacts),
+        artifacts_dir=Path(raw_artifacts.value or ".dind-preflight"),
         node_root=root,
+        in_cluster=_is_set(env, "KUBERNETES_SERVICE_HOST"),
         json_output=json_output,
         reporter_url=reporter_url,
     )

@@ -100,7 +100,7 @@ def test_the_image_works_for_any_user_with_group_zero() -> None:
 def test_the_build_stage_copies_only_what_the_dockerignore_lets_in() -> None:
     build = _stages()[1]
     sources = [c.value[:-1] for c in build if c.cmd == "COPY" and not c.flags]
-    assert sources == [("pyproject.toml", "README.md"), ("preflight/",)]
+    assert sources == [("pyproject.toml", "README.md", "LICENSE"), ("preflight/",)]
     allowed = (REPO_ROOT / ".dockerignore").read_text().splitlines()
     for names in sources:
         for name in names:
@@ -146,6 +146,6 @@ def test_a_real_build_context_holds_the_package_and_nothing_else(
             if name.startswith("context/")
         }
     top_level = {name.split("/", 1)[0] for name in names if name}
-    assert top_level == {"pyproject.toml", "README.md", "preflight"}
+    assert top_level == {"pyproject.toml", "README.md", "LICENSE", "preflight"}
     assert "preflight/cli.py" in names
     assert not any("__pycache__" in name or name.endswith(".pyc") for name in names)

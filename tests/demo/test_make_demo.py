@@ -123,8 +123,15 @@ def test_make_demo_replays_the_field_report_and_leaves_docker_alone(
     assert "etc-modules-not-read" in broken
     assert "dind-preflight: FAILED:" in broken and "iptable_nat-missing" in broken
     assert "dry run (DIND_PREFLIGHT_GITLAB_TOKEN is not set): nothing was sent" in broken
-    assert "PUT https://gitlab.example.com/api/v4/runners/42" in broken
-    assert "write /etc/modules-load.d/iptable_nat.conf" in broken
+    assert "PUT /api/v4/runners/42 HTTP/1.1\nHost: gitlab.example.com\n" in broken
+    assert "1. Write /etc/modules-load.d/iptable_nat.conf:" in broken
+    # The field report's run log: one summary line and three short sections, in 60 lines.
+    run_log = broken.split("dind-preflight run\n", 1)[1].split("\n(exit code 75)\n", 1)[0]
+    assert run_log.startswith("dind-preflight: FAILED: ")
+    assert len(run_log.splitlines()) <= 60, run_log
+    assert "section_start" not in run_log  # a terminal, not a GitLab job: plain headings
+    measured = re.search(r"^\(the job log of run: (\d+) lines\)$", out, flags=re.MULTILINE)
+    assert measured is not None and int(measured.group(1)) == len(run_log.splitlines())
     assert "dind-preflight: OK: dind at tcp://127.0.0.1:" in fixed
     # The "laptop's" Docker keeps its chains, its published port, its bridge and its routes.
     difference = before.diff(snapshot(laptop_with_docker.prefix()))

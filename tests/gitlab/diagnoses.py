@@ -33,7 +33,7 @@ DOCKERD_NAT_LINE = (
 )
 
 FIELD_REMEDY = Remedy(
-    file="/etc/modules-load.d/dind-iptables.conf",
+    file="/etc/modules-load.d/iptable_nat.conf",
     content="iptable_nat\niptable_filter\n",
     load_now="modprobe -a iptable_nat iptable_filter",
     verify="lsmod | grep -E 'iptable_nat|iptable_filter'",

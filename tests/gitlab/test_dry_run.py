@@ -52,10 +52,15 @@ def test_rendered_plan_masks_the_token_and_shows_method_path_payload() -> None:
     assert TOKEN not in text
     assert f"PRIVATE-TOKEN: {REDACTED}" in text
     assert "--dry-run was given" in text
-    assert "POST http://127.0.0.1:9/api/v4/projects/ops%2Fnode-health/issues" in text
-    assert "PUT http://127.0.0.1:9/api/v4/runners/42" in text
-    assert '"paused": true' in text
-    assert '"title": "dind-preflight: iptable_nat-missing on node worker-3"' in text
+    # Readable HTTP: request line, Host, the masked token, then the body's fields.
+    post = text.split("POST /api/v4/projects/ops%2Fnode-health/issues HTTP/1.1\n", 1)[1]
+    assert post.startswith("Host: 127.0.0.1:9\nPRIVATE-TOKEN: [MASKED]\n")
+    assert "\ntitle: dind-preflight: iptable_nat-missing on node worker-3\n" in post
+    # The issue's Markdown as it is written, line by line (not one escaped JSON string).
+    assert "\ndescription (Markdown):\n" in post and "\n    ## Fix\n" in post
+    assert "\\n" not in text
+    put = text.split("PUT /api/v4/runners/42 HTTP/1.1\n", 1)[1]
+    assert "\npaused: true\n" in put and "\nmaintenance_note:\n    [dind-preflight] paused" in put
 
 
 def test_no_token_no_runner_id_plans_the_job_lookup_and_reports_the_gap() -> None:

@@ -4,20 +4,16 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-import pytest
-
 from preflight.diagnosis.model import Cause, ServiceEvidence, SignatureMatch
 from preflight.gitlab.incident import incident_of, parse_marker
 from preflight.gitlab.issue_text import (
     ReportContext,
-    choose_remedy,
     draft_issue,
     duplicate_note,
     kept_note,
     recurrence_note,
 )
-from preflight.node.model import Finding, Remedy, Severity
-from tests.gitlab.diagnoses import DOCKERD_NAT_LINE, FIELD_REMEDY, field_report_diagnosis
+from tests.gitlab.diagnoses import DOCKERD_NAT_LINE, field_report_diagnosis
 from tests.gitlab.markdown_oracle import (
     block_types,
     fences,
@@ -55,8 +51,8 @@ def test_field_report_issue() -> None:
     assert any(DOCKERD_NAT_LINE in block for block in blocks)
     assert any("ignored /etc/modules:3: iptable_nat" in block for block in blocks)
     assert any('--data "paused=false"' in b and "/api/v4/runners/42" in b for b in blocks)
-    assert "/etc/modules-load.d/dind-iptables.conf" in body
-    assert "reboot the node" in body
+    assert "/etc/modules-load.d/iptable_nat.conf" in body
+    assert "after the next reboot" in body
     assert link_targets(body) == ["https://gitlab.example.com/group/app/-/jobs/1001"]
     assert unescaped_references(body) == []
     marker = parse_marker(body)
@@ -111,7 +107,12 @@ def test_injection_in_node_names_and_log_lines_stays_inert() -> None:
     }
     assert block_types(body).count("html_block") == 1  # the hidden marker, nothing else
     assert link_targets(body) == ["https://gl.example/j/1%29%5Bx%5D%28y"]
-    # The log lines are all there, verbatim (minus control characters), inside code blocks.
+    assert any("# heading @all" in block for block in fences(body))
+    # A dead service whose log matched nothing: its last lines, verbatim (minus control
+    # characters), inside a code block.
+    unmatched = replace(diagnosis, service=replace(diagnosis.service, matches=[]))  # type: ignore[type-var]
+    body = draft_issue(unmatched, incident_of(unmatched), ctx).description
+    assert unescaped_references(body) == []
     tail = next(b for b in fences(body) if "<script>" in b)
     assert tail.splitlines() == [*INJECTED_LINES[:4], "@eve #7"]
     assert "@" not in draft.title and "<" not in draft.title and "#" not in draft.title
@@ -135,55 +136,34 @@ def test_kept_note_holds_the_previous_note_verbatim() -> None:
     assert unescaped_references(note) == []
 
 
-def _finding(module: str, severity: Severity, remedy: Remedy) -> Finding:
-    return Finding(code="c", severity=severity, module=module, message="m", remedy=remedy)
+def test_the_fix_reads_the_same_in_the_issue_and_the_job_log() -> None:
+    """One wording of the fix: the issue's numbered steps are the log's, fenced."""
+    from preflight.node.fix_steps import fix_lines
 
-
-WARN = Remedy(text="warning fix")
-ERR = Remedy(file="/etc/modules-load.d/x.conf", content="iptable_nat\n", text="error fix")
-
-
-@pytest.mark.parametrize(
-    ("diagnosis", "expected"),
-    [
-        (field_report_diagnosis(), FIELD_REMEDY),
-        (
-            replace(
-                field_report_diagnosis(),
-                remedy=None,
-                node_report=replace(
-                    field_report_diagnosis().node_report,  # type: ignore[type-var]
-                    findings=[
-                        _finding("iptable_nat", Severity.WARNING, WARN),
-                        _finding("iptable_nat", Severity.ERROR, ERR),
-                    ],
-                ),
-            ),
-            ERR,
-        ),
-        (
-            replace(field_report_diagnosis(), remedy=None, node_report=None),
-            Remedy(
-                file="/etc/modules-load.d/iptable_nat.conf",
-                content="iptable_nat\n",
-                load_now="modprobe iptable_nat",
-                verify="lsmod | grep -w iptable_nat",
-                text="Load the kernel module iptable_nat now and at every boot.",
-            ),
-        ),
-        (
-            replace(
-                field_report_diagnosis(),
-                remedy=None,
-                node_report=None,
-                cause=Cause("x", "y", module="bad name; rm -rf /"),
-            ),
-            None,
-        ),
-    ],
-)
-def test_choose_remedy(diagnosis: object, expected: Remedy | None) -> None:
-    assert choose_remedy(diagnosis) == expected  # type: ignore[arg-type]
+    diagnosis = field_report_diagnosis()
+    assert diagnosis.remedy is not None
+    body = draft_issue(diagnosis, incident_of(diagnosis), CTX).description
+    fix = body.split("## Fix", 1)[1].split("## Evidence", 1)[0]
+    log = fix_lines(diagnosis.remedy)
+    assert log == [
+        "1. Write /etc/modules-load.d/iptable_nat.conf:",
+        "     iptable_nat",
+        "     iptable_filter",
+        "2. Run now: modprobe -a iptable_nat iptable_filter",
+        "3. Verify, now and after the next reboot: lsmod | grep -E 'iptable_nat|iptable_filter'",
+    ]
+    assert [line for line in fix.splitlines() if line.startswith("**")] == [
+        "**1. Write `/etc/modules-load.d/iptable_nat.conf`**:",
+        "**2. Run now**:",
+        "**3. Verify, now and after the next reboot**:",
+        "**4. Resume the runner** (see *Runner* below) and close this issue.",
+    ]
+    assert fences(fix) == [
+        "iptable_nat\niptable_filter\n",
+        "modprobe -a iptable_nat iptable_filter\n",
+        "lsmod | grep -E 'iptable_nat|iptable_filter'\n",
+    ]
+    assert diagnosis.remedy.text not in body  # the prose repeats the steps: not printed twice
 
 
 def test_body_without_remedy_or_evidence_still_renders() -> None:

@@ -123,7 +123,10 @@ def test_gitlab_down_exits_75_with_the_diagnosis_in_the_log(diagnosis_file: Path
     assert (
         "GitLab was not reachable; diagnosis: iptable_nat-missing on node worker-3" in result.stderr
     )
-    assert "dind-preflight: fix: Load iptable_nat, iptable_filter now" in result.stderr
+    assert (
+        "dind-preflight: the fix:\n  1. Write /etc/modules-load.d/iptable_nat.conf:"
+        in result.stderr
+    )
     errors = [
         line for line in result.stderr.splitlines() if line.startswith("dind-preflight: error:")
     ]

@@ -82,15 +82,18 @@ def test_human_output(cluster: FakeCluster, add_job_pod: AddPod, node_output: st
         result = diagnose(env=job_env(cluster))
     assert result.returncode == 75
     lines = result.stdout.splitlines()
-    assert lines[0] == "dind-preflight diagnosis: iptable_nat-missing (node fault, high confidence)"
-    assert f"  node worker-3, pod {JOB_POD} (namespace ci)" in lines
-    assert (
-        "  dind service svc-0 [docker:24.0-dind]: terminated, exit code 1 (Error), restarts 0"
-        in lines
+    assert lines[0] == (
+        "dind-preflight diagnosis: iptable_nat-missing on node worker-3 "
+        "(node fault, high confidence)"
     )
-    assert "    write /etc/modules-load.d/iptable_nat.conf:" in lines
-    assert "    load now: modprobe -a iptable_nat iptable_filter" in lines
-    assert lines[-1] == "  exit 75: node or runner fault: retry the job on another runner"
+    assert f"  job pod {JOB_POD} (namespace ci)" in lines
+    assert (
+        "  dind service svc-0 [docker:24.0-dind]: terminated, exit code 1 (Error), restarts 0, "
+        "its log:" in lines
+    )
+    assert "  1. Write /etc/modules-load.d/iptable_nat.conf:" in lines
+    assert "  2. Run now: modprobe -a iptable_nat iptable_filter" in lines
+    assert "  exit 75: node or runner fault: retry the job on another runner" in lines
 
 
 @pytest.mark.parametrize(
@@ -140,8 +143,7 @@ def test_usage_and_input_errors_are_one_line(tmp_path: Path) -> None:
     bad_timeout = diagnose("--timeout", "soon", env=job_env(None))
     assert bad_timeout.returncode == 64
     assert (
-        bad_timeout.stderr
-        == "dind-preflight: error: invalid timeout 'soon': give seconds, e.g. 30\n"
+        bad_timeout.stderr == "dind-preflight: error: --timeout='soon' is not a number of seconds\n"
     )
     bad_policy = diagnose("--helper-pull-policy", "Sometimes", env=job_env(None))
     assert bad_policy.returncode == 64 and bad_policy.stderr.count("\n") == 1

@@ -14,7 +14,7 @@ import pytest
 from preflight.diagnosis.model import Confidence, Diagnosis, FaultClass
 from preflight.exitcodes import ExitCode
 from preflight.kube.diagnose import diagnose_in_cluster
-from preflight.kube.service import ServiceDeathWatch, watch_service_death
+from preflight.kube.service import ServiceDeathWatch
 from preflight.kube.settings import KubeSettings
 from preflight.probe.model import ProbeResult, Verdict
 from tests.kube.conftest import JOB_POD, NODE, TERMINATED_NAT
@@ -339,12 +339,12 @@ def test_death_watch_without_permission_disables_itself(
     assert len(cluster.requests()) == before
 
 
-def test_watch_service_death_one_shot(
+def test_death_watch_without_interval_answers_at_once(
     cluster: FakeCluster, add_job_pod: AddPod, settings: KubeSettings
 ) -> None:
     add_job_pod(service_state=TERMINATED_NAT)
     cluster.set_log(JOB_POD, "svc-0", saved_log("nft-nat-missing"))
-    dead = watch_service_death(settings)
+    dead = ServiceDeathWatch(settings, min_interval=0.0).poll()
     assert dead is not None and dead.matches[0].cause == "nft_chain_nat-missing"
 
 

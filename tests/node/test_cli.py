@@ -35,7 +35,7 @@ def test_field_report_exits_1_with_the_fix(
     code, out, _ = run(capsys, "--root", str(root.path))
     assert code == 1
     assert "etc-modules-not-read iptable_nat" in out
-    assert "write /etc/modules-load.d/iptable_nat.conf:\n                iptable_nat\n" in out
+    assert "1. Write /etc/modules-load.d/iptable_nat.conf:\n                 iptable_nat\n" in out
 
 
 def test_json_contract(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -76,9 +76,9 @@ def test_field_report_after_the_fix(tmp_path: Path) -> None:
 def test_field_report_text_names_the_fix(tmp_path: Path) -> None:
     text = render_text(analyze_host(str(profiles.centos8_field_report(tmp_path, "before").path)))
     assert "iptable_nat     no (autoloads)  no       listed only in /etc/modules:1" in text
-    assert "write /etc/modules-load.d/iptable_nat.conf:\n" in text
-    assert "run now: modprobe -a iptable_nat iptable_filter" in text
-    assert "verify:  lsmod | grep iptable" in text
+    assert "1. Write /etc/modules-load.d/iptable_nat.conf:\n" in text
+    assert "2. Run now: modprobe -a iptable_nat iptable_filter" in text
+    assert "3. Verify, now and after the next reboot: lsmod | grep iptable" in text
     assert text.rstrip().endswith("not present now or not at the next boot")
 
 

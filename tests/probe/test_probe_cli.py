@@ -92,7 +92,9 @@ def assert_verdict(
         assert document["reason"] == reason, document
     if verdict != "healthy":
         assert document["server_version"] is None
-    assert run.stderr == ""
+    # stderr: at most the progress line of a wait longer than 2 s, never an error.
+    progress = "dind-preflight: waiting for dind at "
+    assert all(line.startswith(progress) for line in run.stderr.splitlines()), run.stderr
     return document
 
 

@@ -51,13 +51,23 @@ def test_node_fault_first_line_names_cause_node_and_what_happens_next() -> None:
     assert "\n" not in line
 
 
-def test_details_are_collapsible_and_the_fix_is_expanded() -> None:
+def test_a_terminal_gets_plain_headings_and_the_fix_once() -> None:
     out = io.StringIO()
     write_details(RunOutcome(ExitCode.TEMPFAIL, REFUSED, NAT), out)
     text = out.getvalue()
-    for name in ("dind_preflight_probe", "dind_preflight_diagnosis"):
-        assert "section_start:" in text and f":{name}[collapsed=true]\r" in text
-        assert f":{name}\r" in text  # its section_end
-    assert ":dind_preflight_fix\r" in text and "dind_preflight_fix[collapsed" not in text
-    assert "\nwrite /etc/modules-load.d/iptable_nat.conf:\n  iptable_nat\n" in text
+    assert "\x1b" not in text and "section_start" not in text
+    headings = [line for line in text.splitlines() if not line.startswith(" ")]
+    assert headings == ["What was seen:", "Why:", "The fix, on node worker-3:"]
+    assert "\n  1. Write /etc/modules-load.d/iptable_nat.conf:\n       iptable_nat\n" in text
+    assert text.count("modprobe -a iptable_nat iptable_filter") == 1
     assert "exit code 69" not in text  # the probe's own code would contradict run's 75
+
+
+def test_a_gitlab_job_gets_collapsible_sections_with_the_evidence_collapsed() -> None:
+    out = io.StringIO()
+    write_details(RunOutcome(ExitCode.TEMPFAIL, REFUSED, NAT), out, gitlab_job=True)
+    text = out.getvalue()
+    assert ":dind_preflight_seen[collapsed=true]\r" in text
+    for name in ("dind_preflight_why", "dind_preflight_fix"):
+        assert f":{name}\r\x1b[0K" in text and f"{name}[collapsed" not in text
+        assert text.count("section_end:") == 3

@@ -1,4 +1,5 @@
-"""`dind-preflight run` as a process: skip, usage errors, and a job log reader that goes away."""
+"""`dind-preflight run` (and the program alone) as a process: skip, usage and input errors, and a
+job log reader that goes away."""
 
 from __future__ import annotations
 
@@ -18,9 +19,9 @@ def preflight_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-def run(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+def run(env: dict[str, str], *flags: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "preflight", "run"],
+        [sys.executable, "-m", "preflight", "run", *flags],
         env=env,
         capture_output=True,
         text=True,
@@ -49,7 +50,67 @@ def test_invalid_action_is_one_line_and_64(tmp_path: Path) -> None:
     result = run(env)
     assert result.returncode == 64
     assert result.stderr.strip() == (
-        "dind-preflight: error: action must be one of auto, pause-runner, taint-node, none, got 'x'"
+        "dind-preflight: error: DIND_PREFLIGHT_ACTION='x' must be one of auto, pause-runner, taint-node, none"
+    )
+
+
+def test_bad_flags_are_rejected_even_when_the_run_would_skip(tmp_path: Path) -> None:
+    env = preflight_env(tmp_path)  # no DOCKER_HOST: the run would skip
+    pause = run(env, "--action", "pause")
+    assert (pause.returncode, pause.stdout) == (64, "")
+    assert pause.stderr == (
+        "dind-preflight: error: --action='pause' must be one of auto, pause-runner, taint-node, none\n"
+    )
+    zero = run(env, "--timeout", "0")
+    assert zero.returncode == 64
+    assert (
+        zero.stderr == "dind-preflight: error: --timeout='0' must be more than 0 to 3600 seconds\n"
+    )
+    root = run(env, "--node-root", str(tmp_path / "missing"))
+    assert root.returncode == 66
+    assert (
+        root.stderr == f"dind-preflight: error: --node-root={tmp_path / 'missing'} does not exist\n"
+    )
+
+
+def test_the_disable_switch_skips_even_a_wrong_configuration(tmp_path: Path) -> None:
+    env = preflight_env(tmp_path, DIND_PREFLIGHT_DISABLE="1", DIND_PREFLIGHT_TIMEOUT="soon")
+    result = run(env, "--action", "pause")
+    assert (result.returncode, result.stdout) == (
+        0,
+        "dind-preflight: skipped: DIND_PREFLIGHT_DISABLE is set\n",
+    )
+
+
+def test_the_program_alone_prints_its_usage(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "preflight"],
+        env=preflight_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 64 and result.stdout == ""
+    assert result.stderr.startswith("usage: dind-preflight [-h] [--version] COMMAND ...\n")
+    for command in ("probe", "node-report", "diagnose", "report", "run"):
+        assert f"\n    {command}" in result.stderr
+
+
+def test_an_empty_diagnosis_is_a_one_line_error(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "preflight", "report", "--diagnosis", "-"],
+        input="{}",
+        env=preflight_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 66
+    assert result.stderr == (
+        "dind-preflight: error: stdin is not a diagnosis: "
+        "Diagnosis lacks the field(s) cause, fault, confidence\n"
     )
 
 

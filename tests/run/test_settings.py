@@ -1,22 +1,16 @@
-"""Run settings: environment and flags, validation, skip rule, mode detection."""
+"""Run settings: environment and flags, validation through the shared parsers, skip rule."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
 from preflight.actions.plan import Action
-from preflight.errors import UsageError
+from preflight.errors import InputError, UsageError
 from preflight.exitcodes import ExitCode
-from preflight.run.settings import (
-    DEFAULT_TIMEOUT_S,
-    Mode,
-    parse_action,
-    parse_timeout,
-    settings_from_env,
-    skip_reason,
-)
+from preflight.run.settings import DEFAULT_TIMEOUT_S, settings_from_env, skip_reason
 
 
 @pytest.mark.parametrize(
@@ -41,24 +35,47 @@ def test_skip_reason(env: dict[str, str], skips: bool) -> None:
     [(None, DEFAULT_TIMEOUT_S), ("", DEFAULT_TIMEOUT_S), ("5", 5.0), ("0.5", 0.5), (12, 12.0)],
 )
 def test_timeout_values(value: str | float | None, expected: float) -> None:
-    assert parse_timeout(value) == expected
+    assert settings_from_env({}, timeout=value).timeout_s == expected
 
 
 @pytest.mark.parametrize("value", ["abc", "0", "-1", "nan", "inf", "3601"])
-def test_bad_timeouts_are_usage_errors(value: str) -> None:
+def test_bad_timeouts_are_usage_errors_naming_the_flag_or_variable(value: str) -> None:
     with pytest.raises(UsageError) as err:
-        parse_timeout(value)
+        settings_from_env({}, timeout=value)
     assert err.value.exit_code is ExitCode.USAGE
+    assert str(err.value).startswith(f"--timeout={value!r} ")
     assert "\n" not in str(err.value)
+    with pytest.raises(UsageError, match=f"^DIND_PREFLIGHT_TIMEOUT={value!r} "):
+        settings_from_env({"DIND_PREFLIGHT_TIMEOUT": value})
+
+
+def test_the_same_mistake_reads_the_same_in_every_command() -> None:
+    """One parser of seconds: run's, diagnose's (kube) and report's (GitLab) say it alike."""
+    from preflight.gitlab.settings import settings_from_env as gitlab_settings
+    from preflight.kube.settings import settings_from
+
+    messages = []
+    for build in (
+        lambda: settings_from_env({}, timeout="0"),
+        lambda: settings_from({}, timeout="0"),
+        lambda: gitlab_settings({}, timeout_s="0"),
+    ):
+        with pytest.raises(UsageError) as err:
+            build()
+        messages.append(str(err.value))
+    for message in messages:
+        assert re.fullmatch(r"--timeout='0' must be more than 0 to \d+ seconds", message), message
 
 
 def test_actions() -> None:
-    assert parse_action(None) is Action.AUTO
-    assert parse_action("pause-runner") is Action.PAUSE_RUNNER
-    assert parse_action("taint-node") is Action.TAINT_NODE
-    assert parse_action(" none ") is Action.NONE
-    with pytest.raises(UsageError, match="auto, pause-runner, taint-node, none"):
-        parse_action("pause")
+    assert settings_from_env({}).action is Action.AUTO
+    assert settings_from_env({}, action="pause-runner").action is Action.PAUSE_RUNNER
+    assert settings_from_env({}, action="taint-node").action is Action.TAINT_NODE
+    assert settings_from_env({"DIND_PREFLIGHT_ACTION": " none "}).action is Action.NONE
+    with pytest.raises(
+        UsageError, match=r"^--action='pause' must be one of auto, pause-runner, taint-node, none$"
+    ):
+        settings_from_env({}, action="pause")
 
 
 def test_flags_win_over_environment(tmp_path: Path) -> None:
@@ -69,16 +86,20 @@ def test_flags_win_over_environment(tmp_path: Path) -> None:
     assert from_env.timeout_s == 7.0 and from_env.action is Action.NONE
 
 
-def test_mode_detection(tmp_path: Path) -> None:
-    assert settings_from_env({"KUBERNETES_SERVICE_HOST": "10.0.0.1"}).mode is Mode.KUBERNETES
+def test_where_the_evidence_comes_from(tmp_path: Path) -> None:
+    assert settings_from_env({"KUBERNETES_SERVICE_HOST": "10.0.0.1"}).in_cluster
     host = settings_from_env({"DIND_PREFLIGHT_NODE_ROOT": str(tmp_path)})
-    assert host.mode is Mode.HOST_ROOT and host.node_root == str(tmp_path)
-    assert settings_from_env({}).mode is Mode.JOB_PROC
+    assert not host.in_cluster and host.node_root == str(tmp_path)
+    assert settings_from_env({}).node_root is None
 
 
 def test_node_root_must_exist(tmp_path: Path) -> None:
-    with pytest.raises(UsageError, match="not a directory"):
+    with pytest.raises(InputError, match=r"^DIND_PREFLIGHT_NODE_ROOT=.* does not exist$") as err:
         settings_from_env({"DIND_PREFLIGHT_NODE_ROOT": str(tmp_path / "missing")})
+    assert err.value.exit_code is ExitCode.NO_INPUT
+    (tmp_path / "file").write_text("")
+    with pytest.raises(InputError, match=r"^--node-root=.* is not a directory$"):
+        settings_from_env({}, node_root=str(tmp_path / "file"))
 
 
 def test_fleet_mode_jobs_take_no_action_themselves() -> None:
