@@ -70,6 +70,7 @@ dist: venv
 
 bench: system-deps venv
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/node_memory.py --kernels 16
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .state .pytest_cache .mypy_cache .ruff_cache dist build

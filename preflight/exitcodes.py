@@ -24,8 +24,8 @@ GENERAL = {
     ExitCode.NOT_OK: "a checked module is not loaded now or will not load at boot",
     ExitCode.USAGE: "invalid flags or environment",
     ExitCode.NO_INPUT: "an input (host root, file) does not exist or cannot be read",
-    ExitCode.UNAVAILABLE: "dind unhealthy with no cause established (no action), or the "
-    "Kubernetes API unreachable",
+    ExitCode.UNAVAILABLE: "dind unhealthy or (probe --deep) degraded with no cause established "
+    "(no action), or the Kubernetes API unreachable",
     ExitCode.SOFTWARE: "internal error (a bug; DIND_PREFLIGHT_DEBUG=1 shows the traceback)",
     ExitCode.TEMPFAIL: "retry: a node or runner fault (the job, on another runner), or GitLab "
     "unavailable (later)",
@@ -47,7 +47,8 @@ _COMMON = {
 BY_COMMAND: dict[str, dict[ExitCode, str]] = {
     "probe": {
         ExitCode.OK: "the daemon is healthy (and --deep passed)",
-        ExitCode.UNAVAILABLE: "the daemon is not usable: refused, timeout, unreachable, error",
+        ExitCode.UNAVAILABLE: "the daemon is not usable: refused, timeout, unreachable, error; "
+        "or (--deep) degraded: it answers but a container cannot start or reach the network",
         ExitCode.CONFIG: "the job's TLS/port settings do not match the daemon (tls-mismatch)",
         **_COMMON,
     },
@@ -61,7 +62,8 @@ BY_COMMAND: dict[str, dict[ExitCode, str]] = {
         ExitCode.OK: "the daemon answered: nothing to diagnose",
         ExitCode.NO_INPUT: "--host-root, --service-log or --probe-result cannot be read",
         ExitCode.UNAVAILABLE: "cause not established: no action",
-        ExitCode.TEMPFAIL: "node or runner fault: retry the job on another runner",
+        ExitCode.TEMPFAIL: "node or runner fault: retry the job on another runner (quarantine "
+        "only when evidence the job cannot forge backs the cause)",
         ExitCode.CONFIG: "the job's own configuration is wrong (TLS/port)",
         **_COMMON,
     },
@@ -77,7 +79,8 @@ BY_COMMAND: dict[str, dict[ExitCode, str]] = {
         ExitCode.NO_INPUT: "DIND_PREFLIGHT_NODE_ROOT (--node-root) does not exist",
         ExitCode.UNAVAILABLE: "dind is not healthy, cause not established: no action taken",
         ExitCode.TEMPFAIL: "node or runner fault: retry the job on another runner "
-        "(retry: exit_codes: [75]); a failed report or action does not change it",
+        "(retry: exit_codes: [75]); the runner is paused or the node tainted only when evidence "
+        "the job cannot forge backs the cause; a failed report or action does not change it",
         ExitCode.CONFIG: "the job's own dind configuration is wrong (TLS/port): fix the job",
         **_COMMON,
     },

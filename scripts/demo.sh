@@ -57,8 +57,8 @@ tail -n 3 "$DAEMON_LOG" | sed 's/^/  | /'
 export DOCKER_HOST="$DAEMON_HOST" DIND_PREFLIGHT_SERVICE_LOG="$DAEMON_LOG"
 export DIND_PREFLIGHT_NODE_ROOT="$BROKEN_ROOT" DIND_PREFLIGHT_TIMEOUT=30
 
-section "the node, as the helper pod sees it"
-job_step "$PREFLIGHT" node-report --root "$BROKEN_ROOT"
+section "the node, as the helper pod sees it (the field report's dind printed \"(legacy)\")"
+job_step "$PREFLIGHT" node-report --root "$BROKEN_ROOT" --backend legacy
 
 section "the job's before_script: dind-preflight run"
 printf '$ %s run\n' "$PREFLIGHT"

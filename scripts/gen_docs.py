@@ -120,7 +120,9 @@ def run_field_report() -> str:
 
 
 def node_report_field_report() -> str:
-    args = ["node-report", "--root", FIELD_ROOT]
+    # The set the field report's dind used: its log says `iptables v1.8.9 (legacy)` (`auto` would
+    # check the nft set on this root, where no legacy table is registered yet).
+    args = ["node-report", "--root", FIELD_ROOT, "--backend", "legacy"]
     return _fenced(_program(args), "dind-preflight " + " ".join(args))
 
 
@@ -143,10 +145,18 @@ def probe_refused() -> str:
     return _fenced(text, "dind-preflight " + " ".join(args))
 
 
+def decision_rules() -> str:
+    """The diagnosis' decision table, from ``preflight.diagnosis.decide.RULES``."""
+    from preflight.diagnosis.decide import rule_table_markdown
+
+    return rule_table_markdown()
+
+
 RECIPES: dict[str, Callable[..., str]] = {
     "help": help_of,
     "usage": usage_of,
     "exit-codes": exit_codes,
+    "decision-rules": lambda: decision_rules(),
     "run field-report": lambda: run_field_report(),
     "node-report field-report": lambda: node_report_field_report(),
     "diagnose field-report": lambda: diagnose_field_report(),

@@ -33,8 +33,10 @@ class Taint:
 
 
 def taint_for(diagnosis: Diagnosis) -> Taint | None:
-    """The taint for a node fault we are reasonably sure of; ``None`` for anything else."""
+    """The taint for a node fault that evidence the job cannot forge backs; else ``None``."""
     if diagnosis.fault is not FaultClass.NODE or diagnosis.confidence is Confidence.LOW:
+        return None
+    if not diagnosis.quarantine.allowed:
         return None
     if not diagnosis.node:
         return None

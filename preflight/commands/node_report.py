@@ -33,8 +33,16 @@ def configure(parser: argparse.ArgumentParser) -> None:
         metavar="NAME",
         action="append",
         default=None,
-        help="a module to check; replaces the defaults (iptable_nat, iptable_filter), "
-        "+NAME adds to them; repeat or separate with commas",
+        help="a module to check instead of a backend's set (iptable_nat, iptable_filter when "
+        "only +NAME is given: +NAME adds to them); repeat or separate with commas",
+    )
+    parser.add_argument(
+        "--backend",
+        choices=("auto", "legacy", "nft"),
+        default=None,
+        help="check the module set of this iptables backend (default auto: what docker:dind's "
+        "entrypoint would pick on this node); unloaded modules of the other backend are no "
+        "finding; IPv6 counterparts are warnings",
     )
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
 
@@ -65,10 +73,15 @@ def module_list(values: list[str] | None) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     """Analyse the host root and print the report; 0 when every module is fine, else 1."""
-    from preflight.node.api import analyze_host
+    from preflight.node.api import analyze_host, analyze_host_backend
 
-    modules = module_list(args.module)
-    report = analyze_host(args.root, args.proc, modules)
+    if args.module and args.backend:
+        raise UsageError("--module and --backend exclude each other")
+    if args.module:
+        report = analyze_host(args.root, args.proc, module_list(args.module))
+    else:
+        backend = {"nft": "nf_tables"}.get(args.backend or "auto", args.backend or "auto")
+        report = analyze_host_backend(args.root, args.proc, backend)
     if args.json:
         import json
 

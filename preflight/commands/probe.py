@@ -11,12 +11,13 @@ DESCRIPTION = """\
 Probe the Docker daemon behind DOCKER_HOST, waiting up to --timeout for it to answer /_ping
 (dind takes seconds to start). The daemon is found like the docker CLI finds it: DOCKER_HOST
 (tcp://HOST:PORT or unix:///path; default unix:///var/run/docker.sock), DOCKER_TLS_VERIFY,
-DOCKER_TLS, DOCKER_CERT_PATH, and the dind convention DOCKER_TLS_CERTDIR (client certificates
-in $DOCKER_TLS_CERTDIR/client).
+DOCKER_TLS and DOCKER_CERT_PATH. DOCKER_TLS_CERTDIR turns nothing on (the docker CLI never
+reads it); certificates found in $DOCKER_TLS_CERTDIR/client only show in the exit-78 hint.
 
 verdicts: healthy, refused (nothing listening), timeout (listening, no usable answer),
 tls-mismatch (plain HTTP vs TLS, wrong port for the TLS setting, certificate problems),
-unreachable (name does not resolve, no route), error (the daemon answered with an HTTP error)."""
+unreachable (name does not resolve, no route), error (the daemon answered with an HTTP error),
+degraded (--deep: the daemon answers but a deep step, e.g. a bridge network, failed)."""
 
 
 def _seconds(text: str) -> float:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from preflight.diagnosis.model import HEALTHY_CAUSE, Cause, FaultClass
 from preflight.node.model import Remedy
+from preflight.node.remedy import persistence
 
 IPTABLE_NAT_MISSING = "iptable_nat-missing"
 IPTABLE_FILTER_MISSING = "iptable_filter-missing"
@@ -18,6 +19,8 @@ IP_TABLES_MISSING = "ip_tables-missing"
 NFT_CHAIN_NAT_MISSING = "nft_chain_nat-missing"
 NF_TABLES_MISSING = "nf_tables-missing"
 NAT_UNAVAILABLE = "nat-unavailable"
+NETFILTER_MODULE_MISSING = "netfilter-module-missing"
+SERVICE_CONFIG_ERROR = "service-config-error"
 IP6TABLE_NAT_MISSING = "ip6table_nat-missing"
 IPTABLES_BACKEND_MISMATCH = "iptables-backend-mismatch"
 NOT_PRIVILEGED = "not-privileged"
@@ -50,19 +53,10 @@ class CauseInfo:
     fix: str = ""
 
 
-def _module_remedy(modules: tuple[str, ...], conf_name: str) -> Remedy:
-    listed = "".join(f"{name}\n" for name in modules)
-    return Remedy(
-        file=f"/etc/modules-load.d/{conf_name}.conf",
-        content=listed,
-        load_now=f"modprobe -a {' '.join(modules)}",
-        verify=f"lsmod | grep -E '{'|'.join(modules)}'",
-        text=(
-            f"Load {', '.join(modules)} now and at every boot: systemd-modules-load reads "
-            "/etc/modules-load.d/*.conf on every distribution (a bare /etc/modules is not read "
-            "on RHEL/CentOS/Rocky/Fedora). Verify again after the next reboot."
-        ),
-    )
+def _module_remedy(modules: tuple[str, ...]) -> Remedy:
+    """Load ``modules`` now and at every boot: the node report's own wording of that fix (one
+    source), its file named after the first module."""
+    return persistence(modules)
 
 
 _NAT_MODULES = ("iptable_nat", "iptable_filter")
@@ -142,6 +136,14 @@ CAUSES: dict[str, CauseInfo] = {
             "on GKE Container-Optimized OS, for example).",
             fix="Use a current docker:dind (its entrypoint picks the backend the node uses), or "
             "set DOCKER_IPTABLES_LEGACY=1 in the dind service's variables.",
+        ),
+        CauseInfo(
+            NETFILTER_MODULE_MISSING,
+            FaultClass.NODE,
+            "A kernel module that dind's iptables backend needs is missing or blocked on the "
+            "node (a match, target or nat helper module).",
+            fix="Make the module named in the diagnosis available and loadable on the node, and "
+            "list it in /etc/modules-load.d/.",
         ),
         CauseInfo(
             NOT_PRIVILEGED,
@@ -239,6 +241,14 @@ CAUSES: dict[str, CauseInfo] = {
             fix="Check the image name in `services:` and that the node can reach the registry.",
         ),
         CauseInfo(
+            SERVICE_CONFIG_ERROR,
+            FaultClass.RUNNER,
+            "Kubernetes cannot create or start the dind service container (its configuration "
+            "refers to something missing, e.g. a secret or config map, or the runtime refused it).",
+            fix="Read the Kubernetes message in the diagnosis and fix the service's settings in "
+            "the runner's config.toml ([runners.kubernetes] and its services).",
+        ),
+        CauseInfo(
             NO_DIND_SERVICE,
             FaultClass.JOB,
             "The job pod has no dind service container, yet the job expects a Docker daemon.",
@@ -269,13 +279,13 @@ CAUSES: dict[str, CauseInfo] = {
 
 # Module causes carry the exact fix that worked in the field report.
 _REMEDIES: dict[str, Remedy] = {
-    IPTABLE_NAT_MISSING: _module_remedy(_NAT_MODULES, "iptable_nat"),
-    IPTABLE_FILTER_MISSING: _module_remedy(_NAT_MODULES, "iptable_nat"),
-    IP6TABLE_NAT_MISSING: _module_remedy(("ip6_tables", "ip6table_nat"), "ip6table_nat"),
-    OVERLAY_FS_MISSING: _module_remedy(("overlay",), "overlay"),
-    IP_TABLES_MISSING: _module_remedy(("ip_tables", *_NAT_MODULES), "iptable_nat"),
-    NFT_CHAIN_NAT_MISSING: _module_remedy(("nft_chain_nat",), "nft_chain_nat"),
-    NF_TABLES_MISSING: _module_remedy(("nf_tables", "nft_chain_nat"), "nf_tables"),
+    IPTABLE_NAT_MISSING: _module_remedy(_NAT_MODULES),
+    IPTABLE_FILTER_MISSING: _module_remedy(_NAT_MODULES),
+    IP6TABLE_NAT_MISSING: _module_remedy(("ip6table_nat", "ip6_tables")),
+    OVERLAY_FS_MISSING: _module_remedy(("overlay",)),
+    IP_TABLES_MISSING: _module_remedy((*_NAT_MODULES, "ip_tables")),
+    NFT_CHAIN_NAT_MISSING: _module_remedy(("nft_chain_nat",)),
+    NF_TABLES_MISSING: _module_remedy(("nf_tables", "nft_chain_nat")),
 }
 
 

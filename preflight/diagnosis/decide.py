@@ -1,50 +1,102 @@
 """The diagnosis decision: evidence in, one :class:`Diagnosis` out. Pure; no I/O.
 
-The rules, first match wins (``docs/kubernetes.md`` has the table):
-
-1. The daemon answered and the service is not dead: ``healthy``.
-2. The service log matches a known failure signature on a fatal line: the strongest names the
-   cause, with high confidence (medium when a node report contradicts a module signature).
-   Warning-level lines never decide; their causes are listed among the other causes.
-3. The daemon is down (or its state unknown) and the node report says ``iptable_nat`` is not
-   loaded (nor built in): ``iptable_nat-missing``, a node fault, even where the kernel could
-   autoload it (the product rule in ``linux-modules.md``); then the same for ``iptable_filter``.
-4. The probe saw a TLS mismatch, or dind listens on another port than ``DOCKER_HOST`` names:
-   ``tls-port-mismatch``, the job's fault.
-5. What Kubernetes says about the service: OOM-killed, image not pullable, no dind service.
-6. The service exited without a known signature: ``dind-exited``; running but not answering:
-   ``dind-not-ready``; otherwise ``not-established``.
-
-A node problem seen alongside a different primary cause goes into ``other_causes``.
+The rules (:data:`RULES`, first match wins; ``docs/kubernetes.md`` carries the same table, and a
+test checks it) follow the corrected product rule of ``linux-modules.md``: the iptables backend
+dind used decides which modules matter, Kubernetes' own words come before any node inference,
+"not loaded" alone is never a fault, and only evidence the job cannot forge may quarantine.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from preflight.diagnosis import causes, signatures
+from preflight.diagnosis.backend import LEGACY, NF_TABLES, detect_backend
 from preflight.diagnosis.model import (
+    BackendEvidence,
     Cause,
     Confidence,
     Diagnosis,
+    FaultClass,
+    QuarantineDecision,
     ServiceEvidence,
     SignatureMatch,
 )
-from preflight.node.fix_steps import module_remedy
-from preflight.node.model import NodeReport, Remedy
+from preflight.diagnosis.module_facts import FAULTS, LOADED, NOT_LOADED, describe, module_fact
+from preflight.diagnosis.remedies import cause_for_module, is_module_cause, nat_module, remedy
+from preflight.diagnosis.trust import NodeTrust, node_trust, quarantine_decision
+from preflight.node.model import NodeReport
+from preflight.node.module_sets import MODULE_SETS
 from preflight.probe.model import ProbeResult, Verdict
 
 IMAGE_PULL_REASONS = frozenset(
     {"ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull"}
 )
+CONFIG_ERROR_REASONS = frozenset(
+    {"CreateContainerConfigError", "CreateContainerError", "RunContainerError"}
+)
+_TABLE_MODULES = frozenset(m for s in MODULE_SETS.values() for m in s.tables)
 _DOWN_VERDICTS = frozenset({Verdict.REFUSED, Verdict.TIMEOUT, Verdict.UNREACHABLE})
-# Module causes a node report can confirm or contradict, by the module they name.
-_MODULE_CAUSES = {
-    causes.IPTABLE_NAT_MISSING: "iptable_nat",
-    causes.IPTABLE_FILTER_MISSING: "iptable_filter",
-    causes.NAT_UNAVAILABLE: "iptable_nat",
-}
+# moby prints warnings as logrus text (level=warning) or JSON ("level":"warning").
+_WARNING_LEVEL = re.compile(r'level=warn(?:ing)?\b|"level":\s*"warn(?:ing)?"')
+_IP6TABLES_WARNING = "ip6tables is enabled, but cannot set up ip6tables chains"
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One row of the decision table (documented in ``docs/kubernetes.md``)."""
+
+    id: str
+    when: str
+    gives: str
+
+
+RULES: tuple[Rule, ...] = (
+    Rule("healthy", "the daemon answered and the service is not dead", "`healthy`, exit 0"),
+    Rule(
+        "signature",
+        "a fatal line of the service log matches a signature (warning-level lines never "
+        "decide; moby's ip6tables warning becomes a note)",
+        "its cause; a module cause names the module of the backend dind used",
+    ),
+    Rule(
+        "kubernetes",
+        "Kubernetes says why the service is down: OOMKilled, image pull, a config error, or a "
+        "dead service whose spec is not privileged",
+        "`service-oom-killed`, `service-image-unavailable`, `service-config-error`, "
+        "`not-privileged`",
+    ),
+    Rule(
+        "tls-port",
+        "the probe saw a TLS mismatch, or dind listens on another port than `DOCKER_HOST`",
+        "`tls-port-mismatch`, exit 78",
+    ),
+    Rule(
+        "node-module",
+        "the daemon is down, the backend is known, and a module of its set is absent, blocked "
+        "or unloadable on the node (not loaded alone is not enough)",
+        "the module's cause (e.g. `nft_chain_nat-missing` on nf_tables)",
+    ),
+    Rule(
+        "not-established",
+        "anything else",
+        "`no-dind-service`, `dind-exited`, `dind-not-ready` or `not-established`; exit 69 "
+        "(`no-dind-service`: 78), no action, node facts listed as possible causes",
+    ),
+)
+
+
+@dataclass(frozen=True)
+class _Primary:
+    rule: str
+    code: str
+    confidence: Confidence
+    detail: str = ""
+    module: str | None = None
+    quarantine: QuarantineDecision | None = None
 
 
 def decide(
@@ -52,132 +104,323 @@ def decide(
     service: ServiceEvidence | None,
     node: NodeReport | None,
     limitations: Sequence[str] = (),
+    *,
+    helper_trust: NodeTrust | None = None,
 ) -> Diagnosis:
-    """Turn the evidence into one diagnosis (cause, fault class, confidence, remedy)."""
-    code, confidence, detail = _primary(probe, service, node)
-    entry = causes.info(code)
-    others = [
-        causes.cause(other)
-        for other in _node_module_problems(node)
-        if other != code and not _same_module(other, code)
-    ]
-    others += _log_warnings(service, code)
-    if code == causes.HEALTHY:
-        others = []
+    """Turn the evidence into one diagnosis (cause, fault, confidence, quarantine, remedy).
+
+    ``helper_trust`` says whether a helper pod's report counts as node-side evidence (see
+    :func:`preflight.diagnosis.trust.helper_image_trust`); without it a helper report does not.
+    """
+    trust = node_trust(node, helper_trust)
+    backend = _backend(probe, service, node)
+    notes = _warning_notes(service)
+    primary = _primary(probe, service, node, backend, trust)
+    entry = causes.info(primary.code)
+    cause = causes.cause(primary.code, primary.detail)
+    if primary.rule in ("signature", "node-module"):
+        cause = Cause(cause.code, cause.summary, primary.module)
+    quarantine = primary.quarantine or quarantine_decision(entry.fault)
+    confidence = primary.confidence
+    if not quarantine.allowed and confidence is Confidence.HIGH and _is_fault(entry.fault):
+        confidence = Confidence.MEDIUM  # job-supplied evidence alone: reduced confidence
+    others: list[Cause] = []
+    possible: list[Cause] = []
+    if primary.code != causes.HEALTHY:
+        for module, fact in _node_problems(node, backend.backend):
+            if module == cause.module:
+                continue
+            problem = _module_cause(module, fact)
+            if primary.rule == "not-established":
+                if fact in FAULTS or module in _TABLE_MODULES:  # xt_* load on first use
+                    possible.append(problem)
+            elif fact in FAULTS and backend.backend in MODULE_SETS:
+                others.append(problem)
+        others += _log_warnings(service, primary.code)
     return Diagnosis(
-        cause=causes.cause(code, detail),
+        cause=cause,
         fault=entry.fault,
         confidence=confidence,
         probe=probe,
         service=service,
         node_report=node,
-        remedy=remedy_for(code, node),
+        remedy=remedy(primary.code, cause.module),
         limitations=list(limitations),
         other_causes=others,
+        backend=backend,
+        quarantine=quarantine,
+        possible_causes=possible,
+        notes=notes,
+        node_trust=("node-side: " if trust.node_side else "job-side: ") + trust.why
+        if trust
+        else "",
     )
 
 
-def _primary(
+def _is_fault(fault: FaultClass) -> bool:
+    return fault in (FaultClass.NODE, FaultClass.RUNNER)
+
+
+# --- evidence ----------------------------------------------------------------------------------
+
+
+def _deep_matches(probe: ProbeResult | None) -> list[SignatureMatch]:
+    """A failed ``--deep`` step's error text (the daemon's words) through the same signatures."""
+    if probe is None or not probe.deep:
+        return []
+    lines = [line for step in probe.deep if not step.ok for line in step.detail.splitlines()]
+    return signatures.match_lines(lines)
+
+
+def _backend(
     probe: ProbeResult | None, service: ServiceEvidence | None, node: NodeReport | None
-) -> tuple[str, Confidence, str]:
-    dead = service is not None and service.dead
-    if probe is not None and probe.healthy and not dead:
-        return causes.HEALTHY, Confidence.HIGH, ""
+) -> BackendEvidence:
+    where = ""
+    tables: list[str] | None = None
+    if node is not None:
+        tables = node.iptables.legacy_tables
+        where = (
+            "the job pod's network namespace"
+            if node.evidence_source == "job-proc"
+            else "the node report's /proc/net/ip_tables_names"
+        )
+    deep = [s.detail for s in probe.deep or [] if not s.ok] if probe is not None else []
+    return detect_backend(
+        [*_fatal_or_plain_lines(service), *deep],
+        legacy_env=service.iptables_legacy_env if service else None,
+        legacy_tables=tables,
+        legacy_tables_where=where,
+        image=service.image if service else None,
+    )
 
-    best = signatures.strongest(service.matches) if service is not None else None
-    if best is not None:
-        confidence = _signature_confidence(best, node)
-        detail = ""
-        if confidence is Confidence.MEDIUM and best.cause in _MODULE_CAUSES:
-            detail = (
-                f"The node has {_MODULE_CAUSES[best.cause]} loaded now: it was probably loaded "
-                "after dind started (by hand?); check that it also loads at boot."
-            )
-        return best.cause, confidence, detail
 
-    # Without a probe, only a dead service (or no view of it at all) says the daemon is down.
-    unseen = probe is None and (service is None or service.state == "unknown")
-    if dead or _daemon_down(probe) or unseen:
-        for code in _node_module_problems(node):
-            return code, _node_confidence(node, dead), _node_detail(node, code)
+def _fatal_or_plain_lines(service: ServiceEvidence | None) -> list[str]:
+    if service is None:
+        return []
+    return [line for line in service.log_tail if not _WARNING_LEVEL.search(line)]
 
-    mismatch = _tls_or_port_mismatch(probe, service)
-    if mismatch:
-        return causes.TLS_PORT_MISMATCH, Confidence.HIGH, mismatch
 
-    if service is not None:
-        if service.state == "absent" and (probe is None or not probe.healthy):
-            return causes.NO_DIND_SERVICE, Confidence.MEDIUM, ""
-        if service.reason == "OOMKilled":
-            return causes.SERVICE_OOM_KILLED, Confidence.HIGH, ""
-        if service.state == "waiting" and service.reason in IMAGE_PULL_REASONS:
-            return causes.SERVICE_IMAGE_UNAVAILABLE, Confidence.HIGH, _k8s_detail(service)
-        if dead:
-            return causes.DIND_EXITED, Confidence.MEDIUM, _exit_detail(service)
-        if service.state == "running" and _daemon_down(probe):
-            return causes.DIND_NOT_READY, Confidence.LOW, ""
-    return causes.NOT_ESTABLISHED, Confidence.LOW, ""
+def is_fatal(match: SignatureMatch) -> bool:
+    """A match that may decide: not marked a warning, and not on a warning-level line."""
+    return match.fatal and not _WARNING_LEVEL.search(match.line)
+
+
+def _warning_notes(service: ServiceEvidence | None) -> list[str]:
+    if service is None:
+        return []
+    notes: list[str] = []
+    if any(_IP6TABLES_WARNING in line for line in service.log_tail):
+        notes.append(
+            "dockerd warned that it cannot set up ip6tables chains (the node lacks IPv6 nat "
+            "support): it keeps running without IPv6 NAT; this warning is not the cause"
+        )
+    ignored = [m for m in service.matches if not is_fatal(m)]
+    for match in ignored:
+        if _IP6TABLES_WARNING in match.line:
+            continue
+        notes.append(f"warning-level log line did not decide ({match.signature}): {match.line}")
+    return list(dict.fromkeys(notes))
 
 
 def _log_warnings(service: ServiceEvidence | None, code: str) -> list[Cause]:
-    """Warning-level signature matches: they never decide (``signatures.strongest`` skips them),
-    but what they say stays visible among the other causes."""
+    """Warning-level matches never decide, but what they say stays visible among the others."""
     if service is None:
         return []
     return [
         causes.cause(match.cause, "(A warning in the dind log: dockerd did not stop on it.)")
-        for match in signatures.warnings(service.matches)
-        if match.cause != code
+        for match in service.matches
+        if not is_fatal(match) and match.cause != code
     ]
+
+
+def _node_problems(node: NodeReport | None, backend: str) -> list[tuple[str, str]]:
+    """(module, fact) for each checked module of the backend's set that is not loaded."""
+    if node is None:
+        return []
+    names = _set_modules(backend, node)
+    out = []
+    for name in names:
+        fact = module_fact(node, name)
+        if fact in (*FAULTS, NOT_LOADED):
+            out.append((name, fact))
+    return out
+
+
+def _set_modules(backend: str, node: NodeReport) -> tuple[str, ...]:
+    if backend in MODULE_SETS:
+        return MODULE_SETS[backend].required
+    # Unknown backend: whatever the report checked, IPv4 ones of either set.
+    known = {m for s in MODULE_SETS.values() for m in s.required}
+    return tuple(name for name in node.modules if name in known)
+
+
+def _module_cause(module: str, fact: str) -> Cause:
+    code = cause_for_module(module)
+    return Cause(code, f"{causes.info(code).summary} Here: {describe(module, fact)}.", module)
+
+
+# --- the rules ---------------------------------------------------------------------------------
+
+
+def _primary(
+    probe: ProbeResult | None,
+    service: ServiceEvidence | None,
+    node: NodeReport | None,
+    backend: BackendEvidence,
+    trust: NodeTrust | None,
+) -> _Primary:
+    dead = service is not None and service.dead
+    if probe is not None and probe.healthy and not dead:
+        return _Primary("healthy", causes.HEALTHY, Confidence.HIGH)
+
+    fatal = [m for m in service.matches if is_fatal(m)] if service is not None else []
+    fatal += _deep_matches(probe)
+    best = signatures.strongest(fatal)
+    if best is not None:
+        return _from_signature(best, service, node, backend, trust)
+
+    from_kubernetes = _kubernetes(service)
+    if from_kubernetes is not None:
+        return from_kubernetes
+
+    mismatch = _tls_or_port_mismatch(probe, service)
+    if mismatch:
+        return _Primary("tls-port", causes.TLS_PORT_MISMATCH, Confidence.HIGH, mismatch)
+
+    unseen = probe is None and (service is None or service.state == "unknown")
+    down = dead or _daemon_down(probe) or unseen
+    if down and backend.backend in (LEGACY, NF_TABLES) and service_present(service):
+        for module, fact in _node_problems(node, backend.backend):
+            if fact not in FAULTS:
+                continue
+            code = cause_for_module(module)
+            detail = f"{describe(module, fact)} on the node; dind used {backend.backend}."
+            decision = quarantine_decision(
+                causes.info(code).fault,
+                node_agrees=describe(module, fact),
+                trust=trust,
+                job_evidence=tuple(_job_evidence(service, node)),
+            )
+            confidence = Confidence.HIGH if dead else Confidence.MEDIUM
+            return _Primary("node-module", code, confidence, detail, module, decision)
+
+    return _not_established(probe, service)
+
+
+def service_present(service: ServiceEvidence | None) -> bool:
+    return service is None or service.state != "absent"
+
+
+def _from_signature(
+    best: SignatureMatch,
+    service: ServiceEvidence | None,
+    node: NodeReport | None,
+    backend: BackendEvidence,
+    trust: NodeTrust | None,
+) -> _Primary:
+    code = _for_backend(best.cause, backend.backend)
+    entry = causes.info(code)
+    module = entry.module
+    if code == causes.NAT_UNAVAILABLE:
+        known = backend.backend in (LEGACY, NF_TABLES)
+        module = nat_module(backend.backend) if known else None
+    evidence = [f"log line ({best.signature}): {best.line[:300]}", *_job_evidence(None, node)]
+    agrees = contradicts = kubernetes = ""
+    detail = ""
+    if module is not None and is_module_cause(code):
+        fact = module_fact(node, module)
+        if fact == LOADED:
+            contradicts = describe(module, fact)
+            detail = (
+                f"The node report says {module} is loaded now: it was probably loaded after "
+                "dind started (by hand?); check that it also loads at boot."
+            )
+        elif fact in (*FAULTS, NOT_LOADED):
+            agrees = describe(module, fact)
+    if code == causes.NOT_PRIVILEGED and service is not None and service.privileged is False:
+        kubernetes = "the dind service's spec is not privileged (securityContext.privileged)"
+    elif code == causes.NOT_PRIVILEGED and service is not None and service.privileged is True:
+        contradicts = "the dind service's spec is privileged"
+    decision = quarantine_decision(
+        entry.fault,
+        kubernetes=kubernetes,
+        node_agrees=agrees,
+        node_contradicts=contradicts,
+        trust=trust,
+        job_evidence=tuple(evidence),
+    )
+    confidence = Confidence.HIGH
+    if contradicts:
+        confidence = Confidence.LOW
+    return _Primary("signature", code, confidence, detail, module, decision)
+
+
+def _for_backend(code: str, backend: str) -> str:
+    """A module cause in the terms of the backend dind used (never iptable_* on nf_tables)."""
+    if backend == NF_TABLES:
+        return {
+            causes.IPTABLE_NAT_MISSING: causes.NFT_CHAIN_NAT_MISSING,
+            causes.IPTABLE_FILTER_MISSING: causes.NF_TABLES_MISSING,
+            causes.IP_TABLES_MISSING: causes.NF_TABLES_MISSING,
+        }.get(code, code)
+    if backend == LEGACY:
+        return {
+            causes.NFT_CHAIN_NAT_MISSING: causes.IPTABLE_NAT_MISSING,
+            causes.NF_TABLES_MISSING: causes.IP_TABLES_MISSING,
+        }.get(code, code)
+    return code
+
+
+def _job_evidence(service: ServiceEvidence | None, node: NodeReport | None) -> list[str]:
+    out = []
+    if service is not None and service.state == "unknown" and service.log_tail:
+        out.append("service log given without Kubernetes (job-supplied)")
+    if node is not None and node.evidence_source == "job-proc":
+        out.append("the job's own /proc/modules (job-side view)")
+    return out
+
+
+def _kubernetes(service: ServiceEvidence | None) -> _Primary | None:
+    """Kubernetes' own record of the service (its state, reason and spec)."""
+    if service is None or service.state in ("unknown", "absent"):
+        return None
+    reasons = {service.reason, service.last_reason}
+    said = _k8s_detail(service)
+    if "OOMKilled" in reasons:
+        return _kube(causes.SERVICE_OOM_KILLED, f"reason OOMKilled ({service.container})", said)
+    if service.state == "waiting" and service.reason in IMAGE_PULL_REASONS:
+        return _kube(causes.SERVICE_IMAGE_UNAVAILABLE, f"waiting: {service.reason}", said)
+    if service.state == "waiting" and service.reason in CONFIG_ERROR_REASONS:
+        return _kube(causes.SERVICE_CONFIG_ERROR, f"waiting: {service.reason}", said)
+    if service.dead and service.privileged is False:
+        return _kube(
+            causes.NOT_PRIVILEGED,
+            "the dead dind service's spec is not privileged (securityContext.privileged)",
+            "Kubernetes' pod spec says the dind service is not privileged.",
+        )
+    return None
+
+
+def _kube(code: str, record: str, detail: str) -> _Primary:
+    decision = quarantine_decision(causes.info(code).fault, kubernetes=record)
+    return _Primary("kubernetes", code, Confidence.HIGH, detail, None, decision)
+
+
+def _not_established(probe: ProbeResult | None, service: ServiceEvidence | None) -> _Primary:
+    if service is not None:
+        if service.state == "absent" and (probe is None or not probe.healthy):
+            return _Primary("not-established", causes.NO_DIND_SERVICE, Confidence.MEDIUM)
+        if service.dead:
+            return _Primary(
+                "not-established", causes.DIND_EXITED, Confidence.MEDIUM, _exit_detail(service)
+            )
+        if service.state == "running" and _daemon_down(probe):
+            return _Primary("not-established", causes.DIND_NOT_READY, Confidence.LOW)
+    return _Primary("not-established", causes.NOT_ESTABLISHED, Confidence.LOW)
 
 
 def _daemon_down(probe: ProbeResult | None) -> bool:
     return probe is not None and not probe.healthy and probe.verdict in _DOWN_VERDICTS
-
-
-def _node_module_problems(node: NodeReport | None) -> list[str]:
-    """Cause codes for modules dind needs that the node report says are absent right now."""
-    if node is None:
-        return []
-    found = []
-    for code in (causes.IPTABLE_NAT_MISSING, causes.IPTABLE_FILTER_MISSING):
-        state = node.modules.get(_MODULE_CAUSES[code])
-        if state is not None and state.loaded_known and not state.loaded:
-            found.append(code)
-    return found
-
-
-def _same_module(code: str, other: str) -> bool:
-    module = _MODULE_CAUSES.get(code)
-    return module is not None and module == _MODULE_CAUSES.get(other)
-
-
-def _signature_confidence(match: SignatureMatch, node: NodeReport | None) -> Confidence:
-    """High, unless the node report says the module the signature blames is there after all."""
-    module = _MODULE_CAUSES.get(match.cause)
-    if module is not None and node is not None:
-        state = node.modules.get(module)
-        if state is not None and state.loaded_known and state.loaded:
-            return Confidence.MEDIUM  # loaded since dind died (someone ran modprobe?)
-    return Confidence.HIGH
-
-
-def _node_confidence(node: NodeReport | None, dead: bool) -> Confidence:
-    if dead and node is not None and node.evidence_source != "job-proc":
-        return Confidence.HIGH
-    return Confidence.MEDIUM
-
-
-def _node_detail(node: NodeReport | None, code: str) -> str:
-    module = causes.info(code).module
-    if node is None or module is None:
-        return ""
-    state = node.modules.get(module)
-    where = "the job's own /proc/modules" if node.evidence_source == "job-proc" else "the node"
-    boot = ""
-    if state is not None and state.loads_at_boot_known and not state.loads_at_boot:
-        boot = " It is not set up to load at boot either."
-    return f"Seen on {where}: {module} is not loaded.{boot}"
 
 
 def _k8s_detail(service: ServiceEvidence) -> str:
@@ -219,8 +462,9 @@ def _port_of(docker_host: str) -> int | None:
         return None
 
 
-def remedy_for(code: str, node: NodeReport | None) -> Remedy | None:
-    """The node report's own remedy for the module the cause names, else the catalog's fix."""
-    module = causes.info(code).module
-    found = module_remedy(node, module) if node is not None and module is not None else None
-    return found or causes.default_remedy(code)
+def rule_table_markdown() -> str:
+    """The decision table as ``docs/kubernetes.md`` shows it (a test keeps the two equal)."""
+    rows = ["| # | rule | when | gives |", "| --- | --- | --- | --- |"]
+    for number, rule in enumerate(RULES, start=1):
+        rows.append(f"| {number} | `{rule.id}` | {rule.when} | {rule.gives} |")
+    return "\n".join(rows) + "\n"

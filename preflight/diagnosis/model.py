@@ -61,6 +61,11 @@ class ServiceEvidence:
     matches: list[SignatureMatch] = field(default_factory=list)
     message: str | None = None  # Kubernetes' own message for the state, when it gives one
     finished_at: str | None = None  # RFC 3339 time the container terminated, when it did
+    last_reason: str | None = None  # while waiting: why the previous instance ended (OOMKilled)
+    # From the pod spec (Kubernetes' record, not the job's words): None when not seen.
+    privileged: bool | None = None
+    # DOCKER_IPTABLES_LEGACY in the service container's spec: None when not set there.
+    iptables_legacy_env: str | None = None
 
     @property
     def dead(self) -> bool:
@@ -68,6 +73,31 @@ class ServiceEvidence:
         return self.state == "terminated" or (
             self.state == "waiting" and self.exit_code is not None
         )
+
+
+@dataclass(frozen=True)
+class BackendEvidence:
+    """Which iptables backend the dind service used, and the evidence that says so."""
+
+    backend: str = "unknown"  # legacy | nf_tables | unknown
+    source: str = "none"  # entrypoint-line | iptables-message | service-env | legacy-tables
+    # | image-version | none
+    detail: str = ""  # what was seen (one sentence)
+
+
+@dataclass(frozen=True)
+class QuarantineDecision:
+    """Whether the cause may take the runner or node out of rotation, and on which evidence.
+
+    Only evidence the job cannot forge counts: the node's own report (a helper pod whose image
+    the admin chose, or the node's root mounted by the runner's configuration) and Kubernetes'
+    own status of the service. Log lines, the job's variables and its own ``/proc`` never do.
+    """
+
+    allowed: bool = False
+    reason: str = "no evidence was weighed"  # one sentence: why allowed or not
+    trusted: list[str] = field(default_factory=list)  # the evidence that backs the cause
+    untrusted: list[str] = field(default_factory=list)  # evidence seen but not counted, and why
 
 
 @dataclass(frozen=True)
@@ -91,6 +121,14 @@ class Diagnosis:
     elapsed_s: float = 0.0
     other_causes: list[Cause] = field(default_factory=list)  # further problems seen, not the first
     helper_pod: str | None = None  # name of the helper pod that produced ``node_report``, if any
+    backend: BackendEvidence = field(default_factory=BackendEvidence)
+    quarantine: QuarantineDecision = field(default_factory=QuarantineDecision)
+    # Node facts that could explain a failure whose cause was not established (rule e).
+    possible_causes: list[Cause] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # e.g. a warning line that did not decide
+    # How far the node report is trusted: "node-side" (helper pod with an admin-chosen image,
+    # or the node's root) or "job-side" (the job's own image or /proc), with why.
+    node_trust: str = ""
 
     @property
     def exit_code(self) -> ExitCode:

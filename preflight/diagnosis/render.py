@@ -82,6 +82,8 @@ def seen_lines(diagnosis: Diagnosis) -> list[str]:
         lines.append(f"job pod {d.pod}" + (f" (namespace {d.namespace})" if d.namespace else ""))
     if d.service is not None:
         lines += _service_lines(d.service)
+    if d.backend.backend != "unknown" or d.backend.source != "none":
+        lines.append(f"iptables backend: {d.backend.backend} ({d.backend.detail})")
     if d.node_report is not None:
         lines += _node_lines(d.node_report, d.node, d.evidence_source, d.helper_pod)
     return lines
@@ -134,12 +136,21 @@ def _node_lines(
 
 
 def why_lines(diagnosis: Diagnosis) -> list[str]:
-    """The cause, the node's own errors behind it, other problems, blind spots, the verdict."""
+    """The cause, the node's own errors behind it, other and possible causes, notes, whether
+    quarantine is allowed and why, blind spots, the verdict."""
     d = diagnosis
     lines = [d.cause.summary]
     if d.node_report is not None:
         lines += [f.message for f in d.node_report.findings if f.severity is Severity.ERROR]
     lines += [f"also: {other.code}: {other.summary}" for other in d.other_causes]
+    lines += [
+        f"possible cause (not established): {possible.code}: {possible.summary}"
+        for possible in d.possible_causes
+    ]
+    lines += [f"note: {note}" for note in d.notes]
+    if d.fault in (FaultClass.NODE, FaultClass.RUNNER):
+        verdict = "allowed" if d.quarantine.allowed else "NOT allowed"
+        lines.append(f"quarantine {verdict}: {d.quarantine.reason}")
     lines += [f"could not see: {text}" for text in d.limitations]
     code = d.exit_code
     lines.append(f"exit {int(code)}: {EXIT_MEANING.get(code, code.name.lower())}")

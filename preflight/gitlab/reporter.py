@@ -40,8 +40,9 @@ def should_open_issue(diagnosis: Diagnosis) -> bool:
 
 
 def should_pause(diagnosis: Diagnosis) -> bool:
-    """The default of ``--pause auto``: take the runner out of rotation for node/runner faults."""
-    return diagnosis.fault in ISSUE_FAULTS
+    """The default of ``--pause auto``: node/runner faults that evidence the job cannot forge
+    backs (``diagnosis.quarantine.allowed``); a guess never pauses a runner."""
+    return diagnosis.fault in ISSUE_FAULTS and diagnosis.quarantine.allowed
 
 
 def _context(

@@ -14,6 +14,7 @@ from preflight.diagnosis import causes
 from preflight.diagnosis.decide import decide
 from preflight.diagnosis.local import NodeEvidence, local_node_evidence
 from preflight.diagnosis.model import Diagnosis, FaultClass, ServiceEvidence
+from preflight.diagnosis.trust import NodeTrust, helper_image_trust
 from preflight.kube.client import KubeContext, KubeError, connect, remaining
 from preflight.kube.discovery import JobPod, job_pod_from
 from preflight.kube.helper_pod import run_helper_pod
@@ -74,6 +75,7 @@ def diagnose_in_cluster(
 
     node = NodeEvidence(None, "none")
     helper_name: str | None = None
+    helper_trust: NodeTrust | None = None
     if settings.host_root:
         node = local_node_evidence(settings.host_root, settings.proc)
     elif ctx is not None and job is not None and needs_node_evidence(probe, service):
@@ -86,6 +88,9 @@ def diagnose_in_cluster(
             helper_name = outcome.pod_name
             if outcome.report is not None:
                 node = NodeEvidence(outcome.report, "helper-pod")
+                helper_trust = helper_image_trust(
+                    settings.helper_image or job.build_image, job.build_image
+                )
             if outcome.problem:
                 limitations.append(outcome.problem)
     if node.report is None and needs_node_evidence(probe, service):
@@ -95,7 +100,7 @@ def diagnose_in_cluster(
         )
     limitations.extend(node.limitations)
 
-    diagnosis = decide(probe, service, node.report, limitations)
+    diagnosis = decide(probe, service, node.report, limitations, helper_trust=helper_trust)
     return dataclasses.replace(
         diagnosis,
         node=job.node_name if job else None,

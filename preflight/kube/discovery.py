@@ -25,6 +25,8 @@ class ServiceContainer:
 
     name: str
     image: str | None
+    privileged: bool | None = None  # securityContext.privileged in the pod spec (None: unset)
+    iptables_legacy_env: str | None = None  # DOCKER_IPTABLES_LEGACY's literal value, if set
 
 
 @dataclass(frozen=True)
@@ -85,7 +87,19 @@ def find_service_container(
 
 def _service(container: dict[str, Any]) -> ServiceContainer:
     image = container.get("image")
-    return ServiceContainer(name=str(container["name"]), image=str(image) if image else None)
+    security = container.get("securityContext") or {}
+    privileged = security.get("privileged") if isinstance(security, dict) else None
+    legacy_env: str | None = None
+    for entry in container.get("env") or []:
+        named = isinstance(entry, dict) and entry.get("name") == "DOCKER_IPTABLES_LEGACY"
+        if named and "valueFrom" not in entry:  # a literal value: what the entrypoint sees
+            legacy_env = str(entry.get("value") or "")
+    return ServiceContainer(
+        name=str(container["name"]),
+        image=str(image) if image else None,
+        privileged=privileged if isinstance(privileged, bool) else None,
+        iptables_legacy_env=legacy_env,
+    )
 
 
 def job_pod_from(pod: dict[str, Any], wanted_service: str | None = None) -> JobPod:

@@ -16,6 +16,7 @@ from preflight.kube.client import KubeContext, KubeError, KubeForbidden, KubeNot
 from preflight.kube.discovery import JobPod
 from preflight.kube.helper_pod_manifest import (
     HELPER_CONTAINER,
+    RESOURCES,
     helper_pod_manifest,
     helper_pod_name,
 )
@@ -155,6 +156,11 @@ def _problem_text(state: HelperState) -> str:
         return (
             f"helper pod could not start dind-preflight{detail}; the image must contain "
             "dind-preflight (set --helper-image)"
+        )
+    if state.phase is HelperPhase.OOM_KILLED:
+        return (
+            f"helper pod was OOM-killed{detail}: node-report needed more than the helper's "
+            f"memory limit ({RESOURCES['limits']['memory']}); no node report"
         )
     if state.phase is HelperPhase.TIMEOUT:
         return f"helper pod did not finish within the timeout{detail}"

@@ -36,6 +36,7 @@ class HelperPhase(str, Enum):
     UNSCHEDULABLE = "unschedulable"  # the node cannot or will not run it
     IMAGE_PULL_FAILED = "image-pull-failed"
     START_FAILED = "start-failed"  # the image has no dind-preflight, or the container cannot start
+    OOM_KILLED = "oom-killed"  # node-report exceeded the helper's memory limit
     DEADLINE = "deadline-exceeded"
     GONE = "gone"  # deleted or evicted under us
     TIMEOUT = "timeout"  # our own budget ran out first
@@ -65,6 +66,8 @@ def helper_state(pod: dict[str, Any] | None) -> HelperState:
     if terminated:
         code = as_int(terminated.get("exitCode"))
         reason = str(terminated.get("reason") or "")
+        if reason == "OOMKilled":
+            return HelperState(HelperPhase.OOM_KILLED, _join(reason, f"exit {code}"), code)
         if code in NODE_REPORT_EXIT_CODES:
             return HelperState(HelperPhase.FINISHED, reason, code)
         if code in _EXEC_FAILURE_CODES or reason in ("StartError", "ContainerCannotRun"):

@@ -39,9 +39,17 @@ def service_evidence(
     """What Kubernetes says about the service container, plus its log tail and signatures."""
     lines = log_lines(log_text, tail)
     matches = match_lines(lines)
+    spec_facts: dict[str, Any] = {
+        "privileged": container.privileged,
+        "iptables_legacy_env": container.iptables_legacy_env,
+    }
     if status is None:
         return ServiceEvidence(
-            container=container.name, image=container.image, log_tail=lines, matches=matches
+            container=container.name,
+            image=container.image,
+            log_tail=lines,
+            matches=matches,
+            **spec_facts,
         )
     state = status.get("state") or {}
     last = (status.get("lastState") or {}).get("terminated") or {}
@@ -52,6 +60,7 @@ def service_evidence(
         "restart_count": restarts,
         "log_tail": lines,
         "matches": matches,
+        **spec_facts,
     }
     if "terminated" in state and state["terminated"] is not None:
         term = state["terminated"]
@@ -69,6 +78,7 @@ def service_evidence(
             state="waiting",
             exit_code=as_int(last.get("exitCode")) if last else None,
             reason=wait.get("reason"),
+            last_reason=last.get("reason") if last else None,
             message=wait.get("message"),
             finished_at=last.get("finishedAt") if last else None,
             **common,

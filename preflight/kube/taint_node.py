@@ -94,8 +94,13 @@ def taint_diagnosed_node(
     for API problems (they are in the line)."""
     taint = taint_for(diagnosis)
     if taint is None or not diagnosis.node:
-        why = "no node name" if not diagnosis.node else f"a {diagnosis.fault.value} fault"
-        return f"{NOT_APPLIED} ({why}, not a node fault we are sure of)"
+        if not diagnosis.node:
+            why = "no node name"
+        elif not diagnosis.quarantine.allowed:
+            why = f"no quarantine: {diagnosis.quarantine.reason}"
+        else:
+            why = f"a {diagnosis.fault.value} fault, not a node fault we are sure of"
+        return f"{NOT_APPLIED} ({why})"
     try:
         ctx = context or connect(settings)
     except KubeError as exc:

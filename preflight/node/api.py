@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from preflight.node.analysis import DEFAULT_MODULES, analyze, loaded_only_facts
+from preflight.node.analysis import DEFAULT_MODULES, analyze, analyze_backend, loaded_only_facts
 from preflight.node.gather import gather
 from preflight.node.model import NodeReport
 
@@ -18,6 +18,16 @@ def analyze_host(
     does not exist or cannot be read; everything else becomes findings and notes.
     """
     return analyze(gather(root, proc, modules), modules)
+
+
+def analyze_host_backend(
+    root: str = "/", proc: str | None = None, backend: str = "auto"
+) -> NodeReport:
+    """Analyse ``root`` for the module set of an iptables backend (``auto``, ``legacy``,
+    ``nf_tables``); both sets are read (the diagnosis needs whichever dind used)."""
+    from preflight.node.module_sets import union
+
+    return analyze_backend(gather(root, proc, union("legacy", "nf_tables")), backend)
 
 
 def analyze_loaded_only(

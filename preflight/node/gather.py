@@ -7,12 +7,14 @@ Only a ROOT that does not exist or cannot be read at all is an error (:class:`In
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import stat
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from preflight.errors import InputError
+from preflight.node import index_filter
 from preflight.node.facts import (
     ConfDir,
     FileRead,
@@ -70,7 +72,7 @@ def gather(root: str, proc: str | None, modules: Sequence[str]) -> HostFacts:
         kernel_modprobe=_proc_read(proc_fs, "/sys/kernel/modprobe", 4096),
         ip_tables_names=_proc_read(proc_fs, "/net/ip_tables_names", 65536),
         sys_modules=tuple(_sys_module(fs, name) for name in modules),
-        kernels=_kernels(fs, release),
+        kernels=_kernels(fs, release, frozenset(normalize(m) for m in modules)),
         modules_dir=fs.listdir("/lib/modules"),
         modules_load_dirs=tuple(_conf_dir(fs, d) for d in MODULES_LOAD_DIRS),
         etc_modules=fs.read(ETC_MODULES, CONF_LIMIT),
@@ -120,7 +122,7 @@ def _sys_module(fs: HostFS, name: str) -> SysModule:
     return SysModule(normalize(name), True, initstate.text.strip() if initstate.ok else None)
 
 
-def _kernels(fs: HostFS, running: str | None) -> tuple[KernelTree, ...]:
+def _kernels(fs: HostFS, running: str | None, wanted: frozenset[str]) -> tuple[KernelTree, ...]:
     listing = fs.listdir("/lib/modules")
     releases = [
         name for name in listing.names if fs.kind(f"/lib/modules/{name}") is FileStatus.DIRECTORY
@@ -129,10 +131,13 @@ def _kernels(fs: HostFS, running: str | None) -> tuple[KernelTree, ...]:
     chosen = releases[:MAX_KERNELS]
     if running in releases and running not in chosen:
         chosen.append(running)
-    return tuple(_kernel_tree(fs, release) for release in chosen)
+    return tuple(_kernel_tree(fs, release, wanted) for release in chosen)
 
 
-def _kernel_tree(fs: HostFS, release: str) -> KernelTree:
+def _kernel_tree(fs: HostFS, release: str, wanted: frozenset[str]) -> KernelTree:
+    """One kernel's index files, reduced right after reading to the lines about ``wanted`` and
+    their dependencies (see :mod:`preflight.node.index_filter`): a node with many kernels
+    installed must fit the helper pod's memory limit."""
     base = f"/lib/modules/{release}"
     has_modules = (
         fs.kind(f"{base}/kernel") is FileStatus.DIRECTORY
@@ -141,16 +146,36 @@ def _kernel_tree(fs: HostFS, release: str) -> KernelTree:
         or fs.kind(f"{base}/modules.dep") is FileStatus.OK
         or fs.kind(f"{base}/modules.builtin") is FileStatus.OK
     )
+    dep = fs.read(f"{base}/modules.dep", INDEX_LIMIT)
+    keep = index_filter.dep_closure(dep.data, wanted) if dep.ok and wanted else wanted
     return KernelTree(
         release=release,
         path=base,
-        modules_dep=fs.read(f"{base}/modules.dep", INDEX_LIMIT),
-        modules_builtin=fs.read(f"{base}/modules.builtin", INDEX_LIMIT),
-        modules_alias=fs.read(f"{base}/modules.alias", INDEX_LIMIT),
-        builtin_modinfo=fs.read(f"{base}/modules.builtin.modinfo", INDEX_LIMIT),
+        modules_dep=_reduced(dep, index_filter.filter_modules_dep, keep),
+        modules_builtin=_reduced(
+            fs.read(f"{base}/modules.builtin", INDEX_LIMIT),
+            index_filter.filter_modules_builtin,
+            keep,
+        ),
+        modules_alias=_reduced(
+            fs.read(f"{base}/modules.alias", INDEX_LIMIT), index_filter.filter_modules_alias, keep
+        ),
+        builtin_modinfo=_reduced(
+            fs.read(f"{base}/modules.builtin.modinfo", INDEX_LIMIT),
+            index_filter.filter_builtin_modinfo,
+            keep,
+        ),
         config=_first_ok(fs, (f"/boot/config-{release}", f"{base}/config"), INDEX_LIMIT),
         has_modules=has_modules,
     )
+
+
+def _reduced(
+    read: FileRead, keep_lines: Callable[[bytes, frozenset[str]], bytes], keep: frozenset[str]
+) -> FileRead:
+    if not read.ok or not read.data or not keep:  # nothing named: keep the whole index
+        return read
+    return dataclasses.replace(read, data=keep_lines(read.data, keep))
 
 
 def _conf_dir(fs: HostFS, path: str) -> ConfDir:

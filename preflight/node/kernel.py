@@ -202,6 +202,7 @@ CONFIG_SYMBOLS: Mapping[str, str] = {
     "xt_MASQUERADE": "CONFIG_NETFILTER_XT_TARGET_MASQUERADE",
     "xt_conntrack": "CONFIG_NETFILTER_XT_MATCH_CONNTRACK",
     "xt_addrtype": "CONFIG_NETFILTER_XT_MATCH_ADDRTYPE",
+    "xt_nat": "CONFIG_NETFILTER_XT_NAT",
     "br_netfilter": "CONFIG_BRIDGE_NETFILTER",
     "bridge": "CONFIG_BRIDGE",
     "veth": "CONFIG_VETH",

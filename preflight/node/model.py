@@ -135,8 +135,16 @@ class NodeReport:
     modules_load_files: list[str] = field(default_factory=list)  # effective, in reading order
     modprobe_files: list[str] = field(default_factory=list)  # effective modprobe.d files
     cmdline: str | None = None  # the kernel command line the boot analysis assumed
+    checked: list[str] = field(default_factory=list)  # the modules ``ok`` is about ([]: all)
+    backend: str = ""  # the iptables backend whose set was checked (legacy | nf_tables | "")
+    backend_reason: str = ""  # why that backend (--backend, or what auto saw)
 
     @property
     def ok(self) -> bool:
         """Every checked module is loaded now and loads at boot."""
-        return all(m.loaded and m.loads_at_boot for m in self.modules.values())
+        names = self.checked or list(self.modules)
+        return all(
+            self.modules[n].loaded and self.modules[n].loads_at_boot
+            for n in names
+            if n in self.modules
+        )

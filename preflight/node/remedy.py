@@ -8,6 +8,7 @@ now with ``modprobe -a iptable_nat iptable_filter``, and after the next reboot c
 
 from __future__ import annotations
 
+import re
 import shlex
 from collections.abc import Sequence
 
@@ -83,6 +84,9 @@ def load_now(module: str, at_boot: bool | None) -> Remedy:
     )
 
 
+_MODULE_WORD = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
 def without_lines(text: str, origins: Sequence[Origin]) -> str:
     """``text`` with the (possibly backslash-continued) lines of ``origins`` removed."""
     drop: set[int] = set()
@@ -104,7 +108,9 @@ def edit_modprobe_d(
     source = origins[0].path
     name = source.rsplit("/", 1)[-1]
     path = f"{MODPROBE_ETC}/{name}" if vendor else source
-    lines = ", ".join(f"line {o.line} `{o.text}`" for o in origins)
+    # Line numbers only: a rule's own text (an install command) is a finding, never repeated
+    # in a fix where it could be taken for a command to run.
+    lines = ", ".join(f"line {o.line}" for o in origins)
     override = (
         f" {source} belongs to a package: {path} of the same name overrides it (an edit of the "
         "vendor file would be undone by the next update)."
@@ -126,7 +132,8 @@ def edit_modprobe_d(
 def edit_cmdline(param: str, module: str, has_grubby: bool) -> Remedy:
     """Drop ``module`` from a kernel command line parameter (needs a reboot)."""
     key, _, value = param.partition("=")
-    rest = ",".join(n for n in value.split(",") if n and n != module)
+    # Only module-name-shaped words of the node's command line are carried into the command.
+    rest = ",".join(n for n in value.split(",") if n and n != module and _MODULE_WORD.match(n))
     if has_grubby:
         command = f"grubby --update-kernel=ALL --remove-args={shlex.quote(param)}"
         if rest:

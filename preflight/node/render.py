@@ -70,11 +70,13 @@ def _table(rows: list[tuple[str, str, str, str]]) -> list[str]:
 
 
 def module_table(report: NodeReport, indent: str = "  ") -> list[str]:
-    """Each checked module's row: loaded now, loads at boot, and one short reason."""
+    """Each checked module's row (and the checked backend's IPv6 counterparts): loaded now,
+    loads at boot, and one short reason."""
     rows = [("MODULE", "NOW", "AT BOOT", "WHY")]
     rows += [
         (name, _now(state), _at_boot(state), why(state, report.kernel))
         for name, state in report.modules.items()
+        if not report.checked or name in report.checked or _is_ipv6_of(report, name)
     ]
     return [indent + line[2:] for line in _table(rows)]
 
@@ -94,9 +96,19 @@ def _finding_lines(finding: Finding, shown: list[Remedy]) -> list[str]:
     return lines
 
 
+def _is_ipv6_of(report: NodeReport, name: str) -> bool:
+    """An IPv6 counterpart of the checked backend's set (shown; warnings only)."""
+    from preflight.node.module_sets import MODULE_SETS
+
+    chosen = MODULE_SETS.get(report.backend)
+    return chosen is not None and name in chosen.ipv6
+
+
 def render_text(report: NodeReport) -> str:
     """The report as a human reads it in a job log or a terminal."""
     out = [f"node-report for {report.root} (kernel {report.kernel or 'unknown'})"]
+    if report.backend:
+        out.append(f"iptables backend checked: {report.backend} ({report.backend_reason})")
     out.extend(module_table(report))
     out.append("")
     out.append(f"iptables: {report.iptables.detail}")
@@ -122,6 +134,12 @@ def render_text(report: NodeReport) -> str:
     if report.ok:
         out.append("result: OK: every checked module is present now and at the next boot")
     else:
-        bad = [n for n, s in report.modules.items() if not (s.loaded and s.loads_at_boot)]
+        names = report.checked or list(report.modules)
+        bad = [
+            n
+            for n in names
+            if n in report.modules
+            and not (report.modules[n].loaded and report.modules[n].loads_at_boot)
+        ]
         out.append(f"result: NOT OK: {', '.join(bad)} not present now or not at the next boot")
     return "\n".join(out) + "\n"

@@ -15,6 +15,7 @@ from preflight.probe.classify import (
     LOG_HINT,
     Classification,
     Failure,
+    certdir_hint,
     classify_failure,
     classify_response,
     classify_sibling,
@@ -22,7 +23,7 @@ from preflight.probe.classify import (
 )
 from preflight.probe.endpoint import Endpoint, resolve_endpoint
 from preflight.probe.http_message import HttpResponse
-from preflight.probe.model import ProbeResult, Verdict
+from preflight.probe.model import DeepStep, ProbeResult, Verdict
 from preflight.probe.transport import Connection, connect, exchange, tls_context
 from preflight.probe.wait import Attempt, wait_until_settled
 
@@ -31,6 +32,9 @@ if TYPE_CHECKING:
     import ssl
 
 DEFAULT_TIMEOUT_S = 30.0
+# One connection attempt (connect, TLS handshake, /_ping) may take this long: a black-hole
+# address must not hold the whole timeout, so that ``give_up`` (the death watch) gets its turn.
+ATTEMPT_CAP_S = 1.0
 SIBLING_WAIT_S = 0.1  # how long a look at the other dind port may take, per attempt
 VERSION_WAIT_S = 1.0  # extra time for GET /version when /_ping did not name the version
 
@@ -63,11 +67,15 @@ def probe(
     contexts = _TLSContexts(endpoint)
 
     def attempt(deadline: float) -> Attempt:
-        answer, connection = exchange(endpoint, deadline, contexts.get)
+        capped = min(deadline, time.monotonic() + ATTEMPT_CAP_S)
+        answer, connection = exchange(endpoint, capped, contexts.get)
         if isinstance(answer, Failure):
             classification = classify_failure(answer, endpoint)
             if classification.reason == "connection-refused":
                 classification = _look_at_sibling(endpoint, deadline) or classification
+            if answer.timed_out and capped < deadline and time.monotonic() < deadline:
+                # the cap ended this attempt, not the timeout: try again (and let give_up look)
+                classification = dataclasses.replace(classification, retry=True)
             return Attempt(classification)
         return Attempt(classify_response(answer, endpoint), answer, connection)
 
@@ -95,22 +103,55 @@ def probe(
     hint = last.classification.hint
     if log_line and hint == LOG_HINT:
         hint = ""  # the log's own fatal line, quoted, is the better pointer
+    if verdict is Verdict.TLS_MISMATCH and certdir_hint(endpoint):
+        hint = certdir_hint(endpoint)
+    reason = last.classification.reason
+    detail = last.classification.detail
+    cause = None
+    failed = next((step for step in steps or [] if not step.ok), None)
+    if failed is not None:
+        verdict, reason, detail, hint, cause = _degraded(failed)
     return ProbeResult(
         verdict=verdict,
         docker_host=endpoint.docker_host,
         elapsed_s=round(time.monotonic() - started, 3),
-        detail=last.classification.detail,
+        detail=detail,
         server_version=server_version,
         api_version=api_version,
         tls=endpoint.tls is not None,
         attempts=attempts,
         deep=steps,
-        reason=last.classification.reason,
+        reason=reason,
         hint=hint,
         timeout_s=timeout,
         daemon_log_line=log_line,
         daemon_log_note=log_note,
         gave_up=gave_up,
+        cause=cause,
+    )
+
+
+def _degraded(step: DeepStep) -> tuple[Verdict, str, str, str, str | None]:
+    """A failed deep step is its own verdict; its error text goes through the log signatures."""
+    from preflight.diagnosis import causes, signatures
+
+    match = signatures.strongest(signatures.match_lines(step.detail.splitlines() or [""]))
+    detail = f"the daemon answers, but {step.name} failed: {step.detail}"
+    if match is None:
+        return (
+            Verdict.DEGRADED,
+            f"deep-{step.name}-failed",
+            detail,
+            "the daemon's own error above says why; dind jobs that use networks will fail",
+            None,
+        )
+    entry = causes.info(match.cause)
+    return (
+        Verdict.DEGRADED,
+        f"deep-{step.name}-failed",
+        detail,
+        f"{match.cause}: {entry.fix}" if entry.fix else match.cause,
+        match.cause,
     )
 
 

@@ -356,6 +356,17 @@ def _hint_disable_tls(endpoint: Endpoint) -> str:
     )
 
 
+def certdir_hint(endpoint: Endpoint) -> str:
+    """The exit-78 hint when dind's client certificates exist but the CLI will not use them."""
+    if endpoint.tls is not None or not endpoint.unused_certdir:
+        return ""
+    return (
+        f"certificates exist in {endpoint.unused_certdir} ($DOCKER_TLS_CERTDIR/client) but your "
+        "docker CLI will not use them: set DOCKER_TLS_VERIFY=1 and "
+        f"DOCKER_CERT_PATH={endpoint.unused_certdir}"
+    )
+
+
 def sibling_port(endpoint: Endpoint) -> int | None:
     """The other dind port (2375 <-> 2376) worth a look when the configured one refuses."""
     if endpoint.scheme != "tcp":

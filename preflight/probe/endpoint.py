@@ -11,10 +11,12 @@ defaults mirror ``cli/flags/options.go``:
 - TLS is on when ``DOCKER_TLS_VERIFY`` or ``DOCKER_TLS`` is non-empty (any value, even ``0``);
   ``DOCKER_TLS_VERIFY`` also verifies the server. Files come from ``DOCKER_CERT_PATH`` (default
   ``$DOCKER_CONFIG`` or ``~/.docker``): ``ca.pem`` always, ``cert.pem``/``key.pem`` when present.
-- The docker:dind convention (the ``docker`` image's entrypoint): when ``DOCKER_HOST`` is set,
-  ``DOCKER_TLS_CERTDIR`` is non-empty and ``$DOCKER_TLS_CERTDIR/client`` holds ``ca.pem``,
-  ``cert.pem`` and ``key.pem``, TLS is verified with those files (unless ``DOCKER_CERT_PATH``
-  names another directory).
+- ``DOCKER_TLS_CERTDIR`` turns nothing on: the docker CLI never reads it. Only the docker:cli
+  image's entrypoint (``docker-entrypoint.sh``) turns it into ``DOCKER_TLS_VERIFY=1`` and
+  ``DOCKER_CERT_PATH=$DOCKER_TLS_CERTDIR/client``, and GitLab's Kubernetes executor skips image
+  entrypoints by default (``FF_KUBERNETES_HONOR_ENTRYPOINT``). The probe resolves the endpoint as
+  the job's own ``docker`` will; certificates found in ``$DOCKER_TLS_CERTDIR/client`` while TLS
+  is off only feed the hint of a TLS mismatch (``Endpoint.unused_certdir``).
 - TLS settings apply to ``tcp://`` only; ``ssh://``, ``fd://`` and ``npipe://`` are valid for the
   CLI but cannot be probed.
 """
@@ -54,7 +56,7 @@ class TLSSettings:
     cert_file: str | None  # client certificate, when the file exists
     key_file: str | None  # its key, when the file exists
     cert_path: str  # the directory the files come from
-    source: str  # what turned TLS on: DOCKER_TLS_VERIFY | DOCKER_TLS | DOCKER_TLS_CERTDIR
+    source: str  # what turned TLS on: DOCKER_TLS_VERIFY | DOCKER_TLS
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,8 @@ class Endpoint:
     base_path: str = ""  # tcp: path prefix of every API request ("" or "/prefix")
     tls: TLSSettings | None = None
     host_source: str = "default"  # --docker-host | DOCKER_HOST | default
+    # $DOCKER_TLS_CERTDIR/client when it holds client certificates the CLI will not use (TLS off)
+    unused_certdir: str = ""
 
     @property
     def address(self) -> str:
@@ -99,7 +103,7 @@ def resolve_endpoint(
         raw, source = env["DOCKER_HOST"], "DOCKER_HOST"
     else:
         raw, source = "", "default"
-    tls = resolve_tls(env, host_given=bool(raw.strip()), exists=exists)
+    tls = resolve_tls(env, exists=exists)
     try:
         normalised = parse_host(raw, default_to_tls=tls is not None)
     except HostError as exc:
@@ -130,25 +134,16 @@ def resolve_endpoint(
         base_path=(slash + path).rstrip("/"),
         tls=tls,
         host_source=source,
+        unused_certdir="" if tls is not None else unused_certdir(env, exists),
     )
 
 
-def resolve_tls(
-    env: Mapping[str, str], *, host_given: bool, exists: Callable[[str], bool]
-) -> TLSSettings | None:
-    """The TLS settings from the environment, or ``None`` when TLS is off."""
+def resolve_tls(env: Mapping[str, str], *, exists: Callable[[str], bool]) -> TLSSettings | None:
+    """The TLS settings from the environment, or ``None`` when TLS is off (as the docker CLI)."""
     verify = env.get("DOCKER_TLS_VERIFY", "") != ""
     enabled = verify or env.get("DOCKER_TLS", "") != ""
     source = "DOCKER_TLS_VERIFY" if verify else "DOCKER_TLS"
     cert_path = env.get("DOCKER_CERT_PATH", "")
-    certdir = env.get("DOCKER_TLS_CERTDIR", "").rstrip("/")
-    if certdir and host_given and not cert_path:
-        client_dir = f"{certdir}/client"
-        if all(exists(f"{client_dir}/{name}") for name in (CA_FILE, CERT_FILE, KEY_FILE)):
-            cert_path = client_dir
-            if not enabled:
-                source = "DOCKER_TLS_CERTDIR"
-            enabled = verify = True
     if not enabled:
         return None
     if not cert_path:
@@ -164,6 +159,17 @@ def resolve_tls(
         cert_path=cert_path,
         source=source,
     )
+
+
+def unused_certdir(env: Mapping[str, str], exists: Callable[[str], bool]) -> str:
+    """``$DOCKER_TLS_CERTDIR/client`` when it holds the dind client certificates ('' if not)."""
+    certdir = env.get("DOCKER_TLS_CERTDIR", "").rstrip("/")
+    if not certdir:
+        return ""
+    client_dir = f"{certdir}/client"
+    if all(exists(f"{client_dir}/{name}") for name in (CA_FILE, CERT_FILE, KEY_FILE)):
+        return client_dir
+    return ""
 
 
 def parse_host(value: str, *, default_to_tls: bool = False) -> str:

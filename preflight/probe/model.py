@@ -17,6 +17,7 @@ class Verdict(str, Enum):
     TLS_MISMATCH = "tls-mismatch"  # plain vs TLS, wrong port for the TLS setting, bad certs
     UNREACHABLE = "unreachable"  # name does not resolve, no route
     ERROR = "error"  # daemon answered with an HTTP error
+    DEGRADED = "degraded"  # answers /_ping, but a --deep step (e.g. a bridge network) failed
 
     @property
     def exit_code(self) -> ExitCode:
@@ -59,6 +60,7 @@ class ProbeResult:
     daemon_log_line: str | None = None  # the daemon's fatal line, when its log was visible
     daemon_log_note: str = ""  # why no line was quoted from a log that was asked for
     gave_up: str | None = None  # why the wait stopped before the timeout (e.g. dind died)
+    cause: str | None = None  # the cause code a failed deep step's error text matched, if any
 
     @property
     def healthy(self) -> bool:
@@ -70,5 +72,5 @@ class ProbeResult:
     def exit_code(self) -> ExitCode:
         """Exit code of ``dind-preflight probe`` for this result."""
         if self.verdict is Verdict.HEALTHY and not self.healthy:
-            return ExitCode.UNAVAILABLE
+            return ExitCode.UNAVAILABLE  # a result written before DEGRADED existed
         return self.verdict.exit_code

@@ -20,8 +20,10 @@ _EXIT_MEANING = {
 
 def human_summary(result: ProbeResult) -> str:
     """A few lines a CI log reader understands at a glance (no trailing newline)."""
-    if result.verdict.value == "healthy":
+    if result.verdict.value in ("healthy", "degraded"):
         lines = [_healthy_line(result)]
+        if result.verdict.value == "degraded":
+            lines.append(f"  {result.detail}")
     else:
         lines = [
             f"{PREFIX}: docker daemon at {result.docker_host} is NOT usable: {result.verdict.value}",

@@ -10,8 +10,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from preflight.actions.taint import TAINT_KEY, Taint
-from preflight.diagnosis.causes import CAUSES, cause, default_remedy
+from preflight.diagnosis.causes import CAUSES, cause
 from preflight.diagnosis.model import Cause, Confidence, Diagnosis, FaultClass
+from preflight.diagnosis.remedies import remedy
 from preflight.gitlab.failures import GitLabActionError
 from preflight.gitlab.incident import Incident, incident_key
 from preflight.gitlab.issue_text import ReportContext, draft_issue, stamp
@@ -73,7 +74,7 @@ def diagnosis_of(action: OpenIssue) -> Diagnosis:
         fault=FaultClass.NODE,
         confidence=Confidence.HIGH,
         node=action.node,
-        remedy=default_remedy(action.cause),
+        remedy=remedy(action.cause, found.module),
         evidence_source="node-agent",
     )
 

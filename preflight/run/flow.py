@@ -75,7 +75,7 @@ def execute(settings: RunSettings, adapters: Adapters) -> RunOutcome:
 
     errors: list[str] = []
     diagnosis = adapters.diagnose(probe)
-    plan = plan_actions(diagnosis, settings.action)
+    plan = plan_actions(diagnosis, settings.action, kubernetes_api=settings.kubernetes_api)
     actions_done: list[str] = []
     pause_runner = plan.pause_runner
     if plan.taint_node:

@@ -22,6 +22,7 @@ class RunSettings:
     artifacts_dir: Path
     node_root: str | None = None  # the node's / mounted into the job (shell/docker executors)
     in_cluster: bool = False  # KUBERNETES_SERVICE_HOST is set: diagnose through the API
+    kubernetes_api: bool = False  # in a pod, or KUBECONFIG set: a node taint can be tried
     json_output: bool = False
     reporter_url: str | None = None  # fleet mode: the reporter's in-cluster URL
 
@@ -84,6 +85,7 @@ def settings_from_env(
         artifacts_dir=Path(raw_artifacts.value or ".dind-preflight"),
         node_root=root,
         in_cluster=_is_set(env, "KUBERNETES_SERVICE_HOST"),
+        kubernetes_api=_is_set(env, "KUBERNETES_SERVICE_HOST") or _is_set(env, "KUBECONFIG"),
         json_output=json_output,
         reporter_url=reporter_url,
     )

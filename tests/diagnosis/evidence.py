@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from preflight.diagnosis.model import ServiceEvidence
 from preflight.diagnosis.signatures import match_lines
-from preflight.node.model import Finding, ModuleState, NodeReport, Remedy, Severity
+from preflight.node.model import (
+    Finding,
+    KernelModules,
+    ModuleState,
+    NodeReport,
+    Remedy,
+    Severity,
+)
 from preflight.probe.model import ProbeResult, Verdict
 
 NAT_LINE = (
@@ -47,12 +54,14 @@ def service(
     )
 
 
-def module(name: str, loaded: bool, boot: bool = False, known: bool = True) -> ModuleState:
+def module(
+    name: str, loaded: bool, boot: bool = False, known: bool = True, available: bool = True
+) -> ModuleState:
     return ModuleState(
         name=name,
         loaded=loaded,
         builtin=False,
-        available=True,
+        available=available,
         loads_at_boot=boot,
         loaded_known=known,
         loads_at_boot_known=known,
@@ -74,6 +83,7 @@ def node(
     source: str = "host-root",
     known: bool = True,
     findings: bool = True,
+    available: bool = True,
 ) -> NodeReport:
     report_findings = []
     if findings and not nat:
@@ -90,9 +100,10 @@ def node(
         root="/host",
         kernel="4.18.0-348.7.1.el8_5.x86_64",
         modules={
-            "iptable_nat": module("iptable_nat", nat, nat, known),
+            "iptable_nat": module("iptable_nat", nat, nat, known, available or nat),
             "iptable_filter": module("iptable_filter", filt, filt, known),
         },
         findings=report_findings,
+        kernels=[KernelModules(release="4.18.0-348.7.1.el8_5.x86_64", running=True)],
         evidence_source=source,
     )

@@ -30,6 +30,7 @@ class Case:
     confidence: Confidence
     exit_code: ExitCode
     others: tuple[str, ...] = ()
+    quarantine: bool = False
 
 
 CASES = [
@@ -54,17 +55,17 @@ CASES = [
         ExitCode.OK,
     ),
     Case(
-        "field report: terminated with the nat log",
+        "field report, the log alone: issue and retry, reduced confidence",
         probe(Verdict.REFUSED),
         service(log=NAT_LINE),
         None,
         "iptable_nat-missing",
         FaultClass.NODE,
-        Confidence.HIGH,
+        Confidence.MEDIUM,
         ExitCode.TEMPFAIL,
     ),
     Case(
-        "field report, node report agrees",
+        "field report, the node's own report agrees",
         probe(Verdict.REFUSED),
         service(log=NAT_LINE),
         node(nat=False),
@@ -72,128 +73,91 @@ CASES = [
         FaultClass.NODE,
         Confidence.HIGH,
         ExitCode.TEMPFAIL,
+        quarantine=True,
     ),
     Case(
-        "nat log but the module is loaded by now",
+        "nat log but the module is loaded by now: contradicted",
         probe(Verdict.REFUSED),
         service(log=NAT_LINE),
         node(nat=True),
         "iptable_nat-missing",
         FaultClass.NODE,
-        Confidence.MEDIUM,
+        Confidence.LOW,
         ExitCode.TEMPFAIL,
     ),
     Case(
         "a healthy-looking probe does not excuse a dead service",
         probe(Verdict.HEALTHY),
         service(log=NAT_LINE),
-        None,
+        node(nat=False),
         "iptable_nat-missing",
         FaultClass.NODE,
         Confidence.HIGH,
         ExitCode.TEMPFAIL,
+        quarantine=True,
     ),
     Case(
         "crash loop with the nat log",
         probe(Verdict.REFUSED),
         service("waiting", log=NAT_LINE, exit_code=1, reason="CrashLoopBackOff"),
-        None,
+        node(nat=False),
         "iptable_nat-missing",
         FaultClass.NODE,
         Confidence.HIGH,
         ExitCode.TEMPFAIL,
+        quarantine=True,
     ),
     Case(
-        "not privileged; the missing module is reported too",
+        "not privileged (log only); the missing module is reported too",
         probe(Verdict.REFUSED),
         service(log=NOT_PRIVILEGED_LINE),
-        node(nat=False),
+        node(nat=False, available=False),
         "not-privileged",
         FaultClass.RUNNER,
-        Confidence.HIGH,
+        Confidence.MEDIUM,
         ExitCode.TEMPFAIL,
-        ("iptable_nat-missing",),
+        others=(),
     ),
     Case(
-        "nf_tables nat chain missing",
+        "nf_tables nat chain missing, the log alone",
         probe(Verdict.REFUSED),
         service(log=NFT_LINE),
-        node(nat=True),
+        None,
         "nft_chain_nat-missing",
         FaultClass.NODE,
-        Confidence.HIGH,
+        Confidence.MEDIUM,
         ExitCode.TEMPFAIL,
     ),
     Case(
-        "dead, no log, node report: product rule",
-        probe(Verdict.REFUSED),
-        service(log="exit"),
-        node(nat=False),
-        "iptable_nat-missing",
-        FaultClass.NODE,
-        Confidence.HIGH,
-        ExitCode.TEMPFAIL,
-    ),
-    Case(
-        "dead, no log, only the job's /proc",
+        "dead, no log, nat merely not loaded: not a fault (old image: legacy)",
         probe(Verdict.REFUSED),
         service(log=""),
-        node(nat=False, source="job-proc"),
-        "iptable_nat-missing",
-        FaultClass.NODE,
+        node(nat=False),
+        "dind-exited",
+        FaultClass.UNKNOWN,
         Confidence.MEDIUM,
-        ExitCode.TEMPFAIL,
+        ExitCode.UNAVAILABLE,
     ),
     Case(
-        "refused, no API, job's /proc says nat missing",
+        "dead, no log, nat absent from the kernel (old image: legacy)",
+        probe(Verdict.REFUSED),
+        service(log=""),
+        node(nat=False, available=False),
+        "iptable_nat-missing",
+        FaultClass.NODE,
+        Confidence.HIGH,
+        ExitCode.TEMPFAIL,
+        quarantine=True,
+    ),
+    Case(
+        "refused, no API, only the job's /proc: backend unknown, not established",
         probe(Verdict.REFUSED),
         None,
         node(nat=False, source="job-proc"),
-        "iptable_nat-missing",
-        FaultClass.NODE,
-        Confidence.MEDIUM,
-        ExitCode.TEMPFAIL,
-    ),
-    Case(
-        "no probe, no API, nat missing",
-        None,
-        None,
-        node(nat=False, source="job-proc"),
-        "iptable_nat-missing",
-        FaultClass.NODE,
-        Confidence.MEDIUM,
-        ExitCode.TEMPFAIL,
-    ),
-    Case(
-        "refused while the service runs: product rule still applies",
-        probe(Verdict.REFUSED),
-        service("running", exit_code=None, reason=None),
-        node(nat=False),
-        "iptable_nat-missing",
-        FaultClass.NODE,
-        Confidence.MEDIUM,
-        ExitCode.TEMPFAIL,
-    ),
-    Case(
-        "no probe, running service: not established, nat noted",
-        None,
-        service("running", exit_code=None, reason=None),
-        node(nat=False),
         "not-established",
         FaultClass.UNKNOWN,
         Confidence.LOW,
         ExitCode.UNAVAILABLE,
-        ("iptable_nat-missing",),
-    ),
-    Case(
-        "filter table missing",
-        probe(Verdict.REFUSED),
-        service(log=""),
-        node(nat=True, filt=False),
-        "iptable_filter-missing",
-        FaultClass.NODE,
-        Confidence.HIGH,
-        ExitCode.TEMPFAIL,
     ),
     Case(
         "loaded state unknown: no accusation",
@@ -248,6 +212,7 @@ CASES = [
         FaultClass.RUNNER,
         Confidence.HIGH,
         ExitCode.TEMPFAIL,
+        quarantine=True,
     ),
     Case(
         "service image not pullable",
@@ -304,17 +269,19 @@ def test_decide(case: Case) -> None:
     )
     assert diagnosis.exit_code == case.exit_code
     assert tuple(c.code for c in diagnosis.other_causes) == case.others
+    assert diagnosis.quarantine.allowed is case.quarantine, diagnosis.quarantine
     assert diagnosis.limitations == ["a limitation"]
     assert diagnosis.probe is case.probe and diagnosis.service is case.service
     assert diagnosis.node_report is case.node
 
 
-def test_node_report_remedy_wins_over_the_catalog() -> None:
+def test_the_remedy_comes_from_the_catalog_never_from_the_node_report() -> None:
     with_report = decide(probe(Verdict.REFUSED), service(log=NAT_LINE), node(nat=False))
-    assert with_report.remedy == NAT_REMEDY
     without = decide(probe(Verdict.REFUSED), service(log=NAT_LINE), None)
-    assert without.remedy is not None and without.remedy != NAT_REMEDY
+    assert with_report.remedy == without.remedy
+    assert with_report.remedy != NAT_REMEDY
     # The catalog's fix is the one that worked in the field report.
+    assert without.remedy is not None
     assert without.remedy.file == "/etc/modules-load.d/iptable_nat.conf"
     assert without.remedy.content == "iptable_nat\niptable_filter\n"
     assert without.remedy.load_now == "modprobe -a iptable_nat iptable_filter"
@@ -323,15 +290,24 @@ def test_node_report_remedy_wins_over_the_catalog() -> None:
 def test_details_name_what_was_seen() -> None:
     exited = decide(probe(Verdict.REFUSED), service(log="first\nlast words", exit_code=2), None)
     assert "Exit code 2" in exited.cause.summary and "last words" in exited.cause.summary
-    seen = decide(probe(Verdict.REFUSED), None, node(nat=False, source="job-proc"))
-    assert "job's own /proc/modules" in seen.cause.summary
-    assert seen.cause.module == "iptable_nat"
+    absent = decide(probe(Verdict.REFUSED), service(log=""), node(nat=False, available=False))
+    assert "iptable_nat does not exist for the running kernel" in absent.cause.summary
+    assert absent.backend.source == "image-version"
     mismatch = decide(
         probe(Verdict.REFUSED, "tcp://docker:2375"),
         service("running", log="API listen on [::]:2376", exit_code=None, reason=None),
         None,
     )
     assert "port 2375" in mismatch.cause.summary and "2376" in mismatch.cause.summary
+
+
+def test_the_docs_rule_table_is_the_code_s() -> None:
+    from pathlib import Path
+
+    from preflight.diagnosis.decide import rule_table_markdown
+
+    docs = (Path(__file__).parents[2] / "docs" / "kubernetes.md").read_text()
+    assert rule_table_markdown() in docs
 
 
 def test_every_diagnosis_round_trips_through_json() -> None:

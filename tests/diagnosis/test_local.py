@@ -12,24 +12,46 @@ from preflight.diagnosis.local import (
     log_shows_death,
     service_from_log_file,
 )
-from preflight.diagnosis.model import FaultClass
+from preflight.diagnosis.model import FaultClass, ServiceEvidence
+from preflight.diagnosis.signatures import match_lines
 from preflight.errors import InputError
 from preflight.probe.model import ProbeResult, Verdict
 from tests.kube.failing_daemons import saved_log
 
 REPO = Path(__file__).resolve().parents[2]
+NAT_LINE = (
+    "failed to start daemon: Error initializing network controller: error obtaining controller "
+    "instance: failed to create NAT chain DOCKER: iptables failed: iptables --wait -t nat -N "
+    "DOCKER: iptables v1.8.4 (legacy): can't initialize iptables table `nat': Table does not "
+    "exist (do you need to insmod?)"
+)
 REFUSED = ProbeResult(Verdict.REFUSED, "tcp://docker:2375", 0.1, "connection refused")
 
 
 def test_the_bundled_field_report_root_is_a_node_fault_named_after_its_host() -> None:
     root = REPO / "demo/roots/centos8-field-report"
-    diagnosis = diagnose_local(REFUSED, str(root))
+    log = ServiceEvidence(
+        container="dind.log", log_tail=[NAT_LINE], matches=match_lines([NAT_LINE])
+    )
+    diagnosis = diagnose_local(REFUSED, str(root), service=log)
     assert diagnosis.cause.code == "iptable_nat-missing"
     assert diagnosis.fault is FaultClass.NODE
     assert diagnosis.node == "runner-node-3.example.internal"
     assert diagnosis.evidence_source == "host-root"
     assert diagnosis.remedy is not None
     assert diagnosis.remedy.file == "/etc/modules-load.d/iptable_nat.conf"
+    # the node's own root agrees with the log line: the quarantine is backed
+    assert diagnosis.quarantine.allowed, diagnosis.quarantine
+    assert diagnosis.backend.backend == "legacy"
+
+
+def test_a_root_where_nat_is_merely_not_loaded_establishes_nothing_by_itself() -> None:
+    root = REPO / "demo/roots/centos8-field-report"
+    diagnosis = diagnose_local(REFUSED, str(root))
+    assert diagnosis.cause.code == "not-established"
+    assert diagnosis.exit_code == 69
+    assert "iptable_nat" in [c.module for c in diagnosis.possible_causes]
+    assert not diagnosis.quarantine.allowed
 
 
 def test_the_fixed_root_does_not_blame_the_node() -> None:

@@ -76,7 +76,8 @@ def test_other_causes_unknown_states_and_exit_lines() -> None:
             probe(Verdict.REFUSED), service(log=NOT_PRIVILEGED_LINE), node(nat=False, known=False)
         )
     )
-    assert "(runner fault, high confidence)" in runner.splitlines()[0]
+    assert "(runner fault, medium confidence)" in runner.splitlines()[0]
+    assert any(line.startswith("quarantine NOT allowed: ") for line in _section(runner, "Why"))
     assert any(re.match(r" +iptable_nat +unknown +unknown ", line) for line in runner.splitlines())
     assert _section(runner, "The fix")  # the catalog's fix, as prose: it is all there is
     healthy = render_text(decide(probe(Verdict.HEALTHY), None, None))
@@ -93,16 +94,23 @@ def test_other_causes_unknown_states_and_exit_lines() -> None:
     unknown = render_text(decide(probe(Verdict.TIMEOUT), None, None))
     assert _section(unknown, "Why")[-1] == "exit 69: cause not established: no action taken"
     noted = render_text(
-        decide(None, service("running", exit_code=None, reason=None), node(nat=False))
+        decide(
+            None,
+            service("running", exit_code=None, reason=None),
+            node(nat=False, available=False),
+        )
     )
-    assert any(line.startswith("also: iptable_nat-missing: ") for line in _section(noted, "Why"))
+    assert any(
+        line.startswith("possible cause (not established): iptable_nat-missing: ")
+        for line in _section(noted, "Why")
+    )
     exited = render_text(decide(probe(Verdict.REFUSED), service(log="a\nb\nc\nd"), None))
     seen = _section(exited, "What was seen")
-    assert seen[seen.index(next(x for x in seen if x.startswith("dind service"))) + 1 :] == [
-        "  a",
-        "  b",
-        "  c",
-        "  d",
+    after = seen[seen.index(next(x for x in seen if x.startswith("dind service"))) + 1 :]
+    assert after[:4] == ["  a", "  b", "  c", "  d"]
+    assert after[4:] == [
+        "iptables backend: legacy (the dind image docker:24.0-dind (24.0.0) predates 24.0.7 and "
+        "has only legacy iptables)"
     ]
 
 

@@ -137,6 +137,8 @@ def test_the_field_report_node_is_diagnosed_reported_and_the_job_sent_elsewhere(
     variables = _job_variables(fake, field_report_dockerd.tcp_host)
     variables["DIND_PREFLIGHT_NODE_ROOT"] = str(node.path)
     variables["DIND_PREFLIGHT_GITLAB_TOKEN"] = TOKEN
+    # the dead daemon's own log (its nat failure line); the node's root backs it
+    variables["DIND_PREFLIGHT_SERVICE_LOG"] = str(field_report_dockerd.log_path)
 
     result = _run_job(project, variables)
 
@@ -179,6 +181,7 @@ def test_the_field_report_node_is_diagnosed_reported_and_the_job_sent_elsewhere(
         | {
             "DIND_PREFLIGHT_NODE_ROOT": str(node.path),
             "DIND_PREFLIGHT_GITLAB_TOKEN": TOKEN,
+            "DIND_PREFLIGHT_SERVICE_LOG": str(field_report_dockerd.log_path),
         },
     )
     assert _job_exit_code(again) == 75, again.output

@@ -9,6 +9,7 @@ from preflight.diagnosis.model import (
     Confidence,
     Diagnosis,
     FaultClass,
+    QuarantineDecision,
     ServiceEvidence,
     SignatureMatch,
 )
@@ -134,6 +135,11 @@ def field_report_diagnosis(node: str = "worker-3") -> Diagnosis:
         remedy=FIELD_REMEDY,
         evidence_source="helper-pod",
         limitations=[],
+        quarantine=QuarantineDecision(
+            True,
+            "backed by evidence the job cannot forge: node report: iptable_nat is not loaded",
+            ["node report: iptable_nat is not loaded (pinned helper image)"],
+        ),
     )
 
 

@@ -16,6 +16,8 @@ JOB_POD = "runner-x7k2p9q-project-42-concurrent-0-abcdef12"
 JOB_ID = "987654"
 NODE = "worker-3"
 BUILD_IMAGE = "registry.example.com/ci/dind-preflight:0.1.0"
+# The helper image the admin pins in the runner's configuration (node-side evidence).
+HELPER_IMAGE = "registry.example.com/ci/dind-preflight@sha256:" + "5" * 64
 DIND_IMAGE = "docker:24.0-dind"
 
 
@@ -119,4 +121,5 @@ def settings(cluster: FakeCluster) -> KubeSettings:
         job_id=JOB_ID,
         kubeconfig=str(cluster.kubeconfig()),
         proc="/nonexistent-proc",
+        helper_image=HELPER_IMAGE,
     )

@@ -473,6 +473,20 @@ def unschedulable() -> Scenario:
     return play
 
 
+def oom_killed() -> Scenario:
+    """node-report exceeds the helper's memory limit: the kernel kills it, the log is empty."""
+
+    def play(cluster: FakeCluster, pod: dict[str, Any]) -> None:
+        name = pod["metadata"]["name"]
+        cluster.set_log(name, "node-report", "")
+        terminated = {"exitCode": 137, "reason": "OOMKilled"}
+        cluster.patch_status(
+            name, {"phase": "Failed", "containerStatuses": [_container({"terminated": terminated})]}
+        )
+
+    return play
+
+
 def image_pull_fails(reason: str = "ErrImagePull") -> Scenario:
     def play(cluster: FakeCluster, pod: dict[str, Any]) -> None:
         waiting = {

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.kube.conftest import JOB_ID, JOB_POD, TERMINATED_NAT
+from tests.kube.conftest import HELPER_IMAGE, JOB_ID, JOB_POD, TERMINATED_NAT
 from tests.kube.failing_daemons import LOG_DIR, saved_log
 from tests.kube.fake_cluster import TOKEN, FakeCluster, FakeKubelet, finishes, stays_pending
 from tests.kube.node_roots import centos8_node, node_report_output
@@ -28,6 +28,7 @@ def job_env(cluster: FakeCluster | None, **extra: str) -> dict[str, str]:
         k: v for k, v in os.environ.items() if not k.startswith(("KUBE", "DIND_PREFLIGHT", "CI_"))
     }
     env.update({"HOSTNAME": JOB_POD, "CI_JOB_ID": JOB_ID, "DIND_PREFLIGHT_DIAGNOSE_TIMEOUT": "10"})
+    env["DIND_PREFLIGHT_HELPER_IMAGE"] = HELPER_IMAGE  # pinned by the admin: node-side evidence
     if cluster is not None:
         env["KUBECONFIG"] = str(cluster.kubeconfig())
     env.update(extra)
@@ -182,12 +183,28 @@ def test_local_mode_with_a_saved_log_and_probe_result(tmp_path: Path) -> None:
 
 def test_local_mode_with_a_host_root(tmp_path: Path) -> None:
     root = centos8_node(tmp_path / "node")
-    result = diagnose("--json", "--host-root", str(root), env=job_env(None))
+    log = tmp_path / "dind.log"
+    log.write_text(saved_log("legacy-nat-missing"))
+    result = diagnose(
+        "--json", "--host-root", str(root), "--service-log", str(log), env=job_env(None)
+    )
     assert result.returncode == 75, result.stderr
     data = json.loads(result.stdout)
     assert data["cause"]["code"] == "iptable_nat-missing"
     assert data["evidence_source"] == "host-root"
     assert data["remedy"]["content"] == "iptable_nat\niptable_filter\n"
+    assert data["quarantine"]["allowed"] is True
+    assert data["backend"]["backend"] == "legacy"
+
+
+def test_local_mode_without_a_log_establishes_nothing_from_not_loaded(tmp_path: Path) -> None:
+    root = centos8_node(tmp_path / "node")
+    result = diagnose("--json", "--host-root", str(root), env=job_env(None))
+    assert result.returncode == 69, result.stderr
+    data = json.loads(result.stdout)
+    assert data["cause"]["code"] == "not-established"
+    assert "iptable_nat" in [c["module"] for c in data["possible_causes"]]
+    assert data["quarantine"]["allowed"] is False
 
 
 def test_taint_node_flag(cluster: FakeCluster, add_job_pod: AddPod, node_output: str) -> None:

@@ -121,7 +121,7 @@ def test_the_role_is_enough_for_a_whole_diagnosis_and_the_taint(tmp_path: Path) 
     from preflight.kube.diagnose import diagnose_in_cluster
     from preflight.kube.settings import KubeSettings
     from preflight.kube.taint_node import taint_node
-    from tests.kube.conftest import JOB_ID, JOB_POD, TERMINATED_NAT, job_pod_manifest
+    from tests.kube.conftest import HELPER_IMAGE, JOB_ID, JOB_POD, TERMINATED_NAT, job_pod_manifest
     from tests.kube.failing_daemons import saved_log
     from tests.kube.fake_cluster import FakeKubelet, finishes, running_cluster
     from tests.kube.node_roots import centos8_node, node_report_output
@@ -135,7 +135,11 @@ def test_the_role_is_enough_for_a_whole_diagnosis_and_the_taint(tmp_path: Path) 
         )
         cluster.set_log(JOB_POD, "svc-0", saved_log("legacy-nat-missing"))
         settings = KubeSettings(
-            pod_name=JOB_POD, job_id=JOB_ID, kubeconfig=str(cluster.kubeconfig()), proc="/x"
+            pod_name=JOB_POD,
+            job_id=JOB_ID,
+            kubeconfig=str(cluster.kubeconfig()),
+            proc="/x",
+            helper_image=HELPER_IMAGE,
         )
         with FakeKubelet(cluster, finishes(output, exit_code=1)):
             diagnosis = diagnose_in_cluster(None, settings)

@@ -17,9 +17,16 @@ from preflight.kube.diagnose import diagnose_in_cluster
 from preflight.kube.service import ServiceDeathWatch
 from preflight.kube.settings import KubeSettings
 from preflight.probe.model import ProbeResult, Verdict
-from tests.kube.conftest import JOB_POD, NODE, TERMINATED_NAT
+from tests.kube.conftest import BUILD_IMAGE, JOB_POD, NODE, TERMINATED_NAT
 from tests.kube.failing_daemons import saved_log
-from tests.kube.fake_cluster import FakeCluster, FakeKubelet, finishes, image_pull_fails, rejected
+from tests.kube.fake_cluster import (
+    FakeCluster,
+    FakeKubelet,
+    finishes,
+    image_pull_fails,
+    oom_killed,
+    rejected,
+)
 from tests.kube.node_roots import centos8_node, node_report_output
 
 REFUSED = ProbeResult(
@@ -147,11 +154,14 @@ def test_rbac_denied_get_pods_falls_back_to_the_jobs_own_proc(
     terminated_with(cluster, add_job_pod, "legacy-nat-missing")
     cluster.deny("get", "pods")
     diagnosis = diagnose_in_cluster(REFUSED, dataclasses.replace(settings, proc=str(job_proc)))
+    # The job's /proc says iptable_nat is not loaded: alone, that establishes nothing.
     assert (diagnosis.cause.code, diagnosis.fault, diagnosis.confidence) == (
-        "iptable_nat-missing",
-        FaultClass.NODE,
-        Confidence.MEDIUM,
+        "not-established",
+        FaultClass.UNKNOWN,
+        Confidence.LOW,
     )
+    assert [c.module for c in diagnosis.possible_causes] == ["iptable_nat", "iptable_filter"]
+    assert diagnosis.quarantine.allowed is False
     assert diagnosis.evidence_source == "job-proc"
     assert diagnosis.node is None and diagnosis.pod == JOB_POD
     (limitation,) = diagnosis.limitations
@@ -180,17 +190,20 @@ def test_rbac_denied_log_still_uses_state_and_helper(
 def test_no_api_at_all(settings: KubeSettings, job_proc: Path) -> None:
     offline = dataclasses.replace(settings, kubeconfig=None, proc=str(job_proc))
     diagnosis = diagnose_in_cluster(REFUSED, offline)
-    assert (
-        diagnosis.cause.code == "iptable_nat-missing" and diagnosis.confidence is Confidence.MEDIUM
-    )
+    assert diagnosis.cause.code == "not-established" and diagnosis.confidence is Confidence.LOW
+    assert diagnosis.quarantine.allowed is False
     assert diagnosis.limitations[0].startswith("no Kubernetes API: not running in a pod")
     assert diagnosis.evidence_source == "job-proc"
 
 
 @pytest.mark.parametrize(
     ("scenario", "words"),
-    [(rejected(), "could not run on the node"), (image_pull_fails(), "could not be pulled")],
-    ids=["unschedulable", "image-pull"],
+    [
+        (rejected(), "could not run on the node"),
+        (image_pull_fails(), "could not be pulled"),
+        (oom_killed(), "helper pod was OOM-killed (OOMKilled: exit 137): node-report needed more"),
+    ],
+    ids=["unschedulable", "image-pull", "oom-killed"],
 )
 def test_helper_that_cannot_run_is_reported_and_falls_back(
     cluster: FakeCluster,
@@ -357,3 +370,34 @@ def test_diagnosis_json_round_trip(
     with FakeKubelet(cluster, finishes(node_output, exit_code=1)):
         diagnosis = diagnose_in_cluster(REFUSED, settings)
     assert from_json(Diagnosis, to_json(diagnosis)) == diagnosis
+
+
+def test_a_helper_running_the_jobs_own_image_is_not_node_side_evidence(
+    cluster: FakeCluster, add_job_pod: AddPod, settings: KubeSettings, node_output: str
+) -> None:
+    terminated_with(cluster, add_job_pod, "legacy-nat-missing")
+    own_image = dataclasses.replace(settings, helper_image=None)  # default: the build image
+    with FakeKubelet(cluster, finishes(node_output, exit_code=1)):
+        diagnosis = diagnose_in_cluster(REFUSED, own_image)
+    helper = next(r for r in cluster.requests() if r.method == "POST")
+    assert helper.data["spec"]["containers"][0]["image"] == BUILD_IMAGE
+    assert diagnosis.cause.code == "iptable_nat-missing"
+    assert diagnosis.exit_code == 75  # retried elsewhere, an issue filed ...
+    assert diagnosis.quarantine.allowed is False  # ... but nothing paused or tainted
+    assert diagnosis.node_trust.startswith("job-side: the helper pod ran the job's own build")
+    assert diagnosis.confidence is Confidence.MEDIUM
+
+
+def test_oom_killed_in_a_crash_loop_is_kubernetes_evidence(
+    cluster: FakeCluster, add_job_pod: AddPod, settings: KubeSettings
+) -> None:
+    add_job_pod(
+        service_state={"waiting": {"reason": "CrashLoopBackOff", "message": "back-off 10s"}},
+        restarts=3,
+        last_state={"terminated": {"exitCode": 137, "reason": "OOMKilled"}},
+    )
+    diagnosis = diagnose_in_cluster(REFUSED, settings)
+    assert (diagnosis.cause.code, diagnosis.fault) == ("service-oom-killed", FaultClass.RUNNER)
+    assert diagnosis.quarantine.allowed is True
+    assert diagnosis.quarantine.trusted == ["kubernetes: reason OOMKilled (svc-0)"]
+    assert posts(cluster) == 0, "Kubernetes' own words need no helper pod"

@@ -19,7 +19,7 @@ from preflight.kube.helper_pod import HelperOutcome, run_helper_pod
 from preflight.kube.helper_pod_state import HelperPhase
 from preflight.kube.settings import KubeSettings
 from preflight.kube.signals import Terminated
-from tests.kube.conftest import BUILD_IMAGE, JOB_ID, NODE
+from tests.kube.conftest import HELPER_IMAGE, JOB_ID, NODE
 from tests.kube.fake_cluster import (
     FakeCluster,
     FakeKubelet,
@@ -99,7 +99,7 @@ def test_success_reads_the_real_node_report_and_deletes(
     validate_strict(sent)
     assert sent == outcome.manifest
     assert sent["spec"]["nodeName"] == NODE
-    assert sent["spec"]["containers"][0]["image"] == BUILD_IMAGE
+    assert sent["spec"]["containers"][0]["image"] == HELPER_IMAGE
     assert sent["spec"]["imagePullSecrets"] == [{"name": "regcred"}]
     assert sent["metadata"]["ownerReferences"][0]["uid"] == job.uid
     assert sent["metadata"]["labels"]["dind-preflight.io/job-id"] == JOB_ID

@@ -25,6 +25,11 @@ def pod(
 
 CASES = [
     ("just created", pod(), HelperPhase.PENDING),
+    (
+        "node-report OOM-killed (its empty log is not 'no output')",
+        pod("Failed", {"terminated": {"exitCode": 137, "reason": "OOMKilled"}}),
+        HelperPhase.OOM_KILLED,
+    ),
     ("pulling", pod("Pending", {"waiting": {"reason": "ContainerCreating"}}), HelperPhase.PENDING),
     ("running", pod("Running", {"running": {}}), HelperPhase.RUNNING),
     (

@@ -29,8 +29,10 @@ def on_node(diagnosis: Diagnosis, name: str | None = "worker-3") -> Diagnosis:
 @pytest.mark.parametrize(
     ("diagnosis", "expected"),
     [
-        (on_node(decide(probe(Verdict.REFUSED), service(log=NAT_LINE), None)), NAT),
-        (on_node(decide(probe(Verdict.REFUSED), None, node(nat=False, source="job-proc"))), NAT),
+        (on_node(decide(probe(Verdict.REFUSED), service(log=NAT_LINE), node(nat=False))), NAT),
+        # the log line alone, or the job's own /proc: never a taint (the job can forge them)
+        (on_node(decide(probe(Verdict.REFUSED), service(log=NAT_LINE), None)), None),
+        (on_node(decide(probe(Verdict.REFUSED), None, node(nat=False, source="job-proc"))), None),
         (
             on_node(
                 decide(probe(Verdict.REFUSED), service(log=NOT_PRIVILEGED_LINE), node(nat=False))
@@ -41,7 +43,15 @@ def on_node(diagnosis: Diagnosis, name: str | None = "worker-3") -> Diagnosis:
         (on_node(decide(probe(Verdict.HEALTHY), None, None)), None),
         (on_node(decide(probe(Verdict.REFUSED), service(log=NAT_LINE), None), None), None),
     ],
-    ids=["node-fault", "node-fault-medium", "runner-fault", "unknown", "healthy", "no-node-name"],
+    ids=[
+        "node-fault",
+        "log-alone",
+        "job-proc",
+        "runner-fault",
+        "unknown",
+        "healthy",
+        "no-node-name",
+    ],
 )
 def test_taint_for(diagnosis: Diagnosis, expected: Taint | None) -> None:
     assert taint_for(diagnosis) == expected

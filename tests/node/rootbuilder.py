@@ -63,6 +63,10 @@ NETFILTER: Mapping[str, tuple[str, tuple[str, ...]]] = {
     "xt_MASQUERADE": ("kernel/net/netfilter/xt_MASQUERADE", ("nf_nat", "x_tables")),
     "xt_conntrack": ("kernel/net/netfilter/xt_conntrack", ("nf_conntrack", "x_tables")),
     "xt_addrtype": ("kernel/net/netfilter/xt_addrtype", ("x_tables",)),
+    "xt_nat": (
+        "kernel/net/netfilter/xt_nat",
+        ("nf_nat", "nf_conntrack", "nf_defrag_ipv6", "nf_defrag_ipv4", "libcrc32c", "x_tables"),
+    ),
     "stp": ("kernel/net/802/stp", ()),
     "llc": ("kernel/net/llc/llc", ()),
     "bridge": ("kernel/net/bridge/bridge", ("stp", "llc")),

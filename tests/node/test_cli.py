@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from preflight.cli import main
+from preflight.node.module_sets import module_set, union
 from tests.node import profiles
 from tests.node.privileges import as_nobody
 
@@ -23,16 +25,19 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
 
 def test_healthy_node_exits_0(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     root = profiles.healthy(tmp_path)
-    code, out, err = run(capsys, "--root", str(root.path))
+    code, out, err = run(capsys, "--root", str(root.path), "--backend", "legacy")
     assert (code, err) == (0, "")
-    assert "iptable_nat     loaded  yes      listed in /etc/modules-load.d/dind.conf:1" in out
+    assert "iptables backend checked: legacy (--backend legacy)" in out
+    assert re.search(
+        r"\n  iptable_nat +loaded +yes +listed in /etc/modules-load.d/dind.conf:1", out
+    )
 
 
 def test_field_report_exits_1_with_the_fix(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     root = profiles.centos8_field_report(tmp_path, "before")
-    code, out, _ = run(capsys, "--root", str(root.path))
+    code, out, _ = run(capsys, "--root", str(root.path), "--backend", "legacy")
     assert code == 1
     assert "etc-modules-not-read iptable_nat" in out
     assert "1. Write /etc/modules-load.d/iptable_nat.conf:\n                 iptable_nat\n" in out
@@ -40,9 +45,10 @@ def test_field_report_exits_1_with_the_fix(
 
 def test_json_contract(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     root = profiles.centos8_field_report(tmp_path, "before")
-    code, out, _ = run(capsys, "--root", str(root.path), "--json")
+    code, out, _ = run(capsys, "--root", str(root.path), "--json", "--backend", "legacy")
     assert code == 1
     data = json.loads(out)
+    assert (data["backend"], data["checked"]) == ("legacy", ["iptable_nat", "iptable_filter"])
     assert data["kernel"] == profiles.CENTOS8_NEW
     nat = data["modules"]["iptable_nat"]
     assert {k: nat[k] for k in ("loaded", "builtin", "available", "loads_at_boot")} == {
@@ -64,7 +70,6 @@ def test_json_contract(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
 @pytest.mark.parametrize(
     ("flags", "expected"),
     [
-        ([], ["iptable_nat", "iptable_filter"]),
         (["--module", "overlay"], ["overlay"]),
         (["--module", "+br_netfilter"], ["iptable_nat", "iptable_filter", "br_netfilter"]),
         (
@@ -79,6 +84,50 @@ def test_module_flag(
     root = profiles.healthy(tmp_path)
     _, out, _ = run(capsys, "--root", str(root.path), "--json", *flags)
     assert list(json.loads(out)["modules"]) == expected
+
+
+@pytest.mark.parametrize(
+    ("flags", "backend", "checked"),
+    [
+        ([], "nf_tables", ["nft_chain_nat"]),  # no legacy table, nf_tables can be loaded
+        (["--backend", "legacy"], "legacy", ["iptable_nat", "iptable_filter"]),
+        (["--backend", "nft"], "nf_tables", ["nft_chain_nat"]),
+    ],
+)
+def test_backend_flag(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    flags: list[str],
+    backend: str,
+    checked: list[str],
+) -> None:
+    root = profiles.healthy(tmp_path)
+    _, out, _ = run(capsys, "--root", str(root.path), "--json", *flags)
+    data = json.loads(out)
+    assert (data["backend"], data["checked"]) == (backend, checked)
+    # both sets are in the report (the diagnosis needs whichever dind used) ...
+    assert set(data["modules"]) == set(union("legacy", "nf_tables"))
+    # ... but the other backend's modules never make a finding
+    others = set(union("legacy", "nf_tables")) - set(module_set(backend).all)
+    assert not [f for f in data["findings"] if f["module"] in others]
+
+
+def test_on_an_nf_tables_node_unloaded_legacy_modules_are_no_finding(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = profiles.rocky9(tmp_path)
+    _, out, _ = run(capsys, "--root", str(root.path), "--json")
+    data = json.loads(out)
+    assert data["backend"] == "nf_tables", data["backend_reason"]
+    assert not data["modules"]["iptable_nat"]["loaded"]
+    assert not [f for f in data["findings"] if (f["module"] or "").startswith("iptable_")]
+
+
+def test_module_and_backend_exclude_each_other(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run(capsys, "--root", str(tmp_path), "--module", "x", "--backend", "nft")
+    assert code == 64 and "exclude each other" in err
 
 
 @pytest.mark.parametrize("value", ["nf_nat opt=1", "", "a/b", "x" * 65, "+"])
@@ -162,6 +211,7 @@ def test_this_machine(tmp_path: Path) -> None:
         assert data["module_support"] in (False, None)
         if data["module_support"] is False:
             assert "no loadable module support" in result.stdout
-            for state in data["modules"].values():
+            for name in data["checked"]:
+                state = data["modules"][name]
                 assert state["loaded_source"] == "kernel-config"
                 assert state["loaded"] == state["builtin"]

@@ -128,3 +128,52 @@ def test_directory_with_too_many_entries(tmp_path: Path) -> None:
     assert ("config-too-large", Severity.WARNING, ["/etc/modules-load.d"]) in config_findings(
         report
     )
+
+
+def test_an_unreadable_listing_is_unknown_never_absent(public_tmp: Path) -> None:
+    # The helper runs as non-root: the one file that lists the modules is root-only (0600).
+    root = healthy(public_tmp, listed=False, loaded=False)
+    root.lines("/etc/modules-load.d/dind.conf", "iptable_nat", "iptable_filter")
+    root.host("/etc/modules-load.d/dind.conf").chmod(0o600)
+    for directory in root.path.rglob("*"):
+        if directory.is_dir():
+            directory.chmod(0o755)
+    analyze_host(str(root.path))  # import everything lazily imported, as root
+    with as_nobody():
+        report = run(root)
+    nat = report.modules["iptable_nat"]
+    assert nat.loads_at_boot_known is False and nat.loads_at_boot is False
+    unknown = [
+        f for f in report.findings if f.module == "iptable_nat" and f.code != "module-not-loaded"
+    ]
+    assert [(f.code, f.message, f.remedy) for f in unknown] == [
+        (
+            "boot-state-unknown",
+            "iptable_nat: at boot unknown (could not read /etc/modules-load.d/dind.conf)",
+            None,
+        )
+    ]
+    # never "create the file that exists"
+    assert not any(f.code == "module-not-persistent" for f in report.findings)
+    assert not any(
+        f.remedy is not None and f.remedy.file == "/etc/modules-load.d/dind.conf"
+        for f in report.findings
+    )
+    # as root the same root is fully known
+    assert analyze_host(str(root.path)).modules["iptable_nat"].loads_at_boot is True
+
+
+def test_an_unreadable_module_index_is_unknown_without_a_depmod_remedy(public_tmp: Path) -> None:
+    root = healthy(public_tmp)
+    (dep,) = root.path.glob("**/modules.dep")
+    for directory in root.path.rglob("*"):
+        if directory.is_dir():
+            directory.chmod(0o755)
+    dep.chmod(0o600)
+    analyze_host(str(root.path))
+    with as_nobody():
+        report = run(root)
+    (finding,) = [f for f in report.findings if f.kernel is not None]
+    assert finding.code == "module-index-unreadable" and finding.remedy is None
+    assert "could not read" in finding.message
+    assert not any(f.code == "module-unavailable" for f in report.findings)

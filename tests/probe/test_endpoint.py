@@ -256,29 +256,12 @@ ALL_CLIENT_FILES = _files(f"{CERTS}/ca.pem", f"{CERTS}/cert.pem", f"{CERTS}/key.
                 True, f"{CERTS}/ca.pem", f"{CERTS}/cert.pem", None, CERTS, "DOCKER_TLS_VERIFY"
             ),
         ),
-        (  # the dind convention: DOCKER_TLS_CERTDIR with complete client files turns TLS on
+        (  # DOCKER_TLS_CERTDIR turns nothing on: the docker CLI never reads it
             {"DOCKER_TLS_CERTDIR": "/certs", "DOCKER_HOST": "tcp://docker:2376"},
-            ALL_CLIENT_FILES,
-            TLSSettings(
-                True,
-                f"{CERTS}/ca.pem",
-                f"{CERTS}/cert.pem",
-                f"{CERTS}/key.pem",
-                CERTS,
-                "DOCKER_TLS_CERTDIR",
-            ),
-        ),
-        (  # ... not while the files are incomplete (dind has not written them yet)
-            {"DOCKER_TLS_CERTDIR": "/certs", "DOCKER_HOST": "tcp://docker:2376"},
-            _files(f"{CERTS}/ca.pem"),
-            None,
-        ),
-        (  # ... not without DOCKER_HOST (as in the docker image's entrypoint)
-            {"DOCKER_TLS_CERTDIR": "/certs"},
             ALL_CLIENT_FILES,
             None,
         ),
-        (  # ... and an explicit DOCKER_CERT_PATH wins over the convention
+        (  # ... and an explicit DOCKER_CERT_PATH is what counts
             {
                 "DOCKER_TLS_CERTDIR": "/certs",
                 "DOCKER_HOST": "tcp://docker:2376",
@@ -288,17 +271,10 @@ ALL_CLIENT_FILES = _files(f"{CERTS}/ca.pem", f"{CERTS}/cert.pem", f"{CERTS}/key.
             ALL_CLIENT_FILES,
             TLSSettings(True, "/mine/ca.pem", None, None, "/mine", "DOCKER_TLS_VERIFY"),
         ),
-        (  # DOCKER_TLS plus the convention: verification on, as the entrypoint exports it
+        (  # DOCKER_TLS with DOCKER_TLS_CERTDIR: the CLI's default cert path, no verification
             {"DOCKER_TLS_CERTDIR": "/certs/", "DOCKER_HOST": "docker:2376", "DOCKER_TLS": "1"},
             ALL_CLIENT_FILES,
-            TLSSettings(
-                True,
-                f"{CERTS}/ca.pem",
-                f"{CERTS}/cert.pem",
-                f"{CERTS}/key.pem",
-                CERTS,
-                "DOCKER_TLS",
-            ),
+            TLSSettings(False, "/.docker/ca.pem", None, None, "/.docker", "DOCKER_TLS"),
         ),
         (  # empty DOCKER_TLS_CERTDIR means "no TLS" in dind
             {"DOCKER_TLS_CERTDIR": "", "DOCKER_HOST": "tcp://docker:2375"},
@@ -308,8 +284,36 @@ ALL_CLIENT_FILES = _files(f"{CERTS}/ca.pem", f"{CERTS}/cert.pem", f"{CERTS}/key.
     ],
 )
 def test_resolve_tls(env: dict[str, str], files: set[str], expected: TLSSettings | None) -> None:
-    host_given = bool(env.get("DOCKER_HOST", "").strip())
-    assert resolve_tls(env, host_given=host_given, exists=files.__contains__) == expected
+    assert resolve_tls(env, exists=files.__contains__) == expected
+
+
+def test_certificates_in_the_certdir_only_feed_the_hint() -> None:
+    env = {"DOCKER_TLS_CERTDIR": "/certs", "DOCKER_HOST": "tcp://docker:2376"}
+    endpoint = resolve_endpoint(env, exists=ALL_CLIENT_FILES.__contains__)
+    assert endpoint.tls is None and endpoint.unused_certdir == CERTS
+    incomplete = resolve_endpoint(env, exists=_files(f"{CERTS}/ca.pem").__contains__)
+    assert incomplete.unused_certdir == ""
+    with_tls = resolve_endpoint(
+        {**env, "DOCKER_TLS_VERIFY": "1", "DOCKER_CERT_PATH": CERTS},
+        exists=ALL_CLIENT_FILES.__contains__,
+    )
+    assert with_tls.tls is not None and with_tls.unused_certdir == ""
+
+
+def test_the_docker_cli_ignores_docker_tls_certdir(tmp_path: Path) -> None:
+    client = tmp_path / "certs" / "client"
+    client.mkdir(parents=True)
+    for name in ("ca.pem", "cert.pem", "key.pem"):
+        (client / name).write_text("-----BEGIN CERTIFICATE-----\n")
+    config_dir = tmp_path / "config"
+    config_dir.mkdir()
+    env = {"DOCKER_HOST": "tcp://docker:2376", "DOCKER_TLS_CERTDIR": str(tmp_path / "certs")}
+    cli = _cli_endpoint(env, config_dir)
+    assert cli is not None
+    _, _, material = cli
+    assert material == frozenset(), "the real CLI loads no TLS material from DOCKER_TLS_CERTDIR"
+    ours = resolve_endpoint({**env, "HOME": str(config_dir)}, exists=os.path.isfile)
+    assert ours.tls is None
 
 
 def test_tls_is_applied_to_tcp_and_the_empty_host_becomes_2376() -> None:
@@ -397,11 +401,7 @@ def test_tls_resolution_matches_the_docker_cli(
     assert cli is not None
     host, skip_verify, material = cli
     assert endpoint.docker_host == host
-    tls = (
-        endpoint.tls
-        if endpoint.scheme == "tcp"
-        else resolve_tls(full_env, host_given=True, exists=os.path.isfile)
-    )
+    tls = endpoint.tls if endpoint.scheme == "tcp" else resolve_tls(full_env, exists=os.path.isfile)
     assert tls is not None
     assert (not tls.verify) == skip_verify
     ours = {Path(p).name for p in (tls.ca_file, tls.cert_file, tls.key_file) if p}

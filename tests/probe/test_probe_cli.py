@@ -48,7 +48,15 @@ RESULT_SCHEMA = {
     ],
     "properties": {
         "verdict": {
-            "enum": ["healthy", "refused", "timeout", "tls-mismatch", "unreachable", "error"]
+            "enum": [
+                "healthy",
+                "refused",
+                "timeout",
+                "tls-mismatch",
+                "unreachable",
+                "error",
+                "degraded",
+            ]
         },
         "healthy": {"type": "boolean"},
         "docker_host": {"type": "string", "pattern": "^(tcp|unix)://"},
@@ -276,16 +284,22 @@ def test_tls_daemon_with_client_certs_is_healthy(tls_dockerd: Dockerd) -> None:
     )
 
 
-def test_tls_daemon_through_the_dind_certdir_convention(
+def test_docker_tls_certdir_alone_is_a_78_whose_hint_names_the_certificates(
     tls_dockerd: Dockerd, tmp_path: Path
 ) -> None:
+    # The docker CLI never reads DOCKER_TLS_CERTDIR: it sends plain HTTP to the TLS port.
     assert tls_dockerd.tls is not None
     shutil.copytree(tls_dockerd.tls.client_dir, tmp_path / "certs" / "client")
     env = probe_env(
         {"DOCKER_HOST": tls_dockerd.tcp_host, "DOCKER_TLS_CERTDIR": str(tmp_path / "certs")}
     )
-    document = assert_verdict(run_probe("--json", env=env), "healthy", 0, "ok")
-    assert document["tls"] is True
+    document = assert_verdict(run_probe("--json", "--timeout", "5", env=env), "tls-mismatch", 78)
+    assert document["tls"] is False
+    client = str(tmp_path / "certs" / "client")
+    assert document["hint"] == (
+        f"certificates exist in {client} ($DOCKER_TLS_CERTDIR/client) but your docker CLI will "
+        f"not use them: set DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH={client}"
+    )
 
 
 def test_tls_daemon_without_client_certs(tls_dockerd: Dockerd, tmp_path: Path) -> None:
@@ -430,12 +444,17 @@ def test_deep_catches_a_node_that_lost_its_nat_table(netns_nat_dockerd: Dockerd)
     assert run.code == 69
     document = run.json()
     jsonschema.validate(document, RESULT_SCHEMA)
-    assert document["verdict"] == "healthy" and document["healthy"] is False  # /_ping still fine
+    # /_ping still answers, the network step failed: its own verdict, and the nat cause
+    assert document["verdict"] == "degraded" and document["healthy"] is False
     assert document["exit_code"] == 69
+    assert document["reason"] == "deep-create-network-failed"
+    assert document["cause"] == "iptable_nat-missing"
+    assert document["hint"].startswith("iptable_nat-missing: Load iptable_nat")
     [step] = document["deep"]
     assert step["name"] == "create-network" and step["ok"] is False
     assert "Table does not exist (do you need to insmod?)" in step["detail"]
     assert "deep check create-network: FAILED" in human.stdout and human.code == 69
+    assert "  hint: iptable_nat-missing: " in human.stdout
     assert networks_labelled(host) == []
 
 

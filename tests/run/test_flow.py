@@ -17,7 +17,7 @@ import pytest
 from preflight.actions.action import Action
 from preflight.diagnosis.decide import decide
 from preflight.diagnosis.local import diagnose_local, service_from_log_file
-from preflight.diagnosis.model import Diagnosis
+from preflight.diagnosis.model import Diagnosis, QuarantineDecision
 from preflight.errors import PreflightError, UsageError
 from preflight.exitcodes import ExitCode
 from preflight.gitlab.reporter import report_diagnosis
@@ -88,8 +88,13 @@ class RecordingAdapters:
         return [name for name, _ in self.calls]
 
 
-def settings(action: Action = Action.PAUSE_RUNNER) -> RunSettings:
-    return RunSettings(timeout_s=30.0, action=action, artifacts_dir=Path(".dind-preflight"))
+def settings(action: Action = Action.PAUSE_RUNNER, *, kubernetes_api: bool = False) -> RunSettings:
+    return RunSettings(
+        timeout_s=30.0,
+        action=action,
+        artifacts_dir=Path(".dind-preflight"),
+        kubernetes_api=kubernetes_api,
+    )
 
 
 def test_the_test_adapters_satisfy_the_protocol() -> None:
@@ -124,6 +129,39 @@ def test_taint_node_taints_and_reports_without_pausing() -> None:
     assert adapters.steps() == ["probe", "diagnose", "taint", "report", "artifacts"]
     assert ("report", False) in adapters.calls
     assert outcome.actions_done == ["tainted node worker-3"]
+
+
+@pytest.mark.parametrize(
+    ("kubernetes_api", "steps", "paused"),
+    [
+        (True, ["probe", "diagnose", "taint", "report", "artifacts"], False),
+        # No Kubernetes API: no taint is tried (nor logged as not applied); the pause at once.
+        (False, ["probe", "diagnose", "report", "artifacts"], True),
+    ],
+)
+def test_auto_taints_only_where_there_is_a_kubernetes_api(
+    kubernetes_api: bool, steps: list[str], paused: bool
+) -> None:
+    diagnosis = nat_diagnosis()
+    assert diagnosis.quarantine.allowed
+    adapters = RecordingAdapters(diagnosis=Diagnosis(**{**diagnosis.__dict__, "node": "worker-3"}))
+    outcome = execute(settings(Action.AUTO, kubernetes_api=kubernetes_api), adapters)
+    assert adapters.steps() == steps
+    assert ("report", paused) in adapters.calls
+    assert outcome.exit_code is ExitCode.TEMPFAIL
+    assert outcome.plan is not None and "(auto)" in outcome.plan.reason
+
+
+def test_auto_without_quarantine_evidence_neither_taints_nor_pauses() -> None:
+    diagnosis = nat_diagnosis()
+    unbacked = QuarantineDecision(False, "only a log line supports the cause", [], ["log line"])
+    adapters = RecordingAdapters(
+        diagnosis=Diagnosis(**{**diagnosis.__dict__, "node": "worker-3", "quarantine": unbacked})
+    )
+    outcome = execute(settings(Action.AUTO, kubernetes_api=False), adapters)
+    assert adapters.steps() == ["probe", "diagnose", "report", "artifacts"]
+    assert ("report", False) in adapters.calls
+    assert outcome.exit_code is ExitCode.TEMPFAIL
 
 
 @pytest.mark.parametrize(

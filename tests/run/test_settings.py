@@ -93,6 +93,20 @@ def test_where_the_evidence_comes_from(tmp_path: Path) -> None:
     assert settings_from_env({}).node_root is None
 
 
+@pytest.mark.parametrize(
+    ("env", "api"),
+    [
+        ({"KUBERNETES_SERVICE_HOST": "10.0.0.1"}, True),
+        ({"KUBECONFIG": "/home/ci/.kube/config"}, True),
+        ({"KUBECONFIG": " "}, False),
+        ({}, False),
+    ],
+)
+def test_whether_a_kubernetes_api_can_be_tried(env: dict[str, str], api: bool) -> None:
+    # plan_actions' `auto` pauses at once when there is no API to taint a node through
+    assert settings_from_env(env).kubernetes_api is api
+
+
 def test_node_root_must_exist(tmp_path: Path) -> None:
     with pytest.raises(InputError, match=r"^DIND_PREFLIGHT_NODE_ROOT=.* does not exist$") as err:
         settings_from_env({"DIND_PREFLIGHT_NODE_ROOT": str(tmp_path / "missing")})
