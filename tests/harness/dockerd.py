@@ -234,6 +234,11 @@ class Dockerd:
         """Start the daemon (returns at once; see :meth:`wait_ready` / :meth:`wait_exit`)."""
         self.workdir.mkdir(parents=True, exist_ok=True)
         env = self.environment()
+        # dockerd and its containerd write their own files there (containerd.PID.stacks.log when
+        # dockerd kills an unresponsive containerd on a busy machine): not in the machine's /tmp.
+        tmp = self.workdir / "tmp"
+        tmp.mkdir(exist_ok=True)
+        env["TMPDIR"] = str(tmp)
         listener = self._machine_loopback_listener()
         env["LISTEN_SOCKET_FD"] = str(listener.fileno())
         log = self.log_path.open("ab")
