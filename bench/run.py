@@ -13,10 +13,13 @@ Prints, each from one run of this script:
    of 24 nodes' ``DindReady`` turning False (patched through ``nodes/status``, as the node agent
    does) to their 20 issues and the runner's pause, next to one converged (no-op) cycle as the
    baseline; GitLab requests per incident opened and per incident closed.
+5. fleet mode, part 1 (``bench/fleet.py``): the audit's wall time over 200 nodes at
+   parallelism 1, 10 and 50 with a 1-2 s helper pod start, API requests per node, the agent's
+   CPU and RSS per check.
 
 Targets (issue 2): ratio <= 2.0; readiness latency < 50 ms median; refused/timeout never later
 than the timeout + 0.5 s. Issue 14: the 20-node burst converges in < 10 s. The exit status is 0
-when every target is met, 1 otherwise. ``--fleet-only`` runs part 4 alone (no dockerd needed).
+when every target is met, 1 otherwise. ``--fleet-only`` runs parts 4 and 5 alone (no dockerd needed).
 """
 
 from __future__ import annotations
@@ -41,6 +44,9 @@ sys.path.insert(0, str(ROOT))
 
 from tests.harness.dockerd import Dockerd, free_port, running_dockerd  # noqa: E402
 from tests.harness.listeners import silent_listener  # noqa: E402
+
+sys.path.insert(0, str(ROOT / "bench"))
+from fleet import fleet_rows  # noqa: E402
 
 CLI = ROOT / ".venv" / "bin" / "dind-preflight"
 RUN_RATIO_TARGET = 3.0  # run also writes the job's JUnit and annotations files
@@ -268,12 +274,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--starts", type=int, default=5, help="daemon starts for readiness")
     parser.add_argument("--timeout", type=float, default=2.0, help="probe timeout for verdicts")
     parser.add_argument(
-        "--fleet-only", action="store_true", help="only the fleet reporter part (no dockerd)"
+        "--fleet-nodes", type=int, default=200, help="nodes of the fleet audit (default 200)"
+    )
+    parser.add_argument(
+        "--fleet-only", action="store_true", help="only parts 4 and 5, fleet mode (no dockerd)"
     )
     args = parser.parse_args(argv)
     if args.fleet_only:
         with tempfile.TemporaryDirectory(prefix="dind-preflight-bench-") as work:
             rows = fleet_reporter(Path(work) / "fleet")
+        rows += [Row(*row) for row in fleet_rows(args.fleet_nodes)]
         print_table(rows)
         return 0 if all(row.ok for row in rows) else 1
     docker = shutil.which("docker")
@@ -349,6 +359,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     with tempfile.TemporaryDirectory(prefix="dind-preflight-bench-") as work:
         rows.extend(fleet_reporter(Path(work) / "fleet"))
+    rows += [Row(*row) for row in fleet_rows(args.fleet_nodes)]
     print_table(rows)
     return 0 if all(row.ok for row in rows) else 1
 
