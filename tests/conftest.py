@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +20,21 @@ from tests.harness.listeners import silent_listener
 from tests.harness.network_state import NetworkState, missing_tools, snapshot
 
 _BEFORE = pytest.StashKey[NetworkState]()
+_TREE_BEFORE = pytest.StashKey[frozenset[str]]()
+_REPO = Path(__file__).resolve().parent.parent
+
+
+def _work_tree_files() -> frozenset[str]:
+    """The repository's untracked, not ignored files (empty outside a git checkout)."""
+    try:
+        listed = subprocess.run(
+            ["git", "-C", str(_REPO), "ls-files", "--others", "--exclude-standard", "-z"],
+            capture_output=True,
+            check=True,
+        ).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return frozenset()
+    return frozenset(name.decode(errors="replace") for name in listed.split(b"\0") if name)
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -29,26 +45,42 @@ def pytest_sessionstart(session: pytest.Session) -> None:
             f"the network guard needs {', '.join(missing)} (make test installs nftables, iproute2, iptables)"
         )
     session.stash[_BEFORE] = snapshot()
+    session.stash[_TREE_BEFORE] = _work_tree_files()
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    """After every fixture is torn down: fail the session if the namespace changed."""
+    """After every fixture is torn down: fail the session if the namespace or the work tree changed."""
     before = session.stash.get(_BEFORE, None)
     if before is None:
         return
+    problems: list[tuple[str, str]] = []
     difference = before.diff(snapshot())
-    if not difference:
+    if difference:
+        problems.append(
+            (
+                "network namespace changed",
+                "the test session changed this network namespace's rulesets, links or routes "
+                "(tests must leave the machine as they found it):\n" + difference,
+            )
+        )
+    left = sorted(_work_tree_files() - session.stash.get(_TREE_BEFORE, frozenset()))
+    if left:
+        problems.append(
+            (
+                "work tree changed",
+                "the test session left files in the work tree (tests write under tmp_path):\n"
+                + "\n".join(repr(name) for name in left[:20]),
+            )
+        )
+    if not problems:
         return
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
-    message = (
-        "the test session changed this network namespace's rulesets, links or routes "
-        "(tests must leave the machine as they found it):\n" + difference
-    )
-    if reporter is not None:
-        reporter.write_sep("=", "network namespace changed", red=True)
-        reporter.write_line(message)
-    else:
-        print(message)
+    for title, message in problems:
+        if reporter is not None:
+            reporter.write_sep("=", title, red=True)
+            reporter.write_line(message)
+        else:
+            print(message)
     session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 

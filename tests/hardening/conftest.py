@@ -55,6 +55,7 @@ class Job:
         return subprocess.Popen(
             [sys.executable, "-m", "preflight", *args],
             env=self.env,
+            cwd=self.tmp,  # a relative path a job sets lands in its own directory, not the repo
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             stdin=subprocess.DEVNULL,

@@ -126,3 +126,18 @@ def test_the_guard_passes_a_session_that_cleans_up(netns: Netns, tmp_path: Path)
     result = _session_in(netns, tmp_path, _TIDY_TEST)
     assert result.returncode == pytest.ExitCode.OK, result.stdout + result.stderr
     assert "network namespace changed" not in result.stdout
+
+
+def test_the_guard_fails_a_session_that_leaves_a_file_in_the_work_tree(
+    netns: Netns, tmp_path: Path
+) -> None:
+    leftover = REPO / f"leftover-{os.getpid()}-{tmp_path.name}.tmp"
+    leaky = f"from pathlib import Path\n\ndef test_leaks():\n    Path({str(leftover)!r}).write_text('x')\n"
+    try:
+        result = _session_in(netns, tmp_path, leaky)
+    finally:
+        leftover.unlink(missing_ok=True)
+    assert result.returncode == pytest.ExitCode.TESTS_FAILED, result.stdout + result.stderr
+    assert "1 passed" in result.stdout
+    assert "work tree changed" in result.stdout
+    assert leftover.name in result.stdout
