@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from preflight.artifacts.write import write_text
-from preflight.gitlab.markdown import one_line, safe_url
+from preflight.gitlab.client import GitLabSettings
+from preflight.gitlab.issue_text import one_line, safe_url
 from preflight.gitlab.outcome import IssueAction, ReportOutcome, RunnerAction
-from preflight.gitlab.settings import GitLabSettings
 
 SECTION = "dind_preflight"
 

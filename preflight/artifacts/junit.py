@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from preflight.artifacts.write import write_text
-from preflight.gitlab.markdown import clean, one_line
+from preflight.gitlab.issue_text import clean, one_line
 
 TYPE_CHECKING = False  # the healthy path writes a probe-only report: no model imports at run time
 if TYPE_CHECKING:

@@ -121,11 +121,10 @@ def run(args: argparse.Namespace) -> int:
     """Report the diagnosis; exit 0 when done, 75 when GitLab was unavailable, 78 on permissions."""
     from preflight.artifacts.annotations import write_annotations
     from preflight.artifacts.junit import write_junit
-    from preflight.gitlab.dry_run import render_plan
+    from preflight.gitlab.client import settings_from_env
     from preflight.gitlab.issue_text import short_summary
-    from preflight.gitlab.outcome import summary_lines
+    from preflight.gitlab.outcome import render_plan, summary_lines
     from preflight.gitlab.reporter import report_diagnosis, should_pause
-    from preflight.gitlab.settings import settings_from_env
     from preflight.jsonable import to_json
     from preflight.redaction import redact
 

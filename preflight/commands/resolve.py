@@ -35,9 +35,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from preflight.errors import PreflightError
     from preflight.exitcodes import ExitCode
-    from preflight.gitlab.failures import GitLabActionError
-    from preflight.gitlab.session import open_client
-    from preflight.gitlab.settings import settings_from_env
+    from preflight.gitlab.client import GitLabActionError, open_client, settings_from_env
     from preflight.kube.client import KubeError, connect
     from preflight.kube.settings import settings_from
     from preflight.reporter.settings import pinned_url, read_token_file

@@ -1,4 +1,29 @@
-"""The incident issue's title, labels, body and notes (pure).
+"""[markdown] Untrusted text into GitLab Markdown (pure): no broken layout, no mentions, no references.
+
+Node names, log lines, summaries and paths come from the node and the job, so they are treated as
+untrusted. Three ways in, by how the text is shown:
+
+- :func:`code_span` / :func:`fenced_block`: verbatim text in code. GitLab never turns ``@user``,
+  ``#12``, ``!3`` or ``~label`` inside code into mentions or references, and the fence is always
+  longer than any backtick run in the text, so the text cannot close it.
+- :func:`escape_prose`: text in running prose; Markdown's inline characters and GitLab's reference
+  characters (``@``, ``#``, ``!``, ``~``, ``%``, ``$``, ``&``) are backslash escaped (CommonMark;
+  GitLab 14.0+ honours the escape for references), newlines are folded and a block marker at the
+  start is escaped, so no heading, list, quote, table or HTML can start.
+- :func:`safe_token`: a bare identifier for titles, labels and hidden markers (``[A-Za-z0-9._-]``).
+
+Every function also drops control characters, ANSI colour sequences and bidirectional overrides.
+
+
+[incident] An incident's identity (pure): the (node, cause) key, its labels, and the hidden issue marker.
+
+One open issue per incident. GitLab has no create-if-absent, so issues are found again by the
+key label ``dind-preflight::key::<key>``; the marker (an HTML comment GitLab does not render)
+records which runner and which reporter opened the issue, for the election in
+:mod:`preflight.gitlab.incident_issue`.
+
+
+[issue_text] The incident issue's title, labels, body and notes (pure).
 
 Untrusted text (node names, log lines, paths, summaries) goes through :mod:`.markdown`: verbatim
 in code spans and fenced blocks, escaped in prose, so it cannot break the layout or mention or
@@ -7,25 +32,231 @@ reference anyone.
 
 from __future__ import annotations
 
+import hashlib
+import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from preflight import __version__
 from preflight.diagnosis.log_excerpt import log_excerpt
 from preflight.diagnosis.model import Diagnosis, FaultClass, ServiceEvidence
 from preflight.diagnosis.render import probe_lines
-from preflight.gitlab.incident import Incident, IssueMarker, format_marker
-from preflight.gitlab.markdown import (
-    code_span,
-    escape_prose,
-    fenced_block,
-    link,
-    one_line,
-    prose_with_code,
-    safe_token,
-)
 from preflight.node.fix_steps import fix_steps
 from preflight.node.model import NodeReport, Remedy
+
+ELLIPSIS = "…"
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-Z\\-_]")
+# C0/C1 controls except TAB and LF, zero-width and bidirectional formatting characters.
+_INVISIBLE = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\ud800-\udfff]"
+)
+# Inline Markdown and GitLab reference characters; escaped wherever they appear in prose.
+_PUNCTUATION = re.compile(r"([\\`*_{}\[\]()<>!|~@#$%&])")
+# Characters that start a block (list, quote, heading, setext, table) at the start of a line.
+_LEADING = re.compile(r"^([-+=>]|\d+(?=[.)]))")
+_BACKTICK_RUN = re.compile(r"`+")
+_UNSAFE_TOKEN = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def clean(text: str, max_len: int | None = None) -> str:
+    """Drop ANSI sequences and invisible/control characters (TAB becomes a space); truncate."""
+    text = _ANSI.sub("", text).replace("\t", " ").replace("\r\n", "\n").replace("\r", "\n")
+    text = _INVISIBLE.sub("", text)
+    if max_len is not None and len(text) > max_len:
+        text = text[: max(0, max_len - 1)] + ELLIPSIS
+    return text
+
+
+def one_line(text: str, max_len: int | None = None) -> str:
+    """:func:`clean`, with every run of whitespace (newlines too) folded into one space."""
+    return clean(" ".join(clean(text).split()), max_len)
+
+
+def _escape(text: str) -> str:
+    return _PUNCTUATION.sub(r"\\\1", text)
+
+
+def escape_prose(text: str, max_len: int = 2000) -> str:
+    """Untrusted text for running prose: one line, Markdown and reference characters escaped."""
+    body = _escape(one_line(text, max_len))
+    return _LEADING.sub(_escape_leading, body)
+
+
+def _escape_leading(match: re.Match[str]) -> str:
+    token = match.group(1)
+    return f"\\{token}" if not token.isdigit() else token + "\\"
+
+
+_CODE_IN_PROSE = re.compile(r"`([^`\n]+)`")
+
+
+def prose_with_code(text: str, max_len: int = 2000) -> str:
+    """Like :func:`escape_prose`, but backtick-quoted parts of the text stay code (safe spans)."""
+    body = one_line(text, max_len)
+    parts: list[str] = []
+    last = 0
+    for match in _CODE_IN_PROSE.finditer(body):
+        parts.append(_escape(body[last : match.start()]))
+        parts.append(code_span(match.group(1)))
+        last = match.end()
+    parts.append(_escape(body[last:]))
+    return _LEADING.sub(_escape_leading, "".join(parts))
+
+
+def code_span(text: str, max_len: int = 300) -> str:
+    """Untrusted text as inline code; backticks inside cannot close the span."""
+    body = one_line(text, max_len)
+    if not body:
+        return "` `"
+    longest = max((len(run) for run in _BACKTICK_RUN.findall(body)), default=0)
+    fence = "`" * (longest + 1)
+    if body.startswith("`") or body.endswith("`"):
+        body = f" {body} "
+    return f"{fence}{body}{fence}"
+
+
+def fenced_block(
+    lines: list[str] | tuple[str, ...], info: str = "text", max_line: int = 500
+) -> str:
+    """Untrusted lines as a fenced code block whose fence no line can match."""
+    body = [clean(line, max_line).replace("\n", " ") for line in lines]
+    longest = max((len(r) for line in body for r in _BACKTICK_RUN.findall(line)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return "\n".join([f"{fence}{safe_token(info)}", *body, fence])
+
+
+def safe_token(text: str | None, max_len: int = 63, empty: str = "unknown") -> str:
+    """A bare identifier: runs of characters outside ``[A-Za-z0-9._-]`` become ``-``."""
+    token = _UNSAFE_TOKEN.sub("-", clean(text or "")).strip("-")[:max_len].strip("-")
+    return token or empty
+
+
+def safe_url(url: str | None) -> str | None:
+    """An http(s) URL fit for a Markdown link target (``()<>`` and spaces encoded), or None."""
+    if not url:
+        return None
+    try:
+        parts = urlsplit(clean(url).strip())
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not parts.hostname or "@" in parts.netloc:
+        return None
+    if not re.fullmatch(r"[A-Za-z0-9.\-\[\]:]+", parts.netloc):
+        return None
+    keep = "/:%-._~!$&*+,;=@"
+    return urlunsplit(
+        (
+            parts.scheme,
+            parts.netloc,
+            quote(parts.path, safe=keep),
+            quote(parts.query, safe=keep + "?/="),
+            quote(parts.fragment, safe=keep),
+        )
+    )
+
+
+def link(text: str, url: str | None) -> str:
+    """A Markdown link with escaped text; plain escaped text when the URL is not usable."""
+    target = safe_url(url)
+    label = escape_prose(text, 200)
+    return f"[{label}]({target})" if target else label
+
+
+BASE_LABEL = "dind-preflight"
+_MARKER = re.compile(r"<!-- dind-preflight v1 ([^<>]*?) -->")
+_FIELD = re.compile(r"(\w+)=([A-Za-z0-9._-]+)")
+
+
+@dataclass(frozen=True)
+class Incident:
+    """What is broken where: the node and the cause code, and the key derived from them."""
+
+    node: str  # safe token (unknown when the node is not known)
+    cause: str  # safe token, e.g. iptable_nat-missing
+    key: str  # 12 hex digits of sha256(node, cause)
+    module: str | None = None
+    fault: str = "unknown"
+
+    @property
+    def key_label(self) -> str:
+        """The label that finds this incident's issue."""
+        return f"{BASE_LABEL}::key::{self.key}"
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """Every label of the issue: filter by all incidents, cause, node, fault or key."""
+        return (
+            BASE_LABEL,
+            f"{BASE_LABEL}::cause::{self.cause}",
+            f"{BASE_LABEL}::node::{self.node}",
+            f"{BASE_LABEL}::fault::{self.fault}",
+            self.key_label,
+        )
+
+
+def incident_key(node: str, cause: str) -> str:
+    """12 hex digits that identify (node, cause) across jobs and runners."""
+    return hashlib.sha256(f"{node}\n{cause}".encode()).hexdigest()[:12]
+
+
+def incident_of(diagnosis: Diagnosis) -> Incident:
+    """The incident a diagnosis describes."""
+    node = safe_token(diagnosis.node, empty="unknown-node")
+    cause = safe_token(diagnosis.cause.code, empty="unknown-cause")
+    module = safe_token(diagnosis.cause.module, empty="") or None
+    return Incident(
+        node=node,
+        cause=cause,
+        key=incident_key(node, cause),
+        module=module,
+        fault=safe_token(diagnosis.fault.value),
+    )
+
+
+@dataclass(frozen=True)
+class IssueMarker:
+    """The hidden line in an issue body: which incident, runner, job and reporter opened it."""
+
+    key: str
+    runner_id: int | None = None
+    job_id: int | None = None
+    reporter: str | None = None  # random per report: finds one's own duplicates
+
+
+def format_marker(marker: IssueMarker) -> str:
+    """``<!-- dind-preflight v1 key=... runner=... job=... reporter=... -->``."""
+    fields = [f"key={safe_token(marker.key)}"]
+    if marker.runner_id is not None:
+        fields.append(f"runner={marker.runner_id}")
+    if marker.job_id is not None:
+        fields.append(f"job={marker.job_id}")
+    if marker.reporter:
+        fields.append(f"reporter={safe_token(marker.reporter)}")
+    return f"<!-- dind-preflight v1 {' '.join(fields)} -->"
+
+
+def parse_marker(description: str | None) -> IssueMarker | None:
+    """The first marker in an issue body, or None (edited away, or not ours)."""
+    match = _MARKER.search(description or "")
+    if not match:
+        return None
+    fields = dict(_FIELD.findall(match.group(1)))
+    if "key" not in fields:
+        return None
+
+    def number(name: str) -> int | None:
+        value = fields.get(name, "")
+        return int(value) if value.isdigit() else None
+
+    return IssueMarker(
+        key=fields["key"],
+        runner_id=number("runner"),
+        job_id=number("job"),
+        reporter=fields.get("reporter"),
+    )
+
 
 MAX_TITLE = 255
 

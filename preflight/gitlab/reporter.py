@@ -1,4 +1,4 @@
-"""Report a diagnosis to GitLab: one issue per (node, cause), the runner paused once.
+"""[reporter] Report a diagnosis to GitLab: one issue per (node, cause), the runner paused once.
 
 Order: the issue first (its election decides who writes the runner and gives the note its
 link), then the runner. GitLab failures never raise out of :func:`report_diagnosis`: they are
@@ -15,21 +15,19 @@ from datetime import datetime, timezone
 from typing import Any
 
 from preflight.diagnosis.model import Diagnosis, FaultClass
-from preflight.gitlab.failures import FailureKind, GitLabActionError
-from preflight.gitlab.incident import Incident, incident_of
-from preflight.gitlab.issue_election import Role, runner_owned_by_opener
+from preflight.gitlab.client import FailureKind, GitLabActionError, GitLabSettings, RetryPolicy
+from preflight.gitlab.incident_issue import Role, runner_owned_by_opener
 from preflight.gitlab.issue_text import (
+    Incident,
     IssueDraft,
     ReportContext,
     draft_issue,
+    incident_of,
     kept_note,
     recurrence_note,
 )
-from preflight.gitlab.maintenance_note import PauseNote
 from preflight.gitlab.outcome import IssueAction, ReportOutcome, RunnerAction
-from preflight.gitlab.pause_decision import PauseAction, RunnerState, decide_pause
-from preflight.gitlab.retry_policy import RetryPolicy
-from preflight.gitlab.settings import GitLabSettings
+from preflight.gitlab.runner_pause import PauseAction, PauseNote, RunnerState, decide_pause
 
 ISSUE_FAULTS = frozenset({FaultClass.NODE, FaultClass.RUNNER})
 
@@ -114,10 +112,10 @@ def report_diagnosis(
     if settings.dry_run:
         return _dry_run(base, settings, incident, draft, pause_runner, when)
 
+    from preflight.gitlab.client import open_client
     from preflight.gitlab.incident_issue import add_note, converge_issue
     from preflight.gitlab.runner_pause import lookup_runner_id
     from preflight.gitlab.runner_pause import pause_runner as pause
-    from preflight.gitlab.session import open_client
 
     client = open_client(settings, policy=policy, rng=rng, sleep=sleep, clock=clock)
 
@@ -235,7 +233,7 @@ def _dry_run(
     pause_runner: bool,
     when: datetime,
 ) -> ReportOutcome:
-    from preflight.gitlab.dry_run import plan_requests
+    from preflight.gitlab.outcome import plan_requests
 
     payload = None
     errors: list[str] = []

@@ -13,13 +13,17 @@ from preflight.actions.taint import TAINT_KEY, Taint
 from preflight.diagnosis.causes import CAUSES, cause
 from preflight.diagnosis.model import Cause, Confidence, Diagnosis, FaultClass
 from preflight.diagnosis.remedies import remedy
-from preflight.gitlab.failures import GitLabActionError
-from preflight.gitlab.incident import Incident, incident_key
-from preflight.gitlab.issue_text import ReportContext, draft_issue, stamp
-from preflight.gitlab.maintenance_note import PauseNote
-from preflight.gitlab.markdown import code_span, safe_token
-from preflight.gitlab.pause_decision import PauseAction, decide_pause
-from preflight.gitlab.session import GitLabClient
+from preflight.gitlab.client import GitLabActionError, GitLabClient
+from preflight.gitlab.issue_text import (
+    Incident,
+    ReportContext,
+    code_span,
+    draft_issue,
+    incident_key,
+    safe_token,
+    stamp,
+)
+from preflight.gitlab.runner_pause import PauseAction, PauseNote, decide_pause
 from preflight.kube.client import KubeContext
 from preflight.kube.labels import label_value
 from preflight.reporter.gitlab_view import FLEET_KEY
@@ -129,7 +133,7 @@ class Applier:
 
     def _gitlab(self) -> GitLabClient:
         if self.client is None:
-            from preflight.gitlab.failures import FailureKind
+            from preflight.gitlab.client import FailureKind
 
             raise GitLabActionError("no GitLab client (dry run)", FailureKind.CONFIG)
         return self.client
@@ -231,7 +235,7 @@ class Applier:
         if "maintenance_note" not in payload:
             # Without our block a later cycle could not tell our pause from a human's, and would
             # never resume it: do not pause at all.
-            from preflight.gitlab.failures import FailureKind
+            from preflight.gitlab.client import FailureKind
 
             raise GitLabActionError(
                 f"runner {action.runner_id}: its maintenance note leaves no room for ours; not "

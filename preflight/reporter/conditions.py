@@ -15,8 +15,8 @@ from typing import Any
 
 from preflight.actions.taint import TAINT_EFFECT, TAINT_KEY
 from preflight.diagnosis.causes import CAUSES
-from preflight.gitlab.issue_election import parse_timestamp
-from preflight.gitlab.markdown import one_line, safe_token
+from preflight.gitlab.incident_issue import parse_timestamp
+from preflight.gitlab.issue_text import one_line, safe_token
 from preflight.reporter.model import Condition, NodeState, Readiness
 
 DIND_READY = "DindReady"

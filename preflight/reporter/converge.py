@@ -17,8 +17,8 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import datetime
 
-from preflight.gitlab.incident import incident_key
-from preflight.gitlab.issue_election import IssueSnapshot, decide_recurrence_note
+from preflight.gitlab.incident_issue import IssueSnapshot, decide_recurrence_note
+from preflight.gitlab.issue_text import incident_key
 from preflight.reporter.model import (
     CloseIssue,
     ClusterView,

@@ -11,12 +11,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from preflight.gitlab.failures import GitLabActionError
-from preflight.gitlab.incident import BASE_LABEL, incident_key
-from preflight.gitlab.issue_election import parse_timestamp
-from preflight.gitlab.maintenance_note import parse_note
-from preflight.gitlab.pause_decision import RunnerState
-from preflight.gitlab.session import GitLabClient
+from preflight.gitlab.client import GitLabActionError, GitLabClient
+from preflight.gitlab.incident_issue import parse_timestamp
+from preflight.gitlab.issue_text import BASE_LABEL, incident_key
+from preflight.gitlab.runner_pause import RunnerState, parse_note
 from preflight.reporter.model import (
     GitLabView,
     OpenIncident,

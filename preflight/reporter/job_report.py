@@ -19,10 +19,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from preflight.gitlab.failures import Action, FailureKind, GitLabActionError
-from preflight.gitlab.markdown import one_line, safe_token
-from preflight.gitlab.retry_policy import RetryPolicy
-from preflight.gitlab.settings import GitLabSettings
+from preflight.gitlab.client import (
+    Action,
+    FailureKind,
+    GitLabActionError,
+    GitLabSettings,
+    RetryPolicy,
+)
+from preflight.gitlab.issue_text import one_line, safe_token
 
 MAX_BODY_BYTES = 16 * 1024
 JOB_TOKEN_HEADER = "JOB-TOKEN"
@@ -130,7 +134,7 @@ def verify_job(
     policy: RetryPolicy | None = None,
 ) -> VerifiedJob:
     """``GET /job`` with ``JOB-TOKEN`` at the pinned GitLab, through the usual client and session."""
-    from preflight.gitlab.session import open_client
+    from preflight.gitlab.client import open_client
 
     base = open_client(replace(settings, job_token=None, budget_s=budget_s), policy=policy)
     client = replace(base, settings=replace(base.settings, job_token=job_token))
@@ -188,7 +192,7 @@ class Context:
     report: JobReport
 
     def note(self) -> str:
-        from preflight.gitlab.markdown import code_span, link
+        from preflight.gitlab.issue_text import code_span, link
 
         job = link(f"job {self.job.job_id}", self.job.web_url)
         return (

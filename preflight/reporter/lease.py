@@ -14,7 +14,7 @@ from datetime import datetime, timedelta, timezone
 from enum import Enum
 from typing import Any
 
-from preflight.gitlab.issue_election import parse_timestamp
+from preflight.gitlab.incident_issue import parse_timestamp
 from preflight.kube.client import KubeConflict, KubeContext, KubeError, KubeNotFound
 from preflight.kube.permissions import Permission
 

@@ -16,10 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from preflight.gitlab.failures import GitLabActionError
-from preflight.gitlab.retry_policy import RetryPolicy
-from preflight.gitlab.session import GitLabClient
-from preflight.gitlab.settings import GitLabSettings
+from preflight.gitlab.client import GitLabActionError, GitLabClient, GitLabSettings, RetryPolicy
 from preflight.kube.client import KubeContext, KubeError
 from preflight.reporter.apply import Applied, Applier
 from preflight.reporter.cluster import ClusterSource, node_of_job, read_cluster
@@ -72,7 +69,7 @@ class Reporter:
 
     def cycle(self) -> CycleResult:
         """One convergence, if this replica leads."""
-        from preflight.gitlab.session import open_client
+        from preflight.gitlab.client import open_client
 
         now = self.now()
         led = self.lease.try_lead(now)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from preflight.errors import UsageError
-from preflight.gitlab.settings import GitLabSettings, parse_token, settings_from_env
+from preflight.gitlab.client import GitLabSettings, parse_token, settings_from_env
 from preflight.input_files import read_regular
 from preflight.reporter.cluster import ClusterSource, parse_selector
 from preflight.reporter.model import Executor, Policy, ReporterPolicy, RunnerTarget

@@ -12,10 +12,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from preflight.gitlab.failures import GitLabActionError
-from preflight.gitlab.incident import parse_marker
-from preflight.gitlab.markdown import code_span
-from preflight.gitlab.session import GitLabClient
+from preflight.gitlab.client import GitLabActionError, GitLabClient
+from preflight.gitlab.issue_text import code_span, parse_marker
 from preflight.kube.client import KubeContext
 from preflight.kube.settings import KubeSettings
 from preflight.node.model import NodeReport
@@ -82,8 +80,7 @@ def resolve(
     dry_run: bool,
 ) -> ResolveResult:
     from preflight.gitlab.incident_issue import close_issue
-    from preflight.gitlab.pause_decision import decide_resume
-    from preflight.gitlab.runner_pause import read_runner, resume_runner
+    from preflight.gitlab.runner_pause import decide_resume, read_runner, resume_runner
     from preflight.kube.taint_node import untaint_node
 
     result = ResolveResult()

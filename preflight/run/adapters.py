@@ -12,7 +12,7 @@ from preflight.run.settings import RunSettings
 
 if TYPE_CHECKING:
     from preflight.diagnosis.model import Diagnosis, ServiceEvidence
-    from preflight.gitlab.settings import GitLabSettings
+    from preflight.gitlab.client import GitLabSettings
     from preflight.kube.client import KubeContext
     from preflight.kube.service import ServiceDeathWatch
     from preflight.kube.settings import KubeSettings
@@ -142,7 +142,7 @@ class JobAdapters:
     @property
     def gitlab_settings(self) -> GitLabSettings:
         if self._gitlab is None:
-            from preflight.gitlab.settings import settings_from_env
+            from preflight.gitlab.client import settings_from_env
 
             self._gitlab = settings_from_env(self.env, token_file=self.settings.token_file)
         return self._gitlab
@@ -238,7 +238,7 @@ class JobAdapters:
 
             write_annotations(annotations, report, self.gitlab_settings)
             if report.dry_run and report.planned:
-                from preflight.gitlab.dry_run import render_plan
+                from preflight.gitlab.outcome import render_plan
 
                 plan = directory / DRY_RUN_FILE
                 write_text(plan, render_plan(report.planned, self.gitlab_settings) + "\n")

@@ -108,7 +108,7 @@ def done_lines(outcome: RunOutcome, dry_run_file: str | None = None) -> list[str
     report = outcome.report
     if report is not None:
         if report.dry_run and report.planned:
-            from preflight.gitlab.settings import ENV_TOKEN
+            from preflight.gitlab.client import ENV_TOKEN
 
             planned = f"{len(report.planned)} planned requests"
             where = f" are in {dry_run_file}" if dry_run_file else " were not written"

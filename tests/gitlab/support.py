@@ -7,11 +7,10 @@ from datetime import datetime, timezone
 from typing import Any
 
 from preflight.diagnosis.model import Diagnosis
-from preflight.gitlab.maintenance_note import PauseNote
+from preflight.gitlab.client import GitLabSettings, RetryPolicy, settings_from_env
 from preflight.gitlab.outcome import ReportOutcome
 from preflight.gitlab.reporter import report_diagnosis
-from preflight.gitlab.retry_policy import RetryPolicy
-from preflight.gitlab.settings import GitLabSettings, settings_from_env
+from preflight.gitlab.runner_pause import PauseNote
 from tests.gitlab.fake_gitlab import FakeGitLab
 
 TOKEN = "glpat-Test0nlyT0ken-9f8e7d6c"

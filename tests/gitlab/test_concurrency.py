@@ -13,10 +13,10 @@ from dataclasses import replace
 
 import pytest
 
-from preflight.gitlab.maintenance_note import parse_note
+from preflight.gitlab.client import GitLabSettings
 from preflight.gitlab.outcome import IssueAction, ReportOutcome, RunnerAction
 from preflight.gitlab.reporter import report_diagnosis
-from preflight.gitlab.settings import GitLabSettings
+from preflight.gitlab.runner_pause import parse_note
 from tests.gitlab.diagnoses import field_report_diagnosis
 from tests.gitlab.fake_gitlab import FakeGitLab, Fault
 from tests.gitlab.support import FAST, RUNNER_ID, settings, standard_fake

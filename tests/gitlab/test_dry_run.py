@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from preflight.gitlab.dry_run import render_plan
-from preflight.gitlab.outcome import IssueAction, RunnerAction
-from preflight.gitlab.settings import settings_from_env
+from preflight.gitlab.client import settings_from_env
+from preflight.gitlab.outcome import IssueAction, RunnerAction, render_plan
 from preflight.redaction import REDACTED
 from tests.gitlab.diagnoses import field_report_diagnosis
 from tests.gitlab.fake_gitlab import FakeGitLab

@@ -8,14 +8,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from preflight.diagnosis.model import Cause
-from preflight.gitlab.incident import (
-    IssueMarker,
-    format_marker,
-    incident_key,
-    incident_of,
-    parse_marker,
-)
-from preflight.gitlab.issue_election import (
+from preflight.gitlab.incident_issue import (
     IssueSnapshot,
     decide_recurrence_note,
     elect,
@@ -23,6 +16,13 @@ from preflight.gitlab.issue_election import (
     parse_timestamp,
     runner_owned_by_opener,
     snapshot_of,
+)
+from preflight.gitlab.issue_text import (
+    IssueMarker,
+    format_marker,
+    incident_key,
+    incident_of,
+    parse_marker,
 )
 from tests.gitlab.diagnoses import field_report_diagnosis
 

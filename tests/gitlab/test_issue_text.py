@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import replace
 
 from preflight.diagnosis.model import Cause, ServiceEvidence, SignatureMatch
-from preflight.gitlab.incident import incident_of, parse_marker
 from preflight.gitlab.issue_text import (
     ReportContext,
     draft_issue,
     duplicate_note,
+    incident_of,
     kept_note,
+    parse_marker,
     recurrence_note,
 )
 from tests.gitlab.diagnoses import DOCKERD_NAT_LINE, field_report_diagnosis

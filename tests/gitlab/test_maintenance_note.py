@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from preflight.gitlab.maintenance_note import (
+from preflight.gitlab.runner_pause import (
     MAX_NOTE_CHARS,
     fit_note,
     our_block,

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from preflight.gitlab.markdown import (
+from preflight.gitlab.issue_text import (
     clean,
     code_span,
     escape_prose,

@@ -7,11 +7,12 @@ from typing import Any
 
 import pytest
 
-from preflight.gitlab.maintenance_note import our_block, parse_note
-from preflight.gitlab.pause_decision import (
+from preflight.gitlab.runner_pause import (
     PauseAction,
     RunnerState,
     decide_pause,
+    our_block,
+    parse_note,
     runner_page_url,
     runner_state_of,
 )

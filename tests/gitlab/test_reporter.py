@@ -7,9 +7,9 @@ import socket
 from dataclasses import replace
 
 from preflight.exitcodes import ExitCode
-from preflight.gitlab.maintenance_note import parse_note
+from preflight.gitlab.client import GitLabSettings
 from preflight.gitlab.outcome import IssueAction, RunnerAction
-from preflight.gitlab.settings import GitLabSettings
+from preflight.gitlab.runner_pause import parse_note
 from preflight.jsonable import to_json
 from tests.gitlab.diagnoses import field_report_diagnosis, job_fault_diagnosis
 from tests.gitlab.fake_gitlab import FakeGitLab, Fault

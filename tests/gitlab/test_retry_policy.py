@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from preflight.gitlab.retry_policy import (
+from preflight.gitlab.client import (
     RetryPolicy,
     backoff_delay,
     is_retryable_status,

@@ -10,14 +10,18 @@ from typing import Any
 
 import pytest
 
-from preflight.gitlab.failures import Action, FailureKind, GitLabActionError
-from preflight.gitlab.incident import incident_of
+from preflight.gitlab.client import (
+    Action,
+    FailureKind,
+    GitLabActionError,
+    GitLabClient,
+    GitLabSettings,
+    RetryPolicy,
+    open_client,
+)
 from preflight.gitlab.incident_issue import create_issue, list_open_issues
-from preflight.gitlab.issue_text import IssueDraft
-from preflight.gitlab.retry_policy import RetryPolicy
+from preflight.gitlab.issue_text import IssueDraft, incident_of
 from preflight.gitlab.runner_pause import lookup_runner_id, read_runner, write_runner
-from preflight.gitlab.session import GitLabClient, open_client
-from preflight.gitlab.settings import GitLabSettings
 from tests.gitlab.diagnoses import field_report_diagnosis
 from tests.gitlab.fake_gitlab import FakeGitLab, Fault
 from tests.gitlab.support import FAST, JOB_TOKEN, PROJECT, RUNNER_ID, TOKEN, settings

@@ -8,7 +8,7 @@ import pytest
 
 from preflight.errors import UsageError
 from preflight.exitcodes import ExitCode
-from preflight.gitlab.settings import GitLabSettings, settings_from_env
+from preflight.gitlab.client import GitLabSettings, settings_from_env
 from preflight.redaction import redact
 from tests.gitlab.support import TOKEN
 

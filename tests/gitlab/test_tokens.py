@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from preflight.errors import InputError, UsageError
-from preflight.gitlab.tokens import read_tokens
+from preflight.gitlab.client import read_tokens
 from preflight.redaction import redact
 
 RUNNER = "glpat-RunnerT0ken-aaaa1111"

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from preflight.gitlab.retry_policy import RetryPolicy
+from preflight.gitlab.client import RetryPolicy
 from preflight.kube.client import KubeContext, connect
 from preflight.kube.settings import KubeSettings
 from preflight.reporter.cluster import ClusterSource

@@ -7,9 +7,16 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from preflight.gitlab.incident import incident_key
-from preflight.gitlab.maintenance_note import PauseNote, our_block, parse_note
-from preflight.gitlab.pause_decision import PauseAction, RunnerState, decide_pause, decide_resume
+from preflight.gitlab.issue_text import incident_key
+from preflight.gitlab.runner_pause import (
+    PauseAction,
+    PauseNote,
+    RunnerState,
+    decide_pause,
+    decide_resume,
+    our_block,
+    parse_note,
+)
 from preflight.reporter.conditions import cause_of_reason, node_state
 from preflight.reporter.converge import plan
 from preflight.reporter.lease import LeaseRecord, LeaseStep, decide

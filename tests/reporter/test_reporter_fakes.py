@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from preflight.gitlab.maintenance_note import parse_note
+from preflight.gitlab.runner_pause import parse_note
 from preflight.reporter.gitlab_view import FLEET_KEY
 from tests.gitlab.fake_gitlab import FakeGitLab, Fault
 from tests.kube.fake_cluster import FakeCluster

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from preflight.actions.taint import Taint, taint_for
-from preflight.gitlab.session import open_client
+from preflight.gitlab.client import open_client
 from preflight.kube.settings import KubeSettings
 from preflight.kube.taint_node import taint_node
 from preflight.resolve.apply import helper_pod_reader, resolve

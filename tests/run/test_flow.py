@@ -20,8 +20,8 @@ from preflight.diagnosis.local import diagnose_local, service_from_log_file
 from preflight.diagnosis.model import Diagnosis, QuarantineDecision
 from preflight.errors import PreflightError, UsageError
 from preflight.exitcodes import ExitCode
+from preflight.gitlab.client import settings_from_env as gitlab_settings
 from preflight.gitlab.reporter import report_diagnosis
-from preflight.gitlab.settings import settings_from_env as gitlab_settings
 from preflight.probe.model import ProbeResult, Verdict
 from preflight.run.flow import Adapters, RunOutcome, execute
 from preflight.run.render import summary_line, write_details

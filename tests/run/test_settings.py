@@ -51,7 +51,7 @@ def test_bad_timeouts_are_usage_errors_naming_the_flag_or_variable(value: str) -
 
 def test_the_same_mistake_reads_the_same_in_every_command() -> None:
     """One parser of seconds: run's, diagnose's (kube) and report's (GitLab) say it alike."""
-    from preflight.gitlab.settings import settings_from_env as gitlab_settings
+    from preflight.gitlab.client import settings_from_env as gitlab_settings
     from preflight.kube.settings import settings_from
 
     messages = []
