@@ -1,4 +1,11 @@
-"""[tokens] Where the GitLab tokens come from: a file (preferred) or a variable, one for each use.
+"""Talking to GitLab for one report: settings, where tokens may go, retries, failures.
+
+A report's requests flow through here in this order: :func:`settings_from_env` reads the tokens
+(:func:`read_tokens`) and pins the destination (:func:`resolve_destination`); :func:`open_client`
+builds python-gitlab on a :class:`RetryingSession` that owns every retry inside one time budget;
+:meth:`GitLabClient.call` turns whatever went wrong into one :class:`GitLabActionError` line.
+
+**Tokens: where they come from, a file (preferred) or a variable, one for each use.**
 
 Two tokens can be given, so that each grants only what its use needs:
 
@@ -10,11 +17,10 @@ Two tokens can be given, so that each grants only what its use needs:
 
 A file wins over a variable, so a GitLab "File" variable or a mounted Secret key never passes
 through a shell. Beside the runner token file (other keys of the same Secret), a file named
-``gitlab-url`` pins the GitLab URL the tokens may be sent to (:mod:`preflight.gitlab.client`)
+``gitlab-url`` pins the GitLab URL the tokens may be sent to (Destination, below)
 and a file named ``issues-token`` is the issues token.
 
-
-[destination] Which GitLab the tokens may be sent to (pure): pinned with the token, or the job's own server.
+**Destination (pure): the GitLab the tokens may go to, pinned with them or the job's own.**
 
 A job sets its own variables, ``CI_API_V4_URL`` included. The URL a token goes to is therefore
 taken, in order, from where the token itself comes from:
@@ -27,36 +33,35 @@ taken, in order, from where the token itself comes from:
 
 https only, unless ``DIND_PREFLIGHT_ALLOW_HTTP=1``. URLs with credentials, a query or a fragment
 are refused. (The transport never follows a redirect with a token: a 3xx is a configuration
-error, see :mod:`preflight.gitlab.client`.)
+error, see Transport below.)
 
-
-[settings] GitLab settings from the job environment and flags (pure): where, as whom, and how patiently.
+**Settings (pure): where, as whom, and how patiently, from the job environment and flags.**
 
 Flags override the environment. An empty variable counts as unset (GitLab passes protected
 variables as absent on unprotected refs). Invalid values raise :class:`UsageError` (exit 64) with
 one line that names the variable or flag and never shows a secret.
 
-
-[retry_policy] When to retry a GitLab request and how long to wait (pure).
+**Retry policy (pure): when to retry a request and how long to wait.**
 
 Retried: connection errors and timeouts, 408, 429, 409 "Resource lock" and the transient 5xx
 (500, 502, 503, 504 and the 52x a proxy sends); a POST only when it cannot have been done (no
-connection, 429, 503, 409 "Resource lock"). ``Retry-After`` (seconds or an HTTP date) is honoured as a minimum; other
-waits are exponential with jitter, so that reporters failing together do not retry together.
+connection, 429, 503, 409 "Resource lock"). ``Retry-After`` (seconds or an HTTP date) is
+honoured as a minimum; other waits are exponential with jitter, so that reporters failing
+together do not retry together.
 Everything is bounded twice: attempts per request and one time budget for the whole report.
 
-
-[transport] The HTTP transport under python-gitlab: retries with backoff and jitter inside one time budget.
+**Transport: retries with backoff and jitter inside one time budget, under python-gitlab.**
 
 python-gitlab sends every request through :class:`RetryingSession.request`. Retryable answers
-(see :mod:`preflight.gitlab.client`) never reach python-gitlab: the session waits and tries
+(see Retry policy above) never reach python-gitlab: the session waits and tries
 again, or raises :class:`GitLabUnavailable` with one line once the attempts or the budget are used
 up. Every attempt is recorded (method, path, status) so a report can say how many requests it
 made; the ``Date`` of the last answer gives the server's clock.
 
-Why not python-gitlab's own ``retry_transient_errors``/``max_retries``: it resends a POST after
-a read timeout (a second issue or note), has no time budget across requests, no jitter, and
-waits any ``Retry-After`` however long. What this session adds instead:
+Why not python-gitlab's own ``retry_transient_errors``/``max_retries``/``obey_rate_limit`` (they are
+switched off on purpose, issue 12): it resends a POST after a read timeout (a second issue or
+note), has no time budget across requests, no jitter, and waits out any ``Retry-After`` however
+long. What this session adds instead:
 
 - each attempt is bounded in *total* time (:func:`preflight.time_limit.time_limit`), not only
   per idle read, so a server that drips one byte every few seconds cannot stretch it;
@@ -68,15 +73,14 @@ waits any ``Retry-After`` however long. What this session adds instead:
 - proxies come from ``HTTPS_PROXY``/``NO_PROXY`` for https only; ``REQUESTS_CA_BUNDLE``,
   ``CURL_CA_BUNDLE`` and ``~/.netrc`` (which a job can set) are ignored.
 
+**Failures (pure): one line that says what to fix (the missing scope, role or setting).**
 
-[failures] GitLab failures as one line that says what to fix (pure): the missing scope, role or setting.
+**Client: python-gitlab for one report, and the mapping of its failures to one line.**
 
-[session] The python-gitlab client for one report, and the mapping of its failures to one line.
-
-``open_client`` builds a ``gitlab.Gitlab`` on a :class:`~preflight.gitlab.client.RetryingSession`
+``open_client`` builds a ``gitlab.Gitlab`` on a :class:`RetryingSession`
 (retries, backoff with jitter, ``Retry-After``, one time budget) and registers the tokens for
 redaction. ``GitLabClient.call`` runs one python-gitlab operation and turns every way it can fail
-into a :class:`~preflight.gitlab.client.GitLabActionError` whose message names the missing scope,
+into a :class:`GitLabActionError` whose message names the missing scope,
 role or setting and never contains a token.
 """
 
@@ -906,7 +910,6 @@ class GitLabClient:
     ) -> T:
         """Run one python-gitlab operation; raise :class:`GitLabActionError` when it fails."""
         import gitlab.exceptions
-        import requests
 
         project = self.settings.report_project
         try:

@@ -1,4 +1,6 @@
-"""[issue_election] Converging concurrent reporters on one issue and one runner write (pure decisions).
+"""One open issue per (node, cause): the election between reporters and its GitLab requests.
+
+**Election (pure decisions): converging concurrent reporters on one issue and one runner write.**
 
 GitLab cannot create an issue only if absent, so reporters of the same incident converge:
 list the open issues with the key label, create one when there is none, list again, and the
@@ -6,10 +8,9 @@ lowest iid wins. A reporter whose own issue lost closes it as a duplicate. The w
 pauses the runner; other jobs of the same runner leave the runner to it while the issue is
 fresh (``leader_grace_s``). Recurrence notes are bounded by an interval and a cap.
 
+**Requests (adapter over python-gitlab): list, create, note and close in the report project.**
 
-[incident_issue] One open issue per (node, cause) in the report project (adapter over python-gitlab).
-
-The decisions are in :mod:`.issue_election`; this module only lists, creates, notes and closes.
+The decisions are the pure functions above; these only list, create, note and close.
 Requests for a first report: list, create, list (3). A recurrence: list, and a note when due.
 A reporter that lost a concurrent election: list, create, list, note + close its duplicate (5).
 """

@@ -1,4 +1,6 @@
-"""[markdown] Untrusted text into GitLab Markdown (pure): no broken layout, no mentions, no references.
+"""The incident's issue as text (pure): identity, labels, title, body, notes, safe Markdown.
+
+**Markdown: untrusted text into GitLab Markdown with no broken layout, no mentions, no references.**
 
 Node names, log lines, summaries and paths come from the node and the job, so they are treated as
 untrusted. Three ways in, by how the text is shown:
@@ -14,20 +16,18 @@ untrusted. Three ways in, by how the text is shown:
 
 Every function also drops control characters, ANSI colour sequences and bidirectional overrides.
 
-
-[incident] An incident's identity (pure): the (node, cause) key, its labels, and the hidden issue marker.
+**Incident: the (node, cause) key, its labels, and the hidden issue marker.**
 
 One open issue per incident. GitLab has no create-if-absent, so issues are found again by the
 key label ``dind-preflight::key::<key>``; the marker (an HTML comment GitLab does not render)
 records which runner and which reporter opened the issue, for the election in
 :mod:`preflight.gitlab.incident_issue`.
 
+**Issue text: the incident issue's title, labels, body and notes.**
 
-[issue_text] The incident issue's title, labels, body and notes (pure).
-
-Untrusted text (node names, log lines, paths, summaries) goes through :mod:`.markdown`: verbatim
-in code spans and fenced blocks, escaped in prose, so it cannot break the layout or mention or
-reference anyone.
+Untrusted text (node names, log lines, paths, summaries) goes through the Markdown functions
+above: verbatim in code spans and fenced blocks, escaped in prose, so it cannot break the layout
+or mention or reference anyone.
 """
 
 from __future__ import annotations

@@ -1,6 +1,8 @@
-"""[outcome] What a report did (the JSON contract of ``report --json``): issue, runner, requests, errors.
+"""What a report did, or would do: the outcome (JSON contract of ``report --json``) and the dry run.
 
-[dry_run] Dry run (pure): the requests a first report of this incident would send, token masked.
+**Outcome: issue, runner, requests, errors.**
+
+**Dry run (pure): the requests a first report of this incident would send, token masked.**
 
 Without a token nothing is sent. The plan assumes what a first report meets: no open issue and
 a runner that is not paused and has no note. Bodies are built by the same functions the real

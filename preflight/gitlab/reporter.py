@@ -1,4 +1,4 @@
-"""[reporter] Report a diagnosis to GitLab: one issue per (node, cause), the runner paused once.
+"""Report a diagnosis to GitLab: one issue per (node, cause), the runner paused once.
 
 Order: the issue first (its election decides who writes the runner and gives the note its
 link), then the runner. GitLab failures never raise out of :func:`report_diagnosis`: they are
@@ -15,8 +15,14 @@ from datetime import datetime, timezone
 from typing import Any
 
 from preflight.diagnosis.model import Diagnosis, FaultClass
-from preflight.gitlab.client import FailureKind, GitLabActionError, GitLabSettings, RetryPolicy
-from preflight.gitlab.incident_issue import Role, runner_owned_by_opener
+from preflight.gitlab.client import (
+    FailureKind,
+    GitLabActionError,
+    GitLabSettings,
+    RetryPolicy,
+    open_client,
+)
+from preflight.gitlab.incident_issue import Role, add_note, converge_issue, runner_owned_by_opener
 from preflight.gitlab.issue_text import (
     Incident,
     IssueDraft,
@@ -26,8 +32,15 @@ from preflight.gitlab.issue_text import (
     kept_note,
     recurrence_note,
 )
-from preflight.gitlab.outcome import IssueAction, ReportOutcome, RunnerAction
-from preflight.gitlab.runner_pause import PauseAction, PauseNote, RunnerState, decide_pause
+from preflight.gitlab.outcome import IssueAction, ReportOutcome, RunnerAction, plan_requests
+from preflight.gitlab.runner_pause import (
+    PauseAction,
+    PauseNote,
+    RunnerState,
+    decide_pause,
+    lookup_runner_id,
+)
+from preflight.gitlab.runner_pause import pause_runner as pause_with_note
 
 ISSUE_FAULTS = frozenset({FaultClass.NODE, FaultClass.RUNNER})
 
@@ -112,11 +125,6 @@ def report_diagnosis(
     if settings.dry_run:
         return _dry_run(base, settings, incident, draft, pause_runner, when)
 
-    from preflight.gitlab.client import open_client
-    from preflight.gitlab.incident_issue import add_note, converge_issue
-    from preflight.gitlab.runner_pause import lookup_runner_id
-    from preflight.gitlab.runner_pause import pause_runner as pause
-
     client = open_client(settings, policy=policy, rng=rng, sleep=sleep, clock=clock)
 
     def settle() -> None:
@@ -192,7 +200,9 @@ def report_diagnosis(
                     issue.issue.iid if issue else None,
                     issue.issue.web_url if issue else None,
                 )
-                result = pause(client, runner_id, note, can_keep_elsewhere=issue is not None)
+                result = pause_with_note(
+                    client, runner_id, note, can_keep_elsewhere=issue is not None
+                )
                 fields["runner_action"] = {
                     PauseAction.PAUSE: RunnerAction.PAUSED,
                     PauseAction.ANNOTATE: RunnerAction.ANNOTATED,
@@ -233,8 +243,6 @@ def _dry_run(
     pause_runner: bool,
     when: datetime,
 ) -> ReportOutcome:
-    from preflight.gitlab.outcome import plan_requests
-
     payload = None
     errors: list[str] = []
     if pause_runner:

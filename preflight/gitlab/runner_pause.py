@@ -1,4 +1,6 @@
-"""[maintenance_note] The runner's maintenance note (pure): our block, a human's note kept beside it, <= 1024 chars.
+"""Pausing and resuming the runner: the maintenance note, the decision, and the one write.
+
+**Maintenance note (pure): our block, a human's note kept beside it, <= 1024 chars.**
 
 Our part is one block between ``[dind-preflight] paused key=...`` and ``[/dind-preflight]``; it says
 who paused the runner, why, on which node, when, from which job, the issue and how to resume.
@@ -6,17 +8,15 @@ Whatever else the note holds is a human's and is kept after our block. An older 
 earlier incident) is replaced. When a human's note is too long to keep whole, it is shortened only
 if the full text can be kept elsewhere (the issue); otherwise the note is left untouched.
 
-
-[pause_decision] Whether and how to write the runner (pure): pause, annotate an existing pause, or skip.
+**Decision (pure): whether and how to write the runner: pause, annotate a pause, or skip.**
 
 One write per distinct state: a runner already paused by dind-preflight for the same incident
 (and issue) is not written again. A pause by someone else is annotated with our block while the
 human's note is kept; when it cannot be kept, the note is left alone.
 
+**Requests (adapter over python-gitlab): read the runner, then at most one write.**
 
-[runner_pause] Pausing the runner with a maintenance note (adapter over python-gitlab).
-
-``GET /runners/:id``, then :func:`~preflight.gitlab.runner_pause.decide_pause`, then at most one
+``GET /runners/:id``, then :func:`decide_pause`, then at most one
 ``PUT /runners/:id``. Without the issue election (no report project) two reporters can both read
 "not paused" and both write: the same state twice, never a lost human note.
 """
