@@ -10,8 +10,8 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from typing import TYPE_CHECKING
 
-TYPE_CHECKING = False
 if TYPE_CHECKING:
     from preflight.run.adapters import JobAdapters
     from preflight.run.flow import RunOutcome
