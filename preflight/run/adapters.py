@@ -96,28 +96,27 @@ class JobAdapters:
         return self._watch.context if self._watch is not None else None
 
     def diagnose(self, probe: ProbeResult) -> Diagnosis:
-        """Kubernetes mode: service state and log, helper pod; else the host root or /proc."""
+        """The one diagnosis of ``run`` and ``diagnose``: Kubernetes, a host root, or /proc."""
         self.progress.phase(f"dind is {probe.verdict.value}: diagnosing...")
-        if self.settings.in_cluster:
-            from preflight.kube.diagnose import diagnose_in_cluster
+        from preflight.kube.diagnose import diagnose_in_cluster
 
-            return diagnose_in_cluster(
-                probe,
-                self.kube_settings,
-                service_hint=self._service_hint,
-                context=self._kube_context,
-            )
-        from preflight.diagnosis.local import diagnose_local, service_from_log_file
-        from preflight.errors import InputError
-
-        service: ServiceEvidence | None = None
+        service = self._service_hint
         limits: tuple[str, ...] = ()
-        if self.service_log:
+        if service is None and self.service_log:
+            from preflight.diagnosis.local import service_from_log_file
+            from preflight.errors import InputError
+
             try:
-                service = service_from_log_file(self.service_log)
+                service = service_from_log_file(self.service_log, self.kube_settings.log_tail_lines)
             except InputError as exc:
                 limits = (str(exc),)
-        return diagnose_local(probe, self.settings.node_root, service=service, limitations=limits)
+        return diagnose_in_cluster(
+            probe,
+            self.kube_settings,
+            service_hint=service,
+            context=self._kube_context,
+            limitations=limits,
+        )
 
     # -- actions and report --------------------------------------------------------------------
 
