@@ -268,6 +268,7 @@ CAUSES: dict[str, CauseInfo] = {
     )
 }
 
+
 def info(code: str) -> CauseInfo:
     """The catalog entry for ``code`` (KeyError for a code that is not in the catalog)."""
     return CAUSES[code]
