@@ -34,7 +34,6 @@ class JobAdapters:
         self._service_hint: ServiceEvidence | None = None
         self._kube: KubeSettings | None = None
         self._gitlab: GitLabSettings | None = None
-        self.gave_up_because: str | None = None
         self.progress = Progress()
 
     # -- probe ---------------------------------------------------------------------------------

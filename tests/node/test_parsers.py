@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from preflight.node import analyze_loaded_only
+from preflight.node.api import analyze_loaded_only
 from preflight.node.cmdline import parse_cmdline, split_words
 from preflight.node.kernel import (
     AliasTable,
