@@ -14,6 +14,9 @@ Prints, each from one run of this script:
    of 24 nodes' ``DindReady`` turning False (patched through ``nodes/status``, as the node agent
    does) to their 20 issues and the runner's pause, next to one converged (no-op) cycle as the
    baseline; GitLab requests per incident opened and per incident closed.
+5. fleet mode, part 1 (``bench/fleet.py``): the audit's wall time over 200 nodes at
+   parallelism 1, 10 and 50 with a 1-2 s helper pod start, API requests per node, the agent's
+   CPU and RSS per check.
 
 Targets: issue 11: healthy ``run`` <= 2.5x ``docker version`` (with the standard library's
 ``http.client``, no private CPython modules); issue 2: ``probe`` <= 2.0x, readiness latency
@@ -21,7 +24,7 @@ Targets: issue 11: healthy ``run`` <= 2.5x ``docker version`` (with the standard
 burst converges in < 10 s. A missed target is printed MISSED and the later parts still run; the
 exit status is 0 when every target is met, 1 otherwise. The load average is printed before and
 after: the machine's other work slows both sides of a ratio, not always equally.
-``--healthy-only`` runs part 1 alone; ``--fleet-only`` part 4 alone (no dockerd needed).
+``--healthy-only`` runs part 1 alone; ``--fleet-only`` parts 4 and 5 alone (no dockerd needed).
 """
 
 from __future__ import annotations
@@ -46,6 +49,9 @@ sys.path.insert(0, str(ROOT))
 
 from tests.harness.dockerd import Dockerd, free_port, running_dockerd  # noqa: E402
 from tests.harness.listeners import silent_listener  # noqa: E402
+
+sys.path.insert(0, str(ROOT / "bench"))
+from fleet import fleet_rows  # noqa: E402
 
 CLI = ROOT / ".venv" / "bin" / "dind-preflight"
 RUN_RATIO_TARGET = 2.5  # issue 11: the healthy path of a job, JUnit and annotations written
@@ -302,13 +308,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--starts", type=int, default=5, help="daemon starts for readiness")
     parser.add_argument("--timeout", type=float, default=2.0, help="probe timeout for verdicts")
     parser.add_argument(
-        "--fleet-only", action="store_true", help="only the fleet reporter part (no dockerd)"
+        "--fleet-nodes", type=int, default=200, help="nodes of the fleet audit (default 200)"
+    )
+    parser.add_argument(
+        "--fleet-only", action="store_true", help="only parts 4 and 5, fleet mode (no dockerd)"
     )
     parser.add_argument("--healthy-only", action="store_true", help="only the healthy-path ratios")
     args = parser.parse_args(argv)
     if args.fleet_only:
         with tempfile.TemporaryDirectory(prefix="dind-preflight-bench-") as work:
             rows = fleet_reporter(Path(work) / "fleet")
+        rows += [Row(*row) for row in fleet_rows(args.fleet_nodes)]
         return finish(rows)
     docker = shutil.which("docker")
     if docker is None or not CLI.exists():
@@ -358,6 +368,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     with tempfile.TemporaryDirectory(prefix="dind-preflight-bench-") as work:
         rows.extend(fleet_reporter(Path(work) / "fleet"))
+    rows += [Row(*row) for row in fleet_rows(args.fleet_nodes)]
     return finish(rows)
 
 

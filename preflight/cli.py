@@ -14,7 +14,17 @@ from preflight.exitcodes import ExitCode
 from preflight.exitcodes import help_text as exit_help
 from preflight.redaction import redact
 
-COMMANDS = ("probe", "node_report", "diagnose", "report", "run", "reporter", "resolve")
+COMMANDS = (
+    "probe",
+    "node_report",
+    "diagnose",
+    "report",
+    "run",
+    "reporter",
+    "resolve",
+    "agent",
+    "audit",
+)
 
 
 class _Parser(argparse.ArgumentParser):

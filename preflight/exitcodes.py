@@ -9,6 +9,7 @@ class ExitCode(IntEnum):
 
     OK = 0  # healthy, or nothing to do
     NOT_OK = 1  # node-report: a checked module is not loaded now or will not load at boot
+    UNKNOWN = 2  # node-report --npd, audit, agent --once: could not tell (NPD's "unknown")
     USAGE = 64  # EX_USAGE: invalid flags or invalid environment
     NO_INPUT = 66  # EX_NOINPUT: a host root or input file does not exist or cannot be read
     UNAVAILABLE = 69  # EX_UNAVAILABLE: daemon unhealthy, cause not established
@@ -21,7 +22,9 @@ class ExitCode(IntEnum):
 
 GENERAL = {
     ExitCode.OK: "healthy, skipped, or nothing to do",
-    ExitCode.NOT_OK: "a checked module is not loaded now or will not load at boot",
+    ExitCode.NOT_OK: "a checked module is not loaded now or will not load at boot; a node is "
+    "not ready for dind now or after its next reboot",
+    ExitCode.UNKNOWN: "could not tell (node-problem-detector's unknown; a node not checked)",
     ExitCode.USAGE: "invalid flags or environment",
     ExitCode.NO_INPUT: "an input (host root, file) does not exist or cannot be read",
     ExitCode.UNAVAILABLE: "dind unhealthy or (probe --deep) degraded with no cause established "
@@ -53,8 +56,11 @@ BY_COMMAND: dict[str, dict[ExitCode, str]] = {
         **_COMMON,
     },
     "node-report": {
-        ExitCode.OK: "every checked module is loaded now and loads at boot (or is built in)",
-        ExitCode.NOT_OK: "a checked module is not loaded now or will not load at boot",
+        ExitCode.OK: "every checked module is loaded now and loads at boot (or is built in); "
+        "--npd: ok",
+        ExitCode.NOT_OK: "a checked module is not loaded now or will not load at boot; "
+        "--npd: the problem",
+        ExitCode.UNKNOWN: "--npd: unknown (also when --root cannot be read)",
         ExitCode.NO_INPUT: "--root (or an explicit --proc) does not exist or cannot be read",
         **_COMMON,
     },
@@ -89,6 +95,20 @@ BY_COMMAND: dict[str, dict[ExitCode, str]] = {
         ExitCode.NO_INPUT: "--token-file cannot be read",
         ExitCode.UNAVAILABLE: "the Kubernetes API cannot be reached",
         ExitCode.TEMPFAIL: "--once: the cycle had errors (GitLab or Kubernetes): run it again",
+        **_COMMON,
+    },
+    "agent": {
+        ExitCode.OK: "stopped by SIGTERM or SIGINT; --once: the node is ready now, published",
+        ExitCode.NOT_OK: "--once: the node is not ready for dind now (published)",
+        ExitCode.UNKNOWN: "--once: could not tell, or the API did not take the result",
+        ExitCode.UNAVAILABLE: "the /metrics port cannot be served",
+        **_COMMON,
+    },
+    "audit": {
+        ExitCode.OK: "every node is ready for dind now and after its next reboot",
+        ExitCode.NOT_OK: "some node is not ready now or after its next reboot",
+        ExitCode.UNKNOWN: "no node is known to be broken, but some could not be checked",
+        ExitCode.UNAVAILABLE: "the Kubernetes API cannot be reached, or listing nodes is denied",
         **_COMMON,
     },
     "resolve": {

@@ -68,3 +68,11 @@ def without_taint(existing: list[dict[str, Any]] | None) -> list[dict[str, Any]]
         t for t in current if not (t.get("key") == TAINT_KEY and t.get("effect") == TAINT_EFFECT)
     ]
     return None if len(kept) == len(current) else kept
+
+
+def has_taint(existing: list[dict[str, Any]] | None, key: str = TAINT_KEY) -> str | None:
+    """The value of our taint on a node (``""`` when it has none), ``None`` when it is absent."""
+    for entry in existing or []:
+        if isinstance(entry, dict) and entry.get("key") == key:
+            return str(entry.get("value") or "")
+    return None

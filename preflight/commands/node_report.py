@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from preflight.errors import UsageError
 from preflight.exitcodes import ExitCode
+
+if TYPE_CHECKING:
+    from preflight.node.model import NodeReport
 
 NAME = "node-report"
 HELP = (
@@ -45,6 +49,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "finding; IPv6 counterparts are warnings",
     )
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.add_argument(
+        "--npd",
+        nargs="?",
+        const="now",
+        choices=("now", "after-reboot"),
+        default=None,
+        help="node-problem-detector custom plugin mode: one line, exit 0 ok, 1 problem, "
+        "2 unknown; for the node now (default) or after its next reboot",
+    )
 
 
 def module_list(values: list[str] | None) -> list[str]:
@@ -73,15 +86,11 @@ def module_list(values: list[str] | None) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     """Analyse the host root and print the report; 0 when every module is fine, else 1."""
-    from preflight.node.api import analyze_host, analyze_host_backend
-
     if args.module and args.backend:
         raise UsageError("--module and --backend exclude each other")
-    if args.module:
-        report = analyze_host(args.root, args.proc, module_list(args.module))
-    else:
-        backend = {"nft": "nf_tables"}.get(args.backend or "auto", args.backend or "auto")
-        report = analyze_host_backend(args.root, args.proc, backend)
+    if args.npd:
+        return npd_plugin(args)
+    report = _analyze(args)
     if args.json:
         import json
 
@@ -93,3 +102,31 @@ def run(args: argparse.Namespace) -> int:
 
         print(render_text(report), end="")
     return int(ExitCode.OK if report.ok else ExitCode.NOT_OK)
+
+
+def _analyze(args: argparse.Namespace) -> NodeReport:
+    """The report for ``--module`` names, else for the module set of ``--backend``."""
+    from preflight.node.api import analyze_host, analyze_host_backend
+
+    if args.module:
+        return analyze_host(args.root, args.proc, module_list(args.module))
+    backend = {"nft": "nf_tables"}.get(args.backend or "auto", args.backend or "auto")
+    return analyze_host_backend(args.root, args.proc, backend)
+
+
+def npd_plugin(args: argparse.Namespace) -> int:
+    """node-problem-detector's custom plugin protocol: one line on stdout, exit 0 (ok),
+    1 (problem) or 2 (unknown; also when the host root cannot be read)."""
+    from preflight.errors import PreflightError
+    from preflight.readiness.model import Status
+    from preflight.readiness.verdict import readiness_of
+
+    try:
+        readiness = readiness_of(_analyze(args))
+    except PreflightError as exc:
+        print(f"unknown: {exc}"[:1000])
+        return int(ExitCode.UNKNOWN)
+    item = readiness.now if args.npd == "now" else readiness.after_reboot
+    print(f"{item.code}: {item.message}"[:1000])
+    codes = {Status.TRUE: ExitCode.OK, Status.FALSE: ExitCode.NOT_OK}
+    return int(codes.get(item.status, ExitCode.UNKNOWN))

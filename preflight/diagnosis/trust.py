@@ -17,6 +17,7 @@ from preflight.node.model import NodeReport
 HELPER_POD = "helper-pod"
 HOST_ROOT = "host-root"
 JOB_PROC = "job-proc"
+NODE_CONDITION = "node-condition"  # the node agent's conditions (preflight/readiness/evidence.py)
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,8 @@ def node_trust(report: NodeReport | None, helper: NodeTrust | None = None) -> No
         return helper or NodeTrust(False, "the helper pod's image is not known to be admin-chosen")
     if source == HOST_ROOT:
         return NodeTrust(True, "the node's own root, mounted by the runner's configuration")
+    if source == NODE_CONDITION:
+        return NodeTrust(True, "the node agent's own DindReady condition (jobs cannot write it)")
     return NodeTrust(
         False,
         "only the job's own /proc was visible (the job's view, and nothing about boot)",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -65,14 +66,13 @@ class KubeContext:
         **kwargs: Any,
     ) -> Any:
         """``fn(*args, **kwargs)`` with a timeout; API errors become :class:`KubeError`."""
-        from kubernetes.client.exceptions import ApiException
         from urllib3.exceptions import HTTPError
 
         read = max(0.05, timeout)
         kwargs.setdefault("_request_timeout", (min(CONNECT_TIMEOUT_S, read), read))
         try:
             return fn(*args, **kwargs)
-        except ApiException as exc:
+        except _api_exceptions() as exc:
             raise _api_error(exc, permission, self.namespace) from None
         except (HTTPError, OSError) as exc:
             raise KubeUnavailable(
@@ -98,6 +98,26 @@ class KubeContext:
         """Like :meth:`call`, returning the response body as text (for ``pods/log``)."""
         response = self.call(permission, fn, *args, _preload_content=False, **kwargs)
         return bytes(response.data).decode("utf-8", errors="replace")
+
+
+class ApiStatusError(Exception):
+    """An API answer >= 400 from a client other than the ``kubernetes`` package's (the agent's
+    :mod:`preflight.kube.node_api`); the same attributes as its ``ApiException``."""
+
+    def __init__(self, status: int, reason: str, body: str) -> None:
+        super().__init__(f"({status}) {reason}")
+        self.status = status
+        self.reason = reason
+        self.body = body
+
+
+def _api_exceptions() -> tuple[type[Exception], ...]:
+    """The exception types that carry an API answer. The ``kubernetes`` package's is included
+    only when it is loaded (no import just for the ``except``: it costs ~40 MiB)."""
+    module = sys.modules.get("kubernetes.client.exceptions")
+    if module is None:
+        return (ApiStatusError,)
+    return (ApiStatusError, module.ApiException)
 
 
 def _short(exc: BaseException) -> str:

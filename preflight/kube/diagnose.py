@@ -24,6 +24,7 @@ from preflight.diagnosis.trust import NodeTrust, helper_image_trust
 from preflight.kube.client import KubeContext, KubeError, connect, remaining
 from preflight.kube.discovery import JobPod, job_pod_from
 from preflight.kube.helper_pod import run_helper_pod
+from preflight.kube.node_condition import agent_evidence
 from preflight.kube.service import gather_service_evidence, read_own_pod
 from preflight.kube.settings import KubeSettings
 from preflight.probe.model import ProbeResult
@@ -89,10 +90,19 @@ def diagnose_in_cluster(
     if settings.host_root:
         node = local_node_evidence(settings.host_root, settings.proc)
     elif ctx is not None and job is not None and needs_node_evidence(probe, service):
-        if not settings.use_helper:
-            seen_limits.append("helper pod disabled (--no-helper): boot persistence not checked")
-        elif not job.node_name:
+        if not job.node_name:
             seen_limits.append("the job pod has no node name yet: helper pod not started")
+        elif (
+            agent := agent_evidence(
+                ctx,
+                job.node_name,
+                settings.agent_interval_s,
+                timeout=min(5.0, max(0.5, remaining(deadline))),
+            )
+        ) is not None:
+            node = agent  # fleet mode: the node's own fresh verdict, no helper pod
+        elif not settings.use_helper:
+            seen_limits.append("helper pod disabled (--no-helper): boot persistence not checked")
         else:
             outcome = run_helper_pod(ctx, job, settings, deadline)
             helper_name = outcome.pod_name

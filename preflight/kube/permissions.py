@@ -22,10 +22,13 @@ class Permission:
     resource: str
     cluster_scoped: bool = False
     why: str = ""
+    granted_in: str = ""  # the manifest that grants it, when not job mode's deploy/rbac/
 
     @property
     def manifest(self) -> str:
         """The file in ``deploy/rbac/`` that grants it."""
+        if self.granted_in:
+            return self.granted_in
         return (
             "deploy/rbac/clusterrole-taint.yaml" if self.cluster_scoped else "deploy/rbac/role.yaml"
         )

@@ -22,6 +22,8 @@ ENV_HELPER_PULL_SECRETS = "DIND_PREFLIGHT_HELPER_PULL_SECRETS"
 ENV_NO_HELPER = "DIND_PREFLIGHT_NO_HELPER"
 ENV_TIMEOUT = "DIND_PREFLIGHT_DIAGNOSE_TIMEOUT"
 ENV_NAMESPACE = "DIND_PREFLIGHT_NAMESPACE"
+ENV_AGENT_INTERVAL = "DIND_PREFLIGHT_AGENT_INTERVAL"  # the agent's check interval (fleet mode)
+DEFAULT_AGENT_INTERVAL_S = 300.0
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,7 @@ class KubeSettings:
     proc: str = "/proc"  # the job's own proc, for the loaded-modules fallback
     host_root: str | None = None  # a host root the user gave (local mode)
     log_tail_lines: int = 200
+    agent_interval_s: float = DEFAULT_AGENT_INTERVAL_S  # DindReady older than 2x: not used
 
     @property
     def helper_deadline_s(self) -> int:
@@ -110,4 +113,5 @@ def settings_from(
         service_account_dir=env.get(ENV_SERVICE_ACCOUNT_DIR) or SERVICE_ACCOUNT_DIR,
         proc=proc or "/proc",
         host_root=host_root,
+        agent_interval_s=parse_timeout(env.get(ENV_AGENT_INTERVAL), DEFAULT_AGENT_INTERVAL_S),
     )

@@ -54,7 +54,18 @@ class RbacEmulator(kmock.KubernetesEmulator):
     denied: set[tuple[str, str]] = attrs.field(factory=set)
     allowed: set[tuple[str, str]] | None = None  # RBAC allow-list; None: everything allowed
     concurrent_writes: int = 0  # that many next patches find the object changed by someone else
+    outage: bool = False  # every authenticated request gets 503 (the API server is away)
+    failures: dict[tuple[str, str], int] = attrs.field(factory=dict)  # (verb, resource) -> 500s
+    archive: list[kmock.Request] = attrs.field(factory=list)  # older requests (see _trim)
     _rv: int = 100
+
+    def _trim(self) -> None:
+        """kmock matches each request against its whole request log (quadratic in the number of
+        requests); keep the log short and the older requests in ``archive`` for assertions."""
+        log: list[kmock.Request] = self._requests
+        if len(log) > 32:
+            self.archive.extend(log[:-8])
+            del log[:-8]
 
     def _verb_resource(self, request: kmock.Request) -> tuple[str, str]:
         verb = _VERBS.get(request.action, str(request.method).lower()) if request.action else ""
@@ -65,11 +76,27 @@ class RbacEmulator(kmock.KubernetesEmulator):
         return verb, resource
 
     async def _handle(self, request: kmock.Request) -> Any:
+        self._trim()
         # RBAC applies to the job's service account (requests with a token); the fake kubelet
         # talks to the API without one.
         authenticated = "authorization" in {key.lower() for key in request.headers}
+        if authenticated and self.outage:
+            raise kmock.KubernetesError(
+                status=503,
+                reason="ServiceUnavailable",
+                message="the server is currently unable to handle the request",
+                details={},
+            )
         if request.resource is not None and authenticated:
             verb, resource = self._verb_resource(request)
+            if self.failures.get((verb, resource), 0) > 0:
+                self.failures[verb, resource] -= 1
+                raise kmock.KubernetesError(
+                    status=500,
+                    reason="InternalError",
+                    message="etcdserver: request timed out",
+                    details={},
+                )
             granted = self.allowed is None or (verb, resource) in self.allowed
             if (verb, resource) in self.denied or not granted:
                 raise kmock.KubernetesError(
@@ -85,6 +112,8 @@ class RbacEmulator(kmock.KubernetesEmulator):
             data = request.data if isinstance(request.data, dict) else None
             if request.action == kmock.action.CREATE and data is not None:
                 meta = data.setdefault("metadata", {})
+                if not meta.get("name") and meta.get("generateName"):
+                    meta["name"] = meta["generateName"] + uuid.uuid4().hex[:5]  # as the API does
                 meta.setdefault("uid", str(uuid.uuid4()))
                 meta["resourceVersion"] = self._next_rv()
                 meta.setdefault(
@@ -111,11 +140,62 @@ class RbacEmulator(kmock.KubernetesEmulator):
                             details={},
                         )
                     data.setdefault("metadata", {})["resourceVersion"] = self._next_rv()
+                if stored is not None and _is_strategic(request):
+                    _merge_conditions_by_type(data, stored.raw)
         return await super()._handle(request)
+
+    async def _serve_list(self, request: kmock.Request) -> Any:
+        """kmock's list, filtered by an equality-based ``labelSelector`` as the API server does."""
+        payload = await super()._serve_list(request)
+        selector = request.params.get("labelSelector", "")
+        if selector and isinstance(payload, dict):
+            payload["items"] = [i for i in payload["items"] if _selected(i, selector)]
+        return payload
 
     def _next_rv(self) -> str:
         self._rv += 1
         return str(self._rv)
+
+
+def _is_strategic(request: kmock.Request) -> bool:
+    headers = {key.lower(): value for key, value in request.headers.items()}
+    return "strategic-merge-patch" in headers.get("content-type", "")
+
+
+def _merge_conditions_by_type(data: dict[str, Any], stored: dict[str, Any]) -> None:
+    """A strategic merge patch merges ``status.conditions`` by ``type`` (patchMergeKey): turn
+    the patch's list into the merged list, since kmock replaces lists."""
+    sent = (data.get("status") or {}).get("conditions")
+    if not isinstance(sent, list):
+        return
+    merged = [dict(c) for c in (stored.get("status") or {}).get("conditions") or []]
+    for condition in sent:
+        for index, existing in enumerate(merged):
+            if existing.get("type") == condition.get("type"):
+                merged[index] = {**existing, **condition}
+                break
+        else:
+            merged.append(condition)
+    data["status"]["conditions"] = merged
+
+
+def _selected(obj: dict[str, Any], selector: str) -> bool:
+    labels = (obj.get("metadata") or {}).get("labels") or {}
+    for term in (t.strip() for t in selector.split(",") if t.strip()):
+        if "!=" in term:
+            key, value = term.split("!=", 1)
+            if labels.get(key.strip()) == value.strip():
+                return False
+        elif "=" in term:
+            key, value = term.replace("==", "=").split("=", 1)
+            if labels.get(key.strip()) != value.strip():
+                return False
+        elif term.startswith("!"):
+            if term[1:] in labels:
+                return False
+        elif term not in labels:
+            return False
+    return True
 
 
 @dataclasses.dataclass(frozen=True)
@@ -331,6 +411,24 @@ class FakeCluster:
 
         self._in_loop(update)
 
+    def set_outage(self, down: bool) -> None:
+        """The API server goes away (503 to every client with a token) or comes back."""
+
+        def update() -> None:
+            assert self.emulator is not None
+            self.emulator.outage = down
+
+        self._in_loop(update)
+
+    def fail(self, verb: str, resource: str, times: int = 1) -> None:
+        """The next ``times`` requests ``verb resource`` get HTTP 500."""
+
+        def update() -> None:
+            assert self.emulator is not None
+            self.emulator.failures[verb, resource] = times
+
+        self._in_loop(update)
+
     def concurrent_writer(self, patches: int) -> None:
         """Someone else changes the object right before each of our next ``patches`` patches."""
 
@@ -368,7 +466,7 @@ class FakeCluster:
                     _sent_body(r.body),
                     dict(r.headers),
                 )
-                for r in list(self.emulator)
+                for r in [*self.emulator.archive, *list(self.emulator)]
             ]
 
         result: list[Recorded] = self._in_loop(read)

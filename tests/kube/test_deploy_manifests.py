@@ -44,9 +44,11 @@ def test_manifest_is_valid_in_strict_mode(path: Path, doc: dict[str, Any]) -> No
     validate_strict(doc)
 
 
-def _rules(kind: str) -> set[tuple[str, str]]:
+def _rules(
+    kind: str, manifests: list[tuple[Path, dict[str, Any]]] = JOB_MODE
+) -> set[tuple[str, str]]:
     found: set[tuple[str, str]] = set()
-    for _, doc in JOB_MODE:
+    for _, doc in manifests:
         if doc["kind"] == kind:
             for rule in doc["rules"]:
                 assert rule["apiGroups"] == [""]
@@ -93,7 +95,7 @@ def test_bindings_point_at_the_service_account() -> None:
     for _, doc in JOB_MODE:
         if doc["kind"] in ("RoleBinding", "ClusterRoleBinding"):
             subjects = {(s["namespace"], s["name"]) for s in doc["subjects"]}
-            assert subjects == accounts
+            assert subjects <= accounts
             roles = {
                 d["metadata"]["name"] for _, d in JOB_MODE if d["kind"] == doc["roleRef"]["kind"]
             }
@@ -154,3 +156,71 @@ def test_the_role_is_enough_for_a_whole_diagnosis_and_the_taint(tmp_path: Path) 
         cluster.allow_only(_rules("Role"))
         refused = taint_node(connect(dataclasses.replace(settings)), "worker-3", taint)
         assert refused.problem is not None and "cannot get nodes cluster-wide" in refused.problem
+
+
+def _agent_docs(name: str) -> list[tuple[Path, dict[str, Any]]]:
+    return [(p, d) for p, d in MANIFESTS if p.parent.name == "agent" and p.name == name]
+
+
+def test_agent_rbac_is_what_the_agent_uses() -> None:
+    docs = _agent_docs("rbac.yaml")
+    assert _rules("ClusterRole", docs) == {
+        ("get", "nodes"),
+        ("patch", "nodes"),
+        ("patch", "nodes/status"),
+    }
+    assert _rules("Role", docs) == {("create", "events")}
+
+
+def test_fleet_mode_jobs_cannot_create_pods() -> None:
+    docs = [(p, d) for p, d in MANIFESTS if p.name == "job-readonly.yaml"]
+    granted = _rules("ClusterRole", docs) | _rules("Role", docs)
+    assert granted == {("get", "nodes"), ("get", "pods"), ("watch", "pods"), ("get", "pods/log")}
+
+
+def test_agent_reads_the_host_read_only_without_privileges() -> None:
+    ((_, daemonset),) = [(p, d) for p, d in _agent_docs("daemonset.yaml")]
+    spec = daemonset["spec"]["template"]["spec"]
+    (container,) = spec["containers"]
+    (mount,) = container["volumeMounts"]
+    assert mount["readOnly"] is True and mount["recursiveReadOnly"] in ("Enabled", "IfPossible")
+    assert container["securityContext"]["privileged"] is False
+    assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+    assert spec["securityContext"]["runAsUser"] == 65534
+    assert container["command"][:2] == ["dind-preflight", "agent"]
+
+
+def test_npd_plugin_config_calls_node_report_npd() -> None:
+    import json
+
+    config = json.loads((DEPLOY / "npd/custom-plugin-dind.json").read_text())
+    assert config["plugin"] == "custom"
+    conditions = {c["type"] for c in config["conditions"]}
+    for rule in config["rules"]:
+        assert rule["condition"] in conditions and rule["type"] == "permanent"
+        assert rule["args"][:1] == ["node-report"] and "--npd" in rule["args"]
+
+
+def test_fleet_mode_helm_values() -> None:
+    values = yaml.safe_load((DEPLOY / "helm/values-fleet-mode.yaml").read_text())
+    config = tomllib.loads(values["runners"]["config"].replace("{{.Release.Namespace}}", "ci"))
+    runner = config["runners"][0]
+    (account,) = [d["metadata"]["name"] for _, d in JOB_MODE if d["kind"] == "ServiceAccount"]
+    assert runner["kubernetes"]["service_account"] == account
+    assert "DIND_PREFLIGHT_NO_HELPER=1" in runner["environment"]
+    bound = {
+        s["name"]
+        for p, d in MANIFESTS
+        if p.name == "job-readonly.yaml"
+        if d["kind"].endswith("Binding")
+        for s in d["subjects"]
+    }
+    assert bound == {account}
+
+
+def test_agent_and_reporter_share_one_namespace_definition() -> None:
+    (agent,) = [d for p, d in _agent_docs("namespace.yaml")]
+    (reporter,) = [
+        d for p, d in MANIFESTS if p.parent.name == "reporter" and p.name == "namespace.yaml"
+    ]
+    assert agent == reporter

@@ -1,0 +1,79 @@
+"""The agent's side effects on the API: conditions, Events, the taint. One call per check.
+
+Order: read the node (its conditions and taints), patch the conditions, record the pending
+Events, then taint or untaint. Any API failure stops the round and leaves what was not done in
+the agent's memory for the next round; nothing here raises for API problems.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from preflight.actions.taint import TAINT_KEY, Taint, has_taint
+from preflight.agent.events import event_for
+from preflight.agent.memory import Memory, delivered, sync_with_node
+from preflight.agent.taint_policy import TaintAction, taint_decision
+from preflight.kube.client import KubeContext, KubeError
+from preflight.kube.node_status import create_event, patch_conditions, read_node
+from preflight.kube.taint_node import taint_node, untaint_node
+from preflight.readiness.conditions import ours, status_patch, timestamp, to_conditions
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where the agent publishes: its node, the namespace of its Events, whether it taints."""
+
+    node: str
+    event_namespace: str
+    taint: bool = True
+
+
+@dataclass(frozen=True)
+class Published:
+    ok: bool
+    problem: str | None = None
+    events: int = 0
+    taint: str = ""  # what happened to the taint, for the log line
+
+
+def publish(ctx: KubeContext, target: Target, memory: Memory) -> tuple[Memory, Published]:
+    """Bring the node in line with ``memory.latest``; returns the new memory and what happened."""
+    readiness = memory.latest
+    checked_at = memory.checked_at
+    if readiness is None or checked_at is None:
+        return memory, Published(ok=True)
+    try:
+        node = read_node(ctx, target.node)
+        memory = sync_with_node(memory, ours(node))
+        previous = {
+            kind: {"status": status.value, "lastTransitionTime": timestamp(memory.since[kind])}
+            for kind, status in memory.known.items()
+            if kind in memory.since
+        }
+        conditions = to_conditions(readiness, previous, checked_at)
+        patch_conditions(ctx, target.node, status_patch(conditions))
+        uid = (node.get("metadata") or {}).get("uid")
+        sent = 0
+        try:
+            for transition in memory.pending:
+                create_event(
+                    ctx,
+                    target.event_namespace,
+                    event_for(transition, target.node, uid, target.event_namespace),
+                )
+                sent += 1
+        finally:
+            memory = delivered(memory, sent)
+    except KubeError as exc:
+        return memory, Published(ok=False, problem=exc.limitation)
+    current = has_taint((node.get("spec") or {}).get("taints"))
+    decision = taint_decision(readiness.now, memory.healthy_streak, current, target.taint)
+    taint_text = ""
+    if decision.action is TaintAction.TAINT:
+        outcome = taint_node(ctx, target.node, Taint(TAINT_KEY, decision.value))
+        taint_text = outcome.problem or f"tainted {TAINT_KEY}={decision.value}:NoSchedule"
+    elif decision.action is TaintAction.UNTAINT:
+        failure = untaint_node(ctx, target.node)
+        taint_text = failure or f"removed {TAINT_KEY}"
+    problem = taint_text if taint_text.startswith(("taint node", "untaint node")) else None
+    return memory, Published(ok=problem is None, problem=problem, events=sent, taint=taint_text)
