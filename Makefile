@@ -7,7 +7,7 @@ TOOLS := $(CURDIR)/.tools
 GCL_VERSION := 4.73.0
 export PATH := $(CURDIR)/$(BIN):$(TOOLS)/node_modules/.bin:$(PATH)
 
-.PHONY: all test demo bench lint docs dist system-deps venv node-tools clean
+.PHONY: all test test-random fresh-test demo bench lint docs dist system-deps venv node-tools clean
 
 all: test
 
@@ -26,8 +26,26 @@ $(TOOLS)/node_modules/.bin/gitlab-ci-local:
 
 node-tools: $(TOOLS)/node_modules/.bin/gitlab-ci-local
 
+# The suite in file order (deterministic); the session fails if it changed the machine's network.
 test: system-deps venv node-tools lint
-	$(BIN)/pytest -q -p no:cacheprovider
+	$(BIN)/pytest -q -p no:cacheprovider -p no:randomly
+
+# The suite in a random order (pytest-randomly); `make test-random SEED=n` replays one order.
+test-random: system-deps venv node-tools
+	@seed="$(SEED)"; seed="$${seed:-$$RANDOM$$RANDOM}"; \
+	echo "test-random: seed $$seed (make test-random SEED=$$seed replays this order)"; \
+	$(BIN)/pytest -q -p no:cacheprovider --randomly-seed="$$seed"
+
+# `make test` in a fresh clone of HEAD (uncommitted changes are not in it), as CI runs it.
+fresh-test:
+	@set -euo pipefail; dir="$$(mktemp -d "$${TMPDIR:-/tmp}/dind-preflight-fresh.XXXXXX")"; \
+	commit="$$(git rev-parse HEAD)"; \
+	git status --porcelain | grep -q . && echo "fresh-test: uncommitted changes are not tested" >&2; \
+	git clone -q --no-hardlinks "$(CURDIR)" "$$dir/repo"; \
+	git -C "$$dir/repo" checkout -q --detach "$$commit"; \
+	echo "fresh-test: make test in $$dir/repo at $$commit"; \
+	if env -u MAKEFLAGS -u MAKELEVEL $(MAKE) -C "$$dir/repo" test; then rm -rf "$$dir"; \
+	else echo "fresh-test: FAILED; the clone is kept in $$dir/repo" >&2; exit 1; fi
 
 lint: venv
 	$(BIN)/ruff check preflight tests bench scripts

@@ -9,6 +9,8 @@
 #    exits 75 so that GitLab retries the job elsewhere.
 # 2. The same node after the fix (demo/roots/centos8-fixed) with a healthy dind: the job passes.
 # What is printed is what the CI log shows. Daemons are stopped by PID on exit, whatever happens.
+# Each daemon runs in its own network namespace (tests/harness/dockerd.py): a Docker already running
+# on this machine keeps its chains, its published ports and its docker0 (tests/demo checks it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -2,7 +2,7 @@
 # Install the Debian packages the tests and the demo need; skip what is already present.
 set -euo pipefail
 
-packages=(docker.io iptables kmod systemd shellcheck busybox-static rsync openssl iproute2 procps util-linux git ca-certificates)
+packages=(docker.io iptables nftables kmod systemd shellcheck busybox-static rsync openssl iproute2 procps util-linux git ca-certificates)
 command -v node >/dev/null 2>&1 || packages+=(nodejs)
 command -v npm >/dev/null 2>&1 || packages+=(npm)
 python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || packages+=(python3-venv)

@@ -105,7 +105,8 @@ def test_time_budget_bounds_the_whole_report(fake: FakeGitLab) -> None:
         read_runner(client, RUNNER_ID)
     elapsed = time.monotonic() - started
     assert caught.value.kind is FailureKind.UNAVAILABLE
-    assert 1.0 <= elapsed < 2.0, elapsed
+    # Ended by the 1.2 s budget (median 1.25 s); 100 attempts of 0.3 s would take 30 s and more.
+    assert 1.0 <= elapsed < 5.0, elapsed
 
 
 def test_connection_refused_is_unavailable() -> None:

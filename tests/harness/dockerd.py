@@ -2,10 +2,22 @@
 
 Every daemon gets its own data root, exec root, pidfile, unix socket and loopback TCP port; it is
 stopped by PID (its process group, so its managed containerd goes too) whatever happens.
-Only one daemon at a time may run with iptables on (``iptables=True``) in the machine's network
-namespace: the others use ``--bridge=none --iptables=false`` so that they never touch the host's
-chains, or run in their own network namespace (``netns=True``, where iptables, a NAT that fails
-later (``nat_switch``) and dind's fixed ports 2375/2376 are safe).
+
+No daemon may change the machine's iptables/nftables ruleset, its links or its routes, so every
+daemon runs in its own network namespace (``unshare -n``, loopback up). Not only the ones with
+iptables on: a daemon started with ``--bridge=none`` deletes the machine's ``docker0`` bridge
+(moby's ``removeDefaultBridgeInterface``), and one without it creates or reprograms ``docker0``.
+In its namespace, iptables, bridge networks (``probe --deep``), a NAT that fails later
+(``nat_switch``) and dind's fixed ports 2375/2376 (``netns_port``) are all safe.
+
+A daemon is still reachable from the test process: by its unix socket (a file), and on the
+machine's loopback (``tcp_host``) through socket activation. :meth:`Dockerd.start` binds and
+listens on ``127.0.0.1:port`` in the test process's namespace and hands the listening socket to
+dockerd as ``fd://`` (``LISTEN_FDS``/``LISTEN_PID``, as systemd's docker.socket does). A socket
+keeps the namespace it was created in, so dockerd serves the machine's loopback from inside its own
+namespace: the bytes go straight to dockerd (with ``--tlsverify`` it speaks TLS there, as on any
+TCP listener), there is no relay to stop, and the port closes when dockerd exits (a dead daemon
+refuses connections). Connections made before dockerd is ready wait in the listen backlog.
 """
 
 from __future__ import annotations
@@ -110,14 +122,14 @@ class Dockerd:
     """One real dockerd process and everything it owns."""
 
     workdir: Path
-    port: int
+    port: int = 0  # on the machine's loopback (tcp_host); 0: a free one, chosen at start
     iptables: bool = False
     nat_missing: bool = False
     tls: TLSFiles | None = None
     extra_args: list[str] = field(default_factory=list)
     process: subprocess.Popen[bytes] | None = None
-    netns: bool = False  # own network namespace (loopback up): reach it by unix socket or in_netns
     nat_switch: bool = False  # iptables wrapper whose nat table can be lost later (set_nat_missing)
+    netns_port: int | None = None  # also 127.0.0.1:netns_port inside its namespace (in_netns)
 
     @property
     def socket_path(self) -> Path:
@@ -133,7 +145,7 @@ class Dockerd:
 
     @property
     def tcp_host(self) -> str:
-        """``DOCKER_HOST`` for the loopback TCP listener."""
+        """``DOCKER_HOST`` on this namespace's loopback (the socket handed to dockerd at start)."""
         return f"tcp://127.0.0.1:{self.port}"
 
     @property
@@ -156,15 +168,21 @@ class Dockerd:
 
     def in_netns(self, command: list[str]) -> list[str]:
         """``command`` run inside this daemon's network namespace (its loopback is the daemon's)."""
-        assert self.netns and self.process is not None
+        assert self.process is not None
         return ["nsenter", f"--net=/proc/{self.process.pid}/ns/net", "--", *command]
 
     def command(self) -> list[str]:
-        """The dockerd command line (inside ``unshare -n`` for a ``netns`` daemon)."""
-        if self.netns:
-            script = 'ip link set lo up && exec "$@"'
-            return ["unshare", "-n", "--", "sh", "-c", script, "sh", *self.dockerd_command()]
-        return self.dockerd_command()
+        """The dockerd command line, inside ``unshare -n``.
+
+        bash brings the loopback up, moves the inherited listening socket (fd
+        ``$LISTEN_SOCKET_FD``) to fd 3 and execs dockerd: exec keeps the PID, so ``LISTEN_PID=$$``
+        names dockerd, as socket activation requires.
+        """
+        script = (
+            'ip link set lo up && exec 3<&"$LISTEN_SOCKET_FD" && unset LISTEN_SOCKET_FD'
+            ' && export LISTEN_FDS=1 LISTEN_PID=$$ && exec "$@"'
+        )
+        return ["unshare", "-n", "--", "bash", "-c", script, "bash", *self.dockerd_command()]
 
     def dockerd_command(self) -> list[str]:
         """dockerd and its flags."""
@@ -174,9 +192,11 @@ class Dockerd:
             f"--exec-root={self.workdir / 'exec'}",
             f"--pidfile={self.pidfile}",
             f"--host={self.unix_host}",
-            f"--host={self.tcp_host}",
-            "--bridge=none",
+            "--host=fd://",  # tcp_host: the machine-loopback socket start() hands over
         ]
+        if self.netns_port is not None:
+            cmd.append(f"--host=tcp://127.0.0.1:{self.netns_port}")
+        cmd.append("--bridge=none")
         if not self.iptables:
             cmd.append("--iptables=false")
         if self.tls is not None:
@@ -213,16 +233,41 @@ class Dockerd:
     def start(self) -> None:
         """Start the daemon (returns at once; see :meth:`wait_ready` / :meth:`wait_exit`)."""
         self.workdir.mkdir(parents=True, exist_ok=True)
+        env = self.environment()
+        # dockerd and its containerd write their own files there (containerd.PID.stacks.log when
+        # dockerd kills an unresponsive containerd on a busy machine): not in the machine's /tmp.
+        tmp = self.workdir / "tmp"
+        tmp.mkdir(exist_ok=True)
+        env["TMPDIR"] = str(tmp)
+        listener = self._machine_loopback_listener()
+        env["LISTEN_SOCKET_FD"] = str(listener.fileno())
         log = self.log_path.open("ab")
-        self.process = subprocess.Popen(
-            self.command(),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            env=self.environment(),
-            start_new_session=True,
-        )
-        log.close()
+        try:
+            self.process = subprocess.Popen(
+                self.command(),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=env,
+                start_new_session=True,
+                pass_fds=(listener.fileno(),),
+            )
+        finally:
+            log.close()
+            listener.close()  # dockerd holds it now: it closes when dockerd exits
+
+    def _machine_loopback_listener(self) -> socket.socket:
+        """A listening socket on ``127.0.0.1:port`` (0: any free port) in this namespace."""
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            listener.bind(("127.0.0.1", self.port))
+            listener.listen(128)
+        except OSError:
+            listener.close()
+            raise
+        self.port = int(listener.getsockname()[1])
+        return listener
 
     def ping(self, timeout: float = 1.0) -> bool:
         """True when the daemon answers ``GET /_ping`` on its unix socket."""
@@ -302,31 +347,27 @@ def running_dockerd(
     wait: bool = True,
     workdir: Path | None = None,
     extra_args: list[str] | None = None,
-    netns: bool = False,
     nat_switch: bool = False,
-    port: int | None = None,
+    netns_port: int | None = None,
     tls_names: tuple[str, ...] = ("localhost", "127.0.0.1"),
 ) -> Iterator[Dockerd]:
     """A started dockerd (ready when ``wait``), stopped and removed on exit whatever happens.
 
-    ``netns``: own network namespace (then iptables and fixed ports such as 2376 are safe);
     ``nat_switch``: iptables whose nat table can be lost while the daemon runs;
-    ``port``: the loopback TCP port (default: a free one); ``tls_names``: the server
-    certificate's names.
+    ``netns_port``: also listen on that fixed port (dind's 2375/2376) inside the namespace, for
+    :meth:`Dockerd.in_netns`; ``tls_names``: the server certificate's names.
     """
     base = workdir or Path(tempfile.mkdtemp(prefix="dind-preflight-dockerd-"))
     tls_files = make_tls_files(base / "tls", tls_names) if tls else None
-    if port is not None and not netns:
-        raise ValueError("a fixed port is only safe in the daemon's own network namespace")
     daemon = Dockerd(
         workdir=base,
-        port=port if port is not None else free_port(),
+        port=0,
         iptables=iptables or nat_missing or nat_switch,
         nat_missing=nat_missing,
         tls=tls_files,
         extra_args=list(extra_args or []),
-        netns=netns,
         nat_switch=nat_switch,
+        netns_port=netns_port,
     )
     try:
         daemon.start()

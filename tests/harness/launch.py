@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from tests.harness.dockerd import Dockerd, free_port
+from tests.harness.dockerd import Dockerd
 
 STATE_FILE = "launch.env"
 KINDS = ("healthy", "field-report", "late")
@@ -28,8 +28,10 @@ KINDS = ("healthy", "field-report", "late")
 def start(kind: str, workdir: Path) -> dict[str, str]:
     """Start a daemon of ``kind`` in ``workdir``; return (and record) its facts."""
     workdir.mkdir(parents=True, exist_ok=True)
-    daemon = Dockerd(workdir=workdir, port=free_port(), nat_missing=kind == "field-report")
-    daemon.iptables = daemon.nat_missing
+    # Every daemon runs in its own network namespace (the machine's Docker keeps its chains and
+    # its docker0); DAEMON_HOST is on the machine's loopback all the same (socket activation).
+    field_report = kind == "field-report"
+    daemon = Dockerd(workdir=workdir, nat_missing=field_report, iptables=field_report)
     daemon.start()
     assert daemon.process is not None
     state = {

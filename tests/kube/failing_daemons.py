@@ -5,8 +5,8 @@ returns everything it wrote. Where the failure is in the kernel (a missing nat t
 ``iptables`` wrapper first on dockerd's PATH prints what iptables prints on such a kernel; dockerd
 itself is real, and so is the way it reports the failure.
 
-Daemons that run iptables get their own network namespace (``unshare -n``), so they never touch
-the machine's chains. ``python -m tests.kube.failing_daemons`` rewrites ``tests/kube/logs/``.
+Every daemon runs in its own network namespace (``unshare -n``, see ``tests.harness.dockerd``), so
+none touches the machine's chains, links or routes. ``python -m tests.kube.failing_daemons`` rewrites ``tests/kube/logs/``.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import http.client
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -25,7 +24,6 @@ from pathlib import Path
 from tests.harness.dockerd import (
     NAT_MISSING_IPTABLES,
     Dockerd,
-    free_port,
     real_iptables,
     running_dockerd,
 )
@@ -55,18 +53,17 @@ exit 4
 
 
 class NetnsDockerd(Dockerd):
-    """A dockerd in its own network namespace (loopback up), optionally with fewer capabilities."""
+    """A dockerd with iptables on, optionally an iptables wrapper and fewer capabilities."""
 
     wrapper: str | None = None
     drop_caps: tuple[str, ...] = ()
 
-    def command(self) -> list[str]:
+    def dockerd_command(self) -> list[str]:
         prefix: list[str] = []
         if self.drop_caps:
             drops = ",".join(f"-{cap}" for cap in self.drop_caps)
             prefix = ["setpriv", f"--bounding-set={drops}", f"--inh-caps={drops}", "--"]
-        script = 'ip link set lo up && exec "$@"'
-        return ["unshare", "-n", "--", "sh", "-c", script, "sh", *prefix, *super().command()]
+        return [*prefix, *super().dockerd_command()]
 
     def environment(self) -> dict[str, str]:
         env = super().environment()
@@ -94,7 +91,7 @@ def _dead_daemon(daemon: Dockerd, timeout: float = 60.0) -> Iterator[Dockerd]:
 def _netns_daemon(
     workdir: Path, wrapper: str | None = None, drop_caps: tuple[str, ...] = ()
 ) -> NetnsDockerd:
-    daemon = NetnsDockerd(workdir=workdir, port=free_port(), iptables=True)
+    daemon = NetnsDockerd(workdir=workdir, iptables=True)
     daemon.wrapper = wrapper
     daemon.drop_caps = drop_caps
     return daemon
@@ -166,9 +163,7 @@ def overlay_on_overlay(base: Path) -> str:
         ["mount", "-t", "overlay", "overlay", "-o", options, str(merged)], check=True, timeout=10
     )
     try:
-        daemon = Dockerd(
-            workdir=merged / "d", port=free_port(), extra_args=["--storage-driver=overlay2"]
-        )
+        daemon = Dockerd(workdir=merged / "d", extra_args=["--storage-driver=overlay2"])
         with _dead_daemon(daemon) as dead:
             return dead.log_text()
     finally:
@@ -176,13 +171,17 @@ def overlay_on_overlay(base: Path) -> str:
 
 
 def port_in_use(base: Path) -> str:
-    """dockerd whose TCP port another process already holds (two services on one port)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as holder:
-        holder.bind(("127.0.0.1", 0))
-        holder.listen(1)
-        daemon = Dockerd(workdir=base / "d", port=holder.getsockname()[1])
-        with _dead_daemon(daemon) as dead:
-            return dead.log_text()
+    """dockerd whose TCP port is already held (two services on dind's port 2375).
+
+    The holder is dockerd's own first listener on that port (127.0.0.1:2375), inside its network
+    namespace; the second, spelled ``localhost:2375`` so that dockerd does not merge the two, is
+    refused by the kernel exactly as one behind another process.
+    """
+    daemon = Dockerd(
+        workdir=base / "d", netns_port=2375, extra_args=["--host=tcp://localhost:2375"]
+    )
+    with _dead_daemon(daemon) as dead:
+        return dead.log_text()
 
 
 def tls_daemon(base: Path) -> str:

@@ -1,6 +1,6 @@
 """Real dockerd on Debian's iptables-legacy and iptables-nft: the healthy lines, and the backend.
 
-Each daemon runs in its own network namespace with iptables on. Which iptables it uses is chosen
+Each daemon runs in its own network namespace (as every harness daemon) with iptables on. Which iptables it uses is chosen
 the way docker:dind's entrypoint does it (``export PATH=/usr/local/sbin/.iptables-legacy:$PATH``):
 a wrapper directory first on the daemon's PATH whose ``iptables`` is ``iptables-legacy`` or
 ``iptables-nft``; ``update-alternatives`` is never touched. The entrypoint's version line is
@@ -60,7 +60,7 @@ def backend_dockerd(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[
     if shutil.which("unshare") is None or shutil.which("nsenter") is None:
         pytest.fail("unshare/nsenter (util-linux) are missing")
     daemon = BackendDockerd(
-        workdir=tmp_path / "d", port=2375, iptables=True, netns=True, backend=request.param
+        workdir=tmp_path / "d", netns_port=2375, iptables=True, backend=request.param
     )
     try:
         daemon.start()

@@ -37,10 +37,10 @@ def test_final_outcome_returns_at_once() -> None:
         calls.append(deadline)
         return FINAL
 
-    started = time.monotonic()
-    result, attempts, gave_up = wait_until_settled(attempt, 5.0)
+    sleeps: list[float] = []
+    result, attempts, gave_up = wait_until_settled(attempt, 5.0, sleep=sleeps.append)
     assert (result, attempts, gave_up) == (FINAL, 1, None)
-    assert time.monotonic() - started < 0.5
+    assert sleeps == []  # returned at once: not a single sleep
 
 
 def test_retries_until_the_outcome_changes() -> None:
@@ -62,15 +62,28 @@ def test_retrying_stops_at_the_deadline_and_never_spins(timeout: float) -> None:
         deadlines.append(deadline)
         return RETRY
 
+    now = [100.0]
+
+    def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    result, attempts, _ = wait_until_settled(attempt, timeout, clock=lambda: now[0], sleep=sleep)
+    assert result is RETRY
+    # Stopped at the deadline, not before it and without sleeping past it.
+    assert now[0] == pytest.approx(100.0 + timeout)
+    # Every attempt saw the same absolute deadline: no attempt may outlive it.
+    assert set(deadlines) == {100.0 + timeout}
+    # Polling every <= 25 ms, never spinning: between timeout/25ms and timeout/10ms (+ the first).
+    assert timeout / MAX_DELAY_S <= attempts <= timeout / 0.010 + 2
+
+
+def test_retrying_on_the_real_clock_ends_after_the_deadline() -> None:
+    """The real clock and sleep: the wait lasts the timeout (upper bound: 3x the median)."""
     started = time.monotonic()
-    result, attempts, _ = wait_until_settled(attempt, timeout)
+    result, _, _ = wait_until_settled(lambda deadline: RETRY, 0.2)
     elapsed = time.monotonic() - started
     assert result is RETRY
-    assert timeout <= elapsed < timeout + 0.1
-    # Every attempt saw the same absolute deadline: no attempt may outlive it.
-    assert len(set(deadlines)) == 1 and abs(deadlines[0] - (started + timeout)) < 0.05
-    # Polling every <= 25 ms, never spinning: between timeout/25ms and timeout/10ms (+ the first).
-    assert timeout / MAX_DELAY_S * 0.5 <= attempts <= timeout / 0.010 + 2
+    assert 0.2 <= elapsed < 3 * 0.2
 
 
 def test_sleeps_are_clipped_to_the_remaining_time() -> None:
@@ -92,20 +105,28 @@ def test_sleeps_are_clipped_to_the_remaining_time() -> None:
 
 
 def test_give_up_stops_the_wait_and_is_asked_sparingly() -> None:
+    now = [0.0]
     asked: list[float] = []
 
     def give_up() -> str | None:
-        asked.append(time.monotonic())
+        asked.append(now[0])
         return "the dind container exited" if len(asked) == 3 else None
 
-    started = time.monotonic()
+    def sleep(seconds: float) -> None:
+        now[0] += seconds
+
     result, attempts, reason = wait_until_settled(
-        lambda deadline: RETRY, 30.0, give_up=give_up, give_up_every=0.2
+        lambda deadline: RETRY,
+        30.0,
+        give_up=give_up,
+        give_up_every=0.2,
+        clock=lambda: now[0],
+        sleep=sleep,
     )
-    elapsed = time.monotonic() - started
     assert (result, reason) == (RETRY, "the dind container exited")
-    assert 0.4 <= elapsed < 1.0  # asked at once, after 0.2 s, after 0.4 s: then stopped
-    assert all(b - a >= 0.2 for a, b in itertools.pairwise(asked))
+    # Asked at once, then every 0.2 s: stopped at the third answer, long before the timeout.
+    assert asked[0] == 0.0 and all(b - a >= 0.2 for a, b in itertools.pairwise(asked))
+    assert 0.4 <= now[0] < 0.4 + MAX_DELAY_S + 1e-9
     assert attempts > len(asked)  # polling the daemon stays fast between the questions
 
 
