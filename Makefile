@@ -68,9 +68,13 @@ dist: venv
 	$(BIN)/python -m build --no-isolation --outdir dist . >/dev/null
 	@ls dist
 
+# Every part runs even when an earlier one misses its target (printed MISSED); the exit status
+# is non-zero at the end if any missed.
 bench: system-deps venv
-	$(BIN)/python bench/run.py
-	$(BIN)/python bench/node_memory.py --kernels 16
+	@status=0; \
+	$(BIN)/python bench/run.py || status=1; \
+	$(BIN)/python bench/node_memory.py --kernels 16 || status=1; \
+	exit $$status
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .state .pytest_cache .mypy_cache .ruff_cache dist build

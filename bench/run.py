@@ -2,8 +2,9 @@
 
 Prints, each from one run of this script:
 
-1. healthy-path cost: median whole-process wall time of ``.venv/bin/dind-preflight probe`` vs the
-   Go ``docker version`` against the same healthy daemon, alternating runs, as a ratio;
+1. healthy-path ratio: median whole-process wall time of a healthy job's ``dind-preflight run``
+   (probe, then the job's JUnit and annotations files) vs the Go ``docker version`` against the
+   same daemon, alternating runs; the same for ``dind-preflight probe`` over TCP and a unix socket;
 2. readiness latency: from the daemon first answering ``/_ping`` (seen by a tight independent
    poller) to the waiting probe process exiting, median over several daemon starts;
 3. time to verdict for ``refused`` (a closed port) and ``timeout`` (a listener that never
@@ -17,9 +18,13 @@ Prints, each from one run of this script:
    parallelism 1, 10 and 50 with a 1-2 s helper pod start, API requests per node, the agent's
    CPU and RSS per check.
 
-Targets (issue 2): ratio <= 2.0; readiness latency < 50 ms median; refused/timeout never later
-than the timeout + 0.5 s. Issue 14: the 20-node burst converges in < 10 s. The exit status is 0
-when every target is met, 1 otherwise. ``--fleet-only`` runs parts 4 and 5 alone (no dockerd needed).
+Targets: issue 11: healthy ``run`` <= 2.5x ``docker version`` (with the standard library's
+``http.client``, no private CPython modules); issue 2: ``probe`` <= 2.0x, readiness latency
+< 50 ms median, refused/timeout never later than the timeout + 0.5 s; issue 14: the 20-node
+burst converges in < 10 s. A missed target is printed MISSED and the later parts still run; the
+exit status is 0 when every target is met, 1 otherwise. The load average is printed before and
+after: the machine's other work slows both sides of a ratio, not always equally.
+``--healthy-only`` runs part 1 alone; ``--fleet-only`` parts 4 and 5 alone (no dockerd needed).
 """
 
 from __future__ import annotations
@@ -49,7 +54,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 from fleet import fleet_rows  # noqa: E402
 
 CLI = ROOT / ".venv" / "bin" / "dind-preflight"
-RUN_RATIO_TARGET = 3.0  # run also writes the job's JUnit and annotations files
+RUN_RATIO_TARGET = 2.5  # issue 11: the healthy path of a job, JUnit and annotations written
 RATIO_TARGET = 2.0
 LATENCY_TARGET_S = 0.050
 VERDICT_SLACK_S = 0.5
@@ -98,6 +103,35 @@ def healthy_path(
         probe_times.append(wall_time(probe_cmd, env))
         docker_times.append(wall_time(docker_cmd, env))
     return statistics.median(probe_times), statistics.median(docker_times)
+
+
+def healthy_rows(daemon: Dockerd, docker: str, runs: int, reports: Path) -> list[Row]:
+    """Part 1: the healthy job's ``run`` first (the target of issue 11), then ``probe``."""
+    rows: list[Row] = []
+    run_s, docker_s = healthy_path(
+        daemon.tcp_host, docker, runs, "run", DIND_PREFLIGHT_ARTIFACTS_DIR=str(reports)
+    )
+    rows.append(
+        Row(
+            f"healthy-path ratio: run vs docker version (tcp), median of {runs}",
+            f"{run_s * 1000:.1f} ms vs {docker_s * 1000:.1f} ms = {run_s / docker_s:.2f}x"
+            f" (+{(run_s - docker_s) * 1000:.0f} ms)",
+            f"<= {RUN_RATIO_TARGET:.1f}x",
+            run_s / docker_s <= RUN_RATIO_TARGET,
+        )
+    )
+    for label, host in (("tcp", daemon.tcp_host), ("unix", daemon.unix_host)):
+        probe_s, docker_s = healthy_path(host, docker, runs)
+        ratio = probe_s / docker_s
+        rows.append(
+            Row(
+                f"healthy path ({label}): probe vs docker version, median of {runs}",
+                f"{probe_s * 1000:.1f} ms vs {docker_s * 1000:.1f} ms = {ratio:.2f}x",
+                f"<= {RATIO_TARGET:.1f}x",
+                ratio <= RATIO_TARGET,
+            )
+        )
+    return rows
 
 
 def first_answer_time(socket_path: str, stop: threading.Event, seen: list[float]) -> None:
@@ -279,13 +313,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--fleet-only", action="store_true", help="only parts 4 and 5, fleet mode (no dockerd)"
     )
+    parser.add_argument("--healthy-only", action="store_true", help="only the healthy-path ratios")
     args = parser.parse_args(argv)
     if args.fleet_only:
         with tempfile.TemporaryDirectory(prefix="dind-preflight-bench-") as work:
             rows = fleet_reporter(Path(work) / "fleet")
         rows += [Row(*row) for row in fleet_rows(args.fleet_nodes)]
-        print_table(rows)
-        return 0 if all(row.ok for row in rows) else 1
+        return finish(rows)
     docker = shutil.which("docker")
     if docker is None or not CLI.exists():
         print(
@@ -298,40 +332,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     docker_version = subprocess.run(
         [docker, "--version"], capture_output=True, text=True, check=False
     ).stdout.strip()
-    print(f"bench: {docker_version} ({docker}); load average {os.getloadavg()[0]:.2f}")
+    print(f"bench: {docker_version} ({docker}); load average {_load()}")
 
     rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="dind-preflight-bench-") as work:
         workroot = Path(work)
         with running_dockerd(workdir=workroot / "healthy") as daemon:
-            for label, host in (("tcp", daemon.tcp_host), ("unix", daemon.unix_host)):
-                probe_s, docker_s = healthy_path(host, docker, args.runs)
-                ratio = probe_s / docker_s
-                rows.append(
-                    Row(
-                        f"healthy path ({label}): probe vs docker version, median of {args.runs}",
-                        f"{probe_s * 1000:.1f} ms vs {docker_s * 1000:.1f} ms = {ratio:.2f}x",
-                        f"<= {RATIO_TARGET:.1f}x",
-                        ratio <= RATIO_TARGET,
-                    )
-                )
-            # The whole preflight of a healthy job: probe, then the job's reports written.
-            run_s, docker_s = healthy_path(
-                daemon.tcp_host,
-                docker,
-                args.runs,
-                "run",
-                DIND_PREFLIGHT_ARTIFACTS_DIR=str(workroot / "reports"),
-            )
-            rows.append(
-                Row(
-                    f"healthy job (tcp): run vs docker version, median of {args.runs}",
-                    f"{run_s * 1000:.1f} ms vs {docker_s * 1000:.1f} ms = {run_s / docker_s:.2f}x"
-                    f" (+{(run_s - docker_s) * 1000:.0f} ms)",
-                    f"<= {RUN_RATIO_TARGET:.1f}x",
-                    run_s / docker_s <= RUN_RATIO_TARGET,
-                )
-            )
+            rows.extend(healthy_rows(daemon, docker, args.runs, workroot / "reports"))
+        if args.healthy_only:
+            return finish(rows)
         latencies = readiness_latency(args.starts, workroot)
         median_latency = statistics.median(latencies)
         rows.append(
@@ -360,8 +369,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="dind-preflight-bench-") as work:
         rows.extend(fleet_reporter(Path(work) / "fleet"))
     rows += [Row(*row) for row in fleet_rows(args.fleet_nodes)]
+    return finish(rows)
+
+
+def finish(rows: list[Row]) -> int:
+    """Print the table and the load; 0 when every target is met."""
     print_table(rows)
+    print(f"bench: load average at the end {_load()}")
     return 0 if all(row.ok for row in rows) else 1
+
+
+def _load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg()) + f" (1/5/15 min, {os.cpu_count()} CPUs)"
 
 
 if __name__ == "__main__":

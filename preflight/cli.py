@@ -35,38 +35,6 @@ class _Parser(argparse.ArgumentParser):
         self.exit(ExitCode.USAGE, f"{self.prog}: error: {message}\n")
 
 
-class _Formatter(argparse.RawDescriptionHelpFormatter):
-    """The terminal width as ``shutil.get_terminal_size`` finds it, without importing shutil.
-
-    argparse builds a formatter for every ``add_argument``; its default width lookup imports
-    shutil (with zlib, bz2, lzma): ~2 ms of every run, on the probe's healthy path.
-    """
-
-    def __init__(
-        self,
-        prog: str,
-        indent_increment: int = 2,
-        max_help_position: int = 24,
-        width: int | None = None,
-    ) -> None:
-        if width is None:
-            width = _terminal_columns() - 2
-        super().__init__(prog, indent_increment, max_help_position, width)
-
-
-def _terminal_columns() -> int:
-    try:
-        columns = int(os.environ["COLUMNS"])
-    except (KeyError, ValueError):
-        columns = 0
-    if columns <= 0:
-        try:
-            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
-        except (AttributeError, ValueError, OSError):
-            columns = 80
-    return columns or 80
-
-
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The full parser with every command's arguments.
 
@@ -78,7 +46,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         description="Probe the docker:dind service before a job; diagnose, report and retry "
         "elsewhere when the node is broken.",
         epilog=exit_help(),
-        formatter_class=_Formatter,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
@@ -92,7 +60,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
             help=module.HELP,
             description=module.HELP,
             epilog=exit_help(module.NAME),
-            formatter_class=_Formatter,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
         )
         module.configure(cmd)
         cmd.set_defaults(_run=module.run)

@@ -11,11 +11,11 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from preflight.errors import InputError, UsageError
 
-TYPE_CHECKING = False  # `run` parses its settings on the healthy path: no typing at run time
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
     from urllib.parse import SplitResult

@@ -12,11 +12,11 @@ import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from preflight.artifacts.write import write_text
 from preflight.gitlab.issue_text import clean, one_line
 
-TYPE_CHECKING = False  # the healthy path writes a probe-only report: no model imports at run time
 if TYPE_CHECKING:
     from preflight.diagnosis.model import Diagnosis, ServiceEvidence
     from preflight.node.model import ModuleState, NodeReport, Remedy

@@ -12,8 +12,8 @@ import os
 import sys
 from collections.abc import Callable
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
-TYPE_CHECKING = False
 if TYPE_CHECKING:
     from preflight.run.adapters import JobAdapters
     from preflight.run.flow import RunOutcome, RunState

@@ -105,9 +105,3 @@ def image_version(image: str | None) -> tuple[int, int, int] | None:
     if found is None:
         return None
     return int(found.group(1)), int(found.group(2)), int(found.group(3) or 0)
-
-
-def message_backend(line: str) -> str:
-    """``legacy`` / ``nf_tables`` when the line carries iptables' backend prefix, else ``""``."""
-    found = _MESSAGE_BACKEND.search(line)
-    return found.group(1) if found else ""

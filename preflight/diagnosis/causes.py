@@ -1,4 +1,5 @@
-"""The catalog of causes: every cause code a diagnosis can name, whose fault it is, and the fix.
+"""The catalog of causes: every cause code a diagnosis can name, whose fault it is, and the fix
+(worded here; :mod:`preflight.diagnosis.remedies` turns a module cause into load-at-boot steps).
 
 Cause codes are stable strings: GitLab issues are deduplicated on them and node taints carry them.
 Log signatures (:mod:`preflight.diagnosis.signatures`) and the decision
@@ -10,8 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from preflight.diagnosis.model import HEALTHY_CAUSE, Cause, FaultClass
-from preflight.node.model import Remedy
-from preflight.node.remedy import persistence
 
 IPTABLE_NAT_MISSING = "iptable_nat-missing"
 IPTABLE_FILTER_MISSING = "iptable_filter-missing"
@@ -52,14 +51,6 @@ class CauseInfo:
     module: str | None = None
     fix: str = ""
 
-
-def _module_remedy(modules: tuple[str, ...]) -> Remedy:
-    """Load ``modules`` now and at every boot: the node report's own wording of that fix (one
-    source), its file named after the first module."""
-    return persistence(modules)
-
-
-_NAT_MODULES = ("iptable_nat", "iptable_filter")
 
 CAUSES: dict[str, CauseInfo] = {
     info.code: info
@@ -277,17 +268,6 @@ CAUSES: dict[str, CauseInfo] = {
     )
 }
 
-# Module causes carry the exact fix that worked in the field report.
-_REMEDIES: dict[str, Remedy] = {
-    IPTABLE_NAT_MISSING: _module_remedy(_NAT_MODULES),
-    IPTABLE_FILTER_MISSING: _module_remedy(_NAT_MODULES),
-    IP6TABLE_NAT_MISSING: _module_remedy(("ip6table_nat", "ip6_tables")),
-    OVERLAY_FS_MISSING: _module_remedy(("overlay",)),
-    IP_TABLES_MISSING: _module_remedy((*_NAT_MODULES, "ip_tables")),
-    NFT_CHAIN_NAT_MISSING: _module_remedy(("nft_chain_nat",)),
-    NF_TABLES_MISSING: _module_remedy(("nf_tables", "nft_chain_nat")),
-}
-
 
 def info(code: str) -> CauseInfo:
     """The catalog entry for ``code`` (KeyError for a code that is not in the catalog)."""
@@ -299,13 +279,3 @@ def cause(code: str, detail: str = "") -> Cause:
     entry = CAUSES[code]
     summary = f"{entry.summary} {detail}".strip() if detail else entry.summary
     return Cause(code=code, summary=summary, module=entry.module)
-
-
-def default_remedy(code: str) -> Remedy | None:
-    """The generic fix for ``code`` when no node report gave a more precise one."""
-    if code in _REMEDIES:
-        return _REMEDIES[code]
-    entry = CAUSES.get(code)
-    if entry is None or not entry.fix:
-        return None
-    return Remedy(text=entry.fix)

@@ -8,12 +8,11 @@ calls the node analysis (:mod:`preflight.node.api`) for the diagnosis.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
-from preflight.diagnosis.model import Diagnosis, ServiceEvidence
+from preflight.diagnosis.model import ServiceEvidence
 from preflight.errors import InputError, PreflightError
 from preflight.node.model import NodeReport
-from preflight.probe.model import ProbeResult
 
 MAX_PROC_READ = 1024 * 1024
 
@@ -100,27 +99,3 @@ def host_name(root: str) -> str | None:
     text, _ = _read(os.path.join(root, "etc", "hostname"))
     name = (text or "").strip().splitlines()[0].strip() if (text or "").strip() else ""
     return name[:253] or None
-
-
-def diagnose_local(
-    probe: ProbeResult | None,
-    host_root: str | None,
-    *,
-    proc: str = "/proc",
-    service: ServiceEvidence | None = None,
-    limitations: tuple[str, ...] = (),
-) -> Diagnosis:
-    """Diagnose without Kubernetes: the host root when given, else the job's own ``/proc``."""
-    import time
-
-    from preflight.diagnosis.decide import decide
-
-    started = time.monotonic()
-    node = local_node_evidence(host_root, proc)
-    diagnosis = decide(probe, service, node.report, [*limitations, *node.limitations])
-    return replace(
-        diagnosis,
-        node=host_name(host_root) if host_root else None,
-        evidence_source=node.source if node.report is not None else "none",
-        elapsed_s=round(time.monotonic() - started, 4),
-    )

@@ -16,7 +16,8 @@ from preflight.node.model import Remedy
 from preflight.node.module_sets import LEGACY, NF_TABLES, is_known_module, module_set
 from preflight.node.remedy import persistence
 
-# The modules a fix loads together, by the module the cause names (the first names the file).
+# The modules a fix loads together, by the module the cause names (the first names the file);
+# a module not listed is loaded alone.
 _COMPANIONS: dict[str, tuple[str, ...]] = {
     "iptable_nat": ("iptable_nat", "iptable_filter"),
     "iptable_filter": ("iptable_nat", "iptable_filter"),
@@ -63,10 +64,17 @@ def nat_module(backend: str) -> str:
 
 
 def remedy(code: str, module: str | None = None) -> Remedy | None:
-    """The catalog fix for ``code`` (and ``module``, when it is a known module name)."""
+    """The catalog fix for ``code``: load its modules at boot (``module`` when it is a known
+    module name and the cause a module cause, else the catalog's module for the cause), or the
+    catalog's text when the cause has no module."""
     if is_module_cause(code) and module is not None and is_known_module(module):
         return load_at_boot(_COMPANIONS.get(module, (module,)))
-    return causes.default_remedy(code)
+    entry = causes.CAUSES.get(code)
+    if entry is None:
+        return None
+    if entry.module is not None:  # a name from the catalog itself, not from any input
+        return persistence(_COMPANIONS.get(entry.module, (entry.module,)))
+    return Remedy(text=entry.fix) if entry.fix else None
 
 
 def load_at_boot(modules: tuple[str, ...]) -> Remedy:

@@ -1,18 +1,24 @@
-"""The in-cluster diagnosis end to end: discovery, service evidence, helper pod, decision.
+"""The diagnosis end to end, for ``run`` and ``diagnose`` alike: discovery, service evidence,
+node evidence, decision.
 
-Every step degrades instead of failing: no API, a missing permission, a helper pod that cannot
-run — each becomes a limitation (what could not be seen and what to grant), and the diagnosis
-falls back to what the job itself can see (its own ``/proc``: the node's loaded modules).
+In a pod (or with ``KUBECONFIG``) the service's state and log come from the API and the node's
+evidence from a helper pod. A host root the user gives (``diagnose --host-root``, ``run``'s
+``DIND_PREFLIGHT_NODE_ROOT``) replaces the helper pod; without any Kubernetes configured it is the
+local mode, which asks no API. Every step degrades instead of failing: no API, a missing
+permission, a helper pod that cannot run — each becomes a limitation (what could not be seen and
+what to grant), and the diagnosis falls back to what the job itself can see (its own ``/proc``:
+the node's loaded modules).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Sequence
 
 from preflight.diagnosis import causes
 from preflight.diagnosis.decide import decide
-from preflight.diagnosis.local import NodeEvidence, local_node_evidence
+from preflight.diagnosis.local import NodeEvidence, host_name, local_node_evidence
 from preflight.diagnosis.model import Diagnosis, FaultClass, ServiceEvidence
 from preflight.diagnosis.trust import NodeTrust, helper_image_trust
 from preflight.kube.client import KubeContext, KubeError, connect, remaining
@@ -39,40 +45,44 @@ def diagnose_in_cluster(
     *,
     service_hint: ServiceEvidence | None = None,
     context: KubeContext | None = None,
+    limitations: Sequence[str] = (),
 ) -> Diagnosis:
-    """Diagnose the dind service of the job pod this process runs in.
+    """Diagnose the dind service of this job (the one path of ``run`` and ``diagnose``).
 
-    ``service_hint`` is evidence already gathered (e.g. by :class:`ServiceDeathWatch`), and
-    ``context`` an API connection to reuse; both are optional.
+    ``service_hint`` is evidence already gathered (by :class:`ServiceDeathWatch`, or from a
+    saved log file), ``context`` an API connection to reuse, ``limitations`` what the caller
+    could not see; all are optional. The node is named as Kubernetes names it, else by the host
+    root's ``etc/hostname``.
     """
     started = time.monotonic()
     deadline = started + settings.timeout
-    limitations: list[str] = []
+    seen_limits: list[str] = list(limitations)
     job: JobPod | None = None
     service = service_hint
     ctx = context
-    if ctx is None:
+    local_mode = settings.host_root is not None and not (settings.in_cluster or settings.kubeconfig)
+    if ctx is None and not local_mode:
         try:
             ctx = connect(settings)
         except KubeError as exc:
-            limitations.append(exc.limitation)
+            seen_limits.append(exc.limitation)
     if ctx is not None:
         try:
             pod = read_own_pod(ctx, settings, timeout=min(5.0, max(0.5, remaining(deadline))))
             job = job_pod_from(pod, settings.service_container)
             if job.service is None:
-                limitations.append(job.service_choice)
+                seen_limits.append(job.service_choice)
             if service is None:
                 service = gather_service_evidence(
                     ctx,
                     job,
                     pod,
                     settings,
-                    limitations,
+                    seen_limits,
                     timeout=min(5.0, remaining(deadline) or 0.5),
                 )
         except KubeError as exc:
-            limitations.append(exc.limitation)
+            seen_limits.append(exc.limitation)
 
     node = NodeEvidence(None, "none")
     helper_name: str | None = None
@@ -81,7 +91,7 @@ def diagnose_in_cluster(
         node = local_node_evidence(settings.host_root, settings.proc)
     elif ctx is not None and job is not None and needs_node_evidence(probe, service):
         if not job.node_name:
-            limitations.append("the job pod has no node name yet: helper pod not started")
+            seen_limits.append("the job pod has no node name yet: helper pod not started")
         elif (
             agent := agent_evidence(
                 ctx,
@@ -92,7 +102,7 @@ def diagnose_in_cluster(
         ) is not None:
             node = agent  # fleet mode: the node's own fresh verdict, no helper pod
         elif not settings.use_helper:
-            limitations.append("helper pod disabled (--no-helper): boot persistence not checked")
+            seen_limits.append("helper pod disabled (--no-helper): boot persistence not checked")
         else:
             outcome = run_helper_pod(ctx, job, settings, deadline)
             helper_name = outcome.pod_name
@@ -102,21 +112,27 @@ def diagnose_in_cluster(
                     settings.helper_image or job.build_image, job.build_image
                 )
             if outcome.problem:
-                limitations.append(outcome.problem)
+                seen_limits.append(outcome.problem)
     if node.report is None and needs_node_evidence(probe, service):
         fallback = local_node_evidence(None, settings.proc)
         node = NodeEvidence(
             fallback.report, fallback.source, node.limitations + fallback.limitations
         )
-    limitations.extend(node.limitations)
+    seen_limits.extend(node.limitations)
 
-    diagnosis = decide(probe, service, node.report, limitations, helper_trust=helper_trust)
+    diagnosis = decide(probe, service, node.report, seen_limits, helper_trust=helper_trust)
     return dataclasses.replace(
         diagnosis,
-        node=job.node_name if job else None,
+        node=_node_name(job, settings.host_root if node.source == "host-root" else None),
         pod=job.name if job else settings.pod_name,
         namespace=ctx.namespace if ctx else None,
         evidence_source=node.source if node.report is not None else "none",
         helper_pod=helper_name if node.source == "helper-pod" else None,
         elapsed_s=round(time.monotonic() - started, 4),
     )
+
+
+def _node_name(job: JobPod | None, host_root: str | None) -> str | None:
+    if job is not None and job.node_name:
+        return job.node_name
+    return host_name(host_root) if host_root else None

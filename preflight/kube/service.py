@@ -107,7 +107,6 @@ class ServiceDeathWatch:
         self.clock = clock
         self.limitation: str | None = None
         self.job: JobPod | None = None
-        self.polls = 0
         self._ctx = context
         self._last_pod: dict[str, Any] = {}
         self._next = float("-inf")
@@ -144,7 +143,6 @@ class ServiceDeathWatch:
         if found is None:
             return None
         ctx, job = found
-        self.polls += 1
         try:
             pod = self._last_pod if fresh else read_own_pod(ctx, self.settings, timeout=2.0)
         except KubeError as exc:

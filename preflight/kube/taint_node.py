@@ -7,7 +7,9 @@ Needs ``get`` and ``patch`` on ``nodes`` (the optional ClusterRole in ``deploy/r
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from preflight.actions.taint import Taint, taint_for, with_taint, without_taint
 from preflight.diagnosis.model import Diagnosis
@@ -29,44 +31,32 @@ class TaintOutcome:
 
 def taint_node(ctx: KubeContext, node: str, taint: Taint, attempts: int = ATTEMPTS) -> TaintOutcome:
     """Make sure ``node`` carries ``taint``; never raises for API problems."""
-    for _ in range(max(1, attempts)):
-        try:
-            current = ctx.get_json(permissions.GET_NODE, ctx.api.read_node, node)
-            taints = with_taint((current.get("spec") or {}).get("taints"), taint)
-            if taints is None:
-                return TaintOutcome(node, taint, changed=False)
-            version = (current.get("metadata") or {}).get("resourceVersion")
-            patch: dict[str, object] = {"spec": {"taints": taints}}
-            if version:
-                patch["metadata"] = {"resourceVersion": version}
-            ctx.call(
-                permissions.PATCH_NODE,
-                ctx.api.patch_node,
-                node,
-                patch,
-                _content_type="application/merge-patch+json",
-                _preload_content=False,
-            )
-            return TaintOutcome(node, taint, changed=True)
-        except KubeConflict:
-            continue
-        except KubeError as exc:
-            return TaintOutcome(
-                node, taint, changed=False, problem=f"taint node {node}: {exc.limitation}"
-            )
-    return TaintOutcome(
-        node, taint, changed=False, problem=f"taint node {node}: the node kept changing (409)"
+    changed, problem = _rewrite_taints(
+        ctx, node, lambda taints: with_taint(taints, taint), attempts, f"taint node {node}"
     )
+    return TaintOutcome(node, taint, changed=changed, problem=problem)
 
 
 def untaint_node(ctx: KubeContext, node: str, attempts: int = ATTEMPTS) -> str | None:
     """Remove our taint from ``node`` (others kept); None when done or absent, else the problem."""
+    return _rewrite_taints(ctx, node, without_taint, attempts, f"untaint node {node}")[1]
+
+
+def _rewrite_taints(
+    ctx: KubeContext,
+    node: str,
+    rewrite: Callable[[Any], list[dict[str, Any]] | None],
+    attempts: int,
+    what: str,
+) -> tuple[bool, str | None]:
+    """Read the node's taints, ``rewrite`` them (None: nothing to change), patch with the
+    ``resourceVersion`` read, and read again on 409. Returns (changed, problem)."""
     for _ in range(max(1, attempts)):
         try:
             current = ctx.get_json(permissions.GET_NODE, ctx.api.read_node, node)
-            taints = without_taint((current.get("spec") or {}).get("taints"))
+            taints = rewrite((current.get("spec") or {}).get("taints"))
             if taints is None:
-                return None
+                return False, None
             version = (current.get("metadata") or {}).get("resourceVersion")
             patch: dict[str, object] = {"spec": {"taints": taints}}
             if version:
@@ -79,12 +69,12 @@ def untaint_node(ctx: KubeContext, node: str, attempts: int = ATTEMPTS) -> str |
                 _content_type="application/merge-patch+json",
                 _preload_content=False,
             )
-            return None
+            return True, None
         except KubeConflict:
             continue
         except KubeError as exc:
-            return f"untaint node {node}: {exc.limitation}"
-    return f"untaint node {node}: the node kept changing (409)"
+            return False, f"{what}: {exc.limitation}"
+    return False, f"{what}: the node kept changing (409)"
 
 
 def taint_diagnosed_node(

@@ -27,8 +27,6 @@ AUTOLOAD_REQUESTS: Mapping[str, str] = {
     "overlay": "fs-overlay",
 }
 
-NFT_MODULES = ("nf_tables",)
-
 
 def parse_table_names(text: str) -> list[str]:
     """``/proc/net/ip_tables_names``: one registered legacy table per line."""

@@ -104,11 +104,6 @@ def parse_modules_alias(text: str) -> tuple[tuple[str, str], ...]:
     return tuple(pairs)
 
 
-def match_aliases(name: str, aliases: Iterable[tuple[str, str]]) -> tuple[str, ...]:
-    """The modules whose alias pattern matches ``name`` (shell wildcards, as kmod's fnmatch)."""
-    return AliasTable.build(aliases).match(name)
-
-
 _WILDCARDS = "*?["
 _BUCKET = 4  # wildcard patterns are grouped by up to this many leading literal characters
 

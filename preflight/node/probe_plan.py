@@ -191,19 +191,3 @@ def _judge(
             if step.module not in index.modules:
                 return ModulePlan(module, Outcome.NOT_FOUND, steps, alias, (), step.module)
     return ModulePlan(module, Outcome.LOADS, steps, alias)
-
-
-def show_depends(plan: ProbePlan) -> list[str]:
-    """The plan as ``modprobe --show-depends`` would print it (for comparing with the oracle)."""
-    lines: list[str] = []
-    for module_plan in plan.modules:
-        if module_plan.outcome is Outcome.BLACKLISTED:
-            continue
-        for step in module_plan.steps:
-            if step.action is Action.BUILTIN:
-                lines.append(f"builtin {step.module}")
-            elif step.action is Action.INSTALL:
-                lines.append(f"install {step.detail}")
-            else:
-                lines.append(f"insmod {step.detail}")
-    return lines

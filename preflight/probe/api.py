@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import ssl
 import time
 from collections.abc import Callable, Mapping
 
@@ -15,6 +16,7 @@ from preflight.probe.classify import (
     LOG_HINT,
     Classification,
     Failure,
+    HttpResponse,
     certdir_hint,
     classify_failure,
     classify_response,
@@ -22,14 +24,9 @@ from preflight.probe.classify import (
     sibling_port,
 )
 from preflight.probe.endpoint import Endpoint, resolve_endpoint
-from preflight.probe.http_message import HttpResponse
 from preflight.probe.model import DeepStep, ProbeResult, Verdict
-from preflight.probe.transport import Connection, connect, exchange, tls_context
+from preflight.probe.transport import Connection, exchange, tls_context
 from preflight.probe.wait import Attempt, wait_until_settled
-
-TYPE_CHECKING = False  # typing costs import time on the healthy path; mypy knows this name
-if TYPE_CHECKING:
-    import ssl
 
 DEFAULT_TIMEOUT_S = 30.0
 # One connection attempt (connect, TLS handshake, /_ping) may take this long: a black-hole
@@ -82,12 +79,8 @@ def probe(
     last, attempts, gave_up = wait_until_settled(attempt, timeout, wait=wait, give_up=give_up)
     verdict = last.classification.verdict
     server_version = api_version = None
-    if verdict is Verdict.HEALTHY and last.response is not None:
-        server_version, api_version = _versions(
-            last.response,
-            last.connection,
-            lambda deadline: _reconnect(endpoint, deadline, contexts),
-        )
+    if verdict is Verdict.HEALTHY and last.response is not None and last.connection is not None:
+        server_version, api_version = _versions(last.response, last.connection)
     if last.connection is not None:
         last.connection.close()
     steps = None
@@ -173,13 +166,6 @@ class _TLSContexts:
         return self.context
 
 
-def _reconnect(endpoint: Endpoint, deadline: float, contexts: _TLSContexts) -> Connection | Failure:
-    context = contexts.get()
-    if isinstance(context, Failure):
-        return context
-    return connect(endpoint, deadline, context)
-
-
 def _look_at_sibling(endpoint: Endpoint, deadline: float) -> Classification | None:
     """The configured dind port refuses: does the other one (2375/2376) answer the other way?"""
     port = sibling_port(endpoint)
@@ -196,26 +182,13 @@ def _look_at_sibling(endpoint: Endpoint, deadline: float) -> Classification | No
     return None
 
 
-def _versions(
-    ping: HttpResponse,
-    connection: Connection | None,
-    reconnect: Callable[[float], Connection | Failure],
-) -> tuple[str | None, str | None]:
+def _versions(ping: HttpResponse, connection: Connection) -> tuple[str | None, str | None]:
     """Server and API version: from /_ping's headers, else from ``GET /version``."""
     api_version = ping.headers.get("api-version") or None
     server = ping.headers.get("server", "")
     if server.startswith("Docker/"):
         return server[len("Docker/") :].split(" ", 1)[0] or None, api_version
-    deadline = time.monotonic() + VERSION_WAIT_S
-    if connection is None or not ping.keep_alive:
-        fresh = reconnect(deadline)
-        if isinstance(fresh, Failure):
-            return None, api_version
-        connection = fresh
-    try:
-        answer = connection.request("GET", "/version", deadline)
-    finally:
-        connection.close()
+    answer = connection.get("/version", time.monotonic() + VERSION_WAIT_S)
     if not isinstance(answer, HttpResponse) or answer.status != 200:
         return None, api_version
     import json

@@ -1,4 +1,4 @@
-"""Turn what one attempt saw (a socket/TLS error, or a non-200 answer) into a verdict. Pure.
+"""Turn what one attempt saw (a :class:`Failure` or an :class:`HttpResponse`) into a verdict. Pure.
 
 Which outcomes a waiting probe retries until its timeout (dind takes seconds to start), and which
 it returns at once because waiting cannot change them:
@@ -38,10 +38,9 @@ permission-denied             error           no
 from __future__ import annotations
 
 import errno as errnos
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from preflight.probe.endpoint import DEFAULT_HTTP_PORT, DEFAULT_TLS_PORT, Endpoint
-from preflight.probe.http_message import HttpResponse
 from preflight.probe.model import Verdict
 
 # What Go's TLS server answers to plain HTTP (docker's TLS port, crypto/tls + net/http).
@@ -69,6 +68,21 @@ class Failure:
     timed_out: bool = False
     first_bytes: bytes = b""  # what the peer sent, when it was not HTTP
     path: str = ""  # the file or socket concerned, when there is one
+
+
+@dataclass(frozen=True)
+class HttpResponse:
+    """A complete HTTP answer; header names are lower-case."""
+
+    status: int
+    reason: str
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes = b""
+
+    @property
+    def text(self) -> str:
+        """The body as text (for messages)."""
+        return self.body.decode("utf-8", "replace")
 
 
 @dataclass(frozen=True)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from preflight.exitcodes import ExitCode
 from preflight.probe.model import ProbeResult
 
-TYPE_CHECKING = False  # typing costs import time on the healthy path; mypy knows this name
 if TYPE_CHECKING:
     from typing import Any
 

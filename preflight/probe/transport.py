@@ -1,19 +1,20 @@
-"""One HTTP exchange with a daemon over a unix socket, TCP or TLS; every wait bounded by a deadline.
+"""HTTP with the daemon over a unix socket, TCP or TLS; every wait bounded by a deadline.
 
-Stdlib only, and cheap to import, because every CI job pays for it: plain connections use the
-``_socket`` extension that ``socket.py`` wraps (``socket.py`` builds its enums at import: 3-7 ms,
-a tenth of the whole healthy path, see bench/), ``ssl`` and ``socket`` are imported only for TLS
-endpoints, and a DNS lookup runs on a ``_thread`` so that it too ends by the deadline.
-Errors are returned as :class:`~preflight.probe.classify.Failure` data, never raised.
+``http.client`` speaks HTTP. This module dials (the unix socket; TCP after a DNS lookup that also
+ends by the deadline; the TLS handshake) so that the stage that failed is known, and returns
+errors as :class:`~preflight.probe.classify.Failure` data, never raised.
 """
 
 from __future__ import annotations
 
-import _socket
-import _thread
 import errno as errnos
+import http.client
+import socket
+import ssl
+import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 from preflight.probe.classify import (
     CONNECT,
@@ -23,142 +24,164 @@ from preflight.probe.classify import (
     TLS_HANDSHAKE,
     TLS_SETUP,
     Failure,
+    HttpResponse,
 )
 from preflight.probe.endpoint import Endpoint, TLSSettings
-from preflight.probe.http_message import HttpResponse, NotHttpError, build_request, parse_response
-
-TYPE_CHECKING = False  # typing costs import time on the healthy path; mypy knows this name
-if TYPE_CHECKING:
-    import ssl
-    from typing import Any
 
 MIN_WAIT_S = 0.001
+USER_AGENT = "dind-preflight"
 
 
-class Connection:
-    """An open connection to the daemon, good for several requests while the daemon keeps it."""
+class DialError(Exception):
+    """Dialling failed; ``failure`` says at which stage and why."""
 
-    def __init__(self, endpoint: Endpoint, sock: _socket.socket) -> None:
+    def __init__(self, failure: Failure) -> None:
+        super().__init__(failure.message)
+        self.failure = failure
+
+
+class Connection(http.client.HTTPConnection):
+    """``http.client`` over the endpoint's socket; (re)connecting dials by :func:`dial`.
+
+    Keep-alive is ``http.client``'s: after a ``Connection: close`` answer the next request dials
+    again, within that request's deadline.
+    """
+
+    def __init__(
+        self, endpoint: Endpoint, tls_context: ssl.SSLContext | None, deadline: float
+    ) -> None:
+        if endpoint.scheme == "unix":
+            super().__init__("docker")  # the Host header the docker CLI sends over a socket
+        else:
+            super().__init__(endpoint.host, endpoint.port)
         self.endpoint = endpoint
-        self.sock = sock
+        self.tls_context = tls_context
+        self.deadline = deadline
 
-    def close(self) -> None:
-        """Close the socket (idempotent)."""
-        self.sock.close()
+    def connect(self) -> None:
+        """Dial within ``self.deadline``; raises :class:`DialError`."""
+        self.sock = dial(self.endpoint, self.tls_context, self.deadline)
 
-    def request(
-        self, method: str, path: str, deadline: float, body: bytes = b""
-    ) -> HttpResponse | Failure:
-        """Send one request and read its response before ``deadline`` (``time.monotonic``)."""
-        host = "docker" if self.endpoint.scheme == "unix" else self.endpoint.address
-        payload = build_request(method, self.endpoint.base_path + path, host, body)
+    def get(self, path: str, deadline: float) -> HttpResponse | Failure:
+        """``GET path`` and read the whole answer before ``deadline`` (``time.monotonic``)."""
+        self.deadline = deadline
         try:
-            self.sock.settimeout(_remaining(deadline))
-            self.sock.sendall(payload)
-        except OSError as exc:
-            return failure_from_exception(SEND, exc)
-        data = b""
-        eof = False
-        while True:
-            try:
-                response = parse_response(data, eof=eof)
-            except NotHttpError as exc:
-                return Failure(RECEIVE, "NotHttpError", str(exc), first_bytes=exc.first_bytes)
-            if response is not None:
-                return response
-            if eof:
-                return Failure(RECEIVE, "EOFError", "connection closed without an answer")
-            try:
+            if self.sock is not None:
                 self.sock.settimeout(_remaining(deadline))
-                chunk = self.sock.recv(65536)
-            except OSError as exc:
-                return failure_from_exception(RECEIVE, exc)
-            eof = not chunk
-            data += chunk
+            self.request("GET", self.endpoint.base_path + path, headers={"User-Agent": USER_AGENT})
+        except DialError as exc:
+            return exc.failure
+        except OSError as exc:
+            self.close()
+            return failure_from_exception(SEND, exc)
+        try:
+            assert self.sock is not None
+            self.sock.settimeout(_remaining(deadline))
+            response = self.getresponse()
+            body = response.read()
+        except (OSError, http.client.HTTPException) as exc:
+            self.close()
+            return _receive_failure(exc)
+        headers: dict[str, str] = {}
+        for name, value in response.getheaders():
+            key = name.lower()
+            headers[key] = f"{headers[key]}, {value}" if key in headers else value
+        return HttpResponse(response.status, response.reason, headers, body)
 
 
-def connect(
-    endpoint: Endpoint, deadline: float, tls_context: ssl.SSLContext | None = None
-) -> Connection | Failure:
-    """Open a connection (and complete the TLS handshake) before ``deadline``."""
+def _receive_failure(exc: OSError | http.client.HTTPException) -> Failure:
+    if isinstance(exc, http.client.RemoteDisconnected):
+        return Failure(RECEIVE, type(exc).__name__, "connection closed without an answer")
+    if isinstance(exc, http.client.BadStatusLine):
+        # the first line of the answer, as received: not "HTTP/1.x <code> ..."
+        first = str(exc.args[0] if exc.args else "").encode("latin-1", "replace")
+        return Failure(
+            RECEIVE, type(exc).__name__, "the answer is not HTTP", first_bytes=first[:16]
+        )
+    if isinstance(exc, http.client.UnknownProtocol):  # e.g. "HTTP/2 200"
+        first = str(exc.args[0]).encode("latin-1", "replace")
+        return Failure(RECEIVE, type(exc).__name__, "not HTTP/1.x", first_bytes=first[:16])
+    if isinstance(exc, http.client.IncompleteRead):
+        return Failure(RECEIVE, type(exc).__name__, "connection closed inside the answer's body")
+    if isinstance(exc, http.client.HTTPException):
+        return Failure(RECEIVE, type(exc).__name__, str(exc) or "malformed HTTP answer")
+    return failure_from_exception(RECEIVE, exc)
+
+
+def dial(endpoint: Endpoint, tls_context: ssl.SSLContext | None, deadline: float) -> socket.socket:
+    """A connected socket (TLS handshake done) before ``deadline``; raises :class:`DialError`."""
     if endpoint.scheme == "unix":
-        sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             sock.settimeout(_remaining(deadline))
             sock.connect(endpoint.socket_path)
         except OSError as exc:
             sock.close()
-            return failure_from_exception(CONNECT, exc, path=endpoint.socket_path)
-        return Connection(endpoint, sock)
+            raise DialError(
+                failure_from_exception(CONNECT, exc, path=endpoint.socket_path)
+            ) from None
+        return sock
     addresses = resolve(endpoint.host, endpoint.port, deadline)
     if isinstance(addresses, Failure):
-        return addresses
-    last: Failure = Failure(CONNECT, "OSError", "no address")
+        raise DialError(addresses)
+    last = Failure(CONNECT, "OSError", "no address")
     for family, address in addresses:
-        tcp = _tcp_socket(family, for_tls=tls_context is not None)
+        tcp = socket.socket(family, socket.SOCK_STREAM)
         try:
             tcp.settimeout(_remaining(deadline))
             tcp.connect(address)
-            tcp.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
+            tcp.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         except OSError as exc:
             tcp.close()
             last = failure_from_exception(CONNECT, exc)
             if last.timed_out:
-                return last
+                break
             continue
         if tls_context is None:
-            return Connection(endpoint, tcp)
-        return _handshake(endpoint, tcp, tls_context, deadline)
-    return last
+            return tcp
+        try:
+            tcp.settimeout(_remaining(deadline))
+            return tls_context.wrap_socket(tcp, server_hostname=endpoint.host)
+        except OSError as exc:
+            tcp.close()
+            raise DialError(failure_from_exception(TLS_HANDSHAKE, exc)) from None
+    raise DialError(last)
 
 
-def _tcp_socket(family: int, *, for_tls: bool) -> _socket.socket:
-    if for_tls:
-        import socket  # ssl wraps socket.socket objects only
-
-        return socket.socket(family, socket.SOCK_STREAM)
-    return _socket.socket(family, _socket.SOCK_STREAM)
-
-
-def _handshake(
-    endpoint: Endpoint, tcp: _socket.socket, context: ssl.SSLContext, deadline: float
+def connect(
+    endpoint: Endpoint, deadline: float, tls_context: ssl.SSLContext | None = None
 ) -> Connection | Failure:
-    import socket
-
-    assert isinstance(tcp, socket.socket), "TLS needs a socket.socket (see _tcp_socket)"
+    """Open a connection (TLS handshake included) before ``deadline``."""
+    connection = Connection(endpoint, tls_context, deadline)
     try:
-        tcp.settimeout(_remaining(deadline))
-        wrapped = context.wrap_socket(tcp, server_hostname=endpoint.host)
-    except OSError as exc:
-        tcp.close()
-        return failure_from_exception(TLS_HANDSHAKE, exc)
-    return Connection(endpoint, wrapped)
+        connection.connect()
+    except DialError as exc:
+        return exc.failure
+    return connection
 
 
 def resolve(host: str, port: int, deadline: float) -> list[tuple[int, Any]] | Failure:
     """The addresses of ``host``; IP literals without a lookup, names within the deadline."""
-    for family in (_socket.AF_INET, _socket.AF_INET6):
+    for family in (socket.AF_INET, socket.AF_INET6):
         try:
-            _socket.inet_pton(family, host)
+            socket.inet_pton(family, host)
         except OSError:
             continue
         return [(family, (host, port))]
     found: list[Any] = []
     error: list[BaseException] = []
-    done = _thread.allocate_lock()
-    done.acquire()
 
     def lookup() -> None:
         try:
-            found.extend(_socket.getaddrinfo(host, port, 0, _socket.SOCK_STREAM))
+            found.extend(socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM))
         except (OSError, UnicodeError) as exc:
             error.append(exc)
-        finally:
-            done.release()
 
     # getaddrinfo cannot be interrupted: a lookup that outlives the deadline is abandoned.
-    _thread.start_new_thread(lookup, ())
-    if not done.acquire(timeout=_remaining(deadline)):
+    thread = threading.Thread(target=lookup, name="dns-lookup", daemon=True)
+    thread.start()
+    thread.join(_remaining(deadline))
+    if thread.is_alive():
         return Failure(RESOLVE, "TimeoutError", "DNS lookup did not finish in time", timed_out=True)
     if error:
         exc = error[0]
@@ -170,8 +193,6 @@ def resolve(host: str, port: int, deadline: float) -> list[tuple[int, Any]] | Fa
 
 def tls_context(settings: TLSSettings) -> ssl.SSLContext | Failure:
     """The client context the docker CLI would build: its CA, and the client cert when present."""
-    import ssl
-
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     for path in (settings.ca_file, settings.cert_file, settings.key_file):
@@ -206,11 +227,10 @@ def tls_context(settings: TLSSettings) -> ssl.SSLContext | Failure:
 
 
 def failure_from_exception(stage: str, exc: BaseException, path: str = "") -> Failure:
-    """Describe ``exc`` as plain data (reads ssl attributes without importing ssl)."""
+    """Describe ``exc`` as plain data."""
     code = getattr(exc, "errno", None)
-    timed_out = isinstance(exc, TimeoutError) or code == errnos.ETIMEDOUT
-    reason = getattr(exc, "reason", None)
-    verify_message = getattr(exc, "verify_message", None)
+    reason = exc.reason if isinstance(exc, ssl.SSLError) else None
+    verify_message = exc.verify_message if isinstance(exc, ssl.SSLCertVerificationError) else None
     message = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
     if reason or verify_message:
         message = str(exc)
@@ -219,9 +239,9 @@ def failure_from_exception(stage: str, exc: BaseException, path: str = "") -> Fa
         exception=type(exc).__name__,
         message=message,
         errno=code if isinstance(code, int) else None,
-        ssl_reason=str(reason) if isinstance(reason, str) else "",
+        ssl_reason=reason if isinstance(reason, str) else "",
         verify_message=str(verify_message) if verify_message else "",
-        timed_out=timed_out,
+        timed_out=isinstance(exc, TimeoutError) or code == errnos.ETIMEDOUT,
         path=path,
     )
 
@@ -238,7 +258,7 @@ def exchange(
     connection = connect(endpoint, deadline, context)
     if isinstance(connection, Failure):
         return connection, None
-    answer = connection.request("GET", "/_ping", deadline)
+    answer = connection.get("/_ping", deadline)
     if isinstance(answer, HttpResponse) and answer.status == 200:
         return answer, connection
     connection.close()

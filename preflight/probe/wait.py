@@ -10,11 +10,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from preflight.probe.classify import Classification
-from preflight.probe.http_message import HttpResponse
+from preflight.probe.classify import Classification, HttpResponse
 
-TYPE_CHECKING = False  # typing costs import time on the healthy path; mypy knows this name
 if TYPE_CHECKING:
     from preflight.probe.transport import Connection
 

@@ -43,7 +43,15 @@ _KNOWN_CODES = (
     STALE,
     NOT_PUBLISHED,
 )
-_CODE_OF_REASON = {camel_case(code): code for code in _KNOWN_CODES}
+_CODE_OF_REASON = {camel_case(code).lower(): code for code in _KNOWN_CODES}
+
+
+def code_of_reason(reason: str) -> str:
+    """The code a condition's reason names: the code itself, or its CamelCase form (any case);
+    an unknown reason is returned as it is."""
+    if reason in _KNOWN_CODES:
+        return reason
+    return _CODE_OF_REASON.get(reason.lower(), reason)
 
 
 def timestamp(when: datetime.datetime) -> str:
@@ -141,7 +149,7 @@ def observe(
         reason = str(entry.get("reason") or "")
         status = _status(entry.get("status"))
         items[kind] = Readiness(
-            kind, status, _CODE_OF_REASON.get(reason, reason), str(entry.get("message") or "")
+            kind, status, code_of_reason(reason), str(entry.get("message") or "")
         )
     fresh = len(ages) == len(CONDITION_TYPES) and max(ages) <= max_age
     return Observed(

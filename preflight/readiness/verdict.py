@@ -22,6 +22,7 @@ from preflight.diagnosis.module_facts import (
     describe,
     module_fact,
 )
+from preflight.diagnosis.remedies import remedy
 from preflight.node.model import Finding, ModuleState, NodeReport, Remedy, Severity
 from preflight.readiness.model import (
     READY_AFTER_REBOOT,
@@ -66,7 +67,7 @@ def _now(report: NodeReport, checked: dict[str, ModuleState]) -> Readiness:
         if fact in FAULTS:
             code = missing_cause(name)
             finding = _first(report, _now_finding(name))
-            fix = (finding.remedy if finding else None) or causes.default_remedy(code)
+            fix = (finding.remedy if finding else None) or remedy(code, name)
             detail = f": {finding.message}" if finding else ""
             return Readiness(
                 READY_NOW, Status.FALSE, code, _one_line(describe(name, fact) + detail), fix
@@ -106,7 +107,7 @@ def _after_reboot(report: NodeReport, checked: dict[str, ModuleState]) -> Readin
                 Status.FALSE,
                 NOT_PERSISTENT,
                 f"nothing loads {name} at boot",
-                causes.default_remedy(missing_cause(name)),
+                remedy(missing_cause(name), name),
             )
     for kernel in report.kernels:
         if kernel.missing or kernel.not_at_boot or (kernel.problem and not kernel.running):

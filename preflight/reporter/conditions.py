@@ -8,42 +8,25 @@ is one line) and the taint ``dind-preflight.io/broken=<cause>:NoSchedule``.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
-from functools import cache
 from typing import Any
 
 from preflight.actions.taint import TAINT_EFFECT, TAINT_KEY
 from preflight.diagnosis.causes import CAUSES
 from preflight.gitlab.incident_issue import parse_timestamp
 from preflight.gitlab.issue_text import one_line, safe_token
+from preflight.readiness.conditions import code_of_reason
+from preflight.readiness.model import READY_AFTER_REBOOT, READY_NOW
 from preflight.reporter.model import Condition, NodeState, Readiness
 
-DIND_READY = "DindReady"
-DIND_READY_AFTER_REBOOT = "DindReadyAfterReboot"
 BLOCKING_EFFECTS = frozenset({"NoSchedule", "NoExecute"})
-_WORD = re.compile(r"[A-Za-z0-9]+")
-
-
-def camel(code: str) -> str:
-    """``iptable_nat-missing`` -> ``IptableNatMissing`` (the Kubernetes reason style)."""
-    return "".join(word[:1].upper() + word[1:] for word in _WORD.findall(code))
-
-
-@cache
-def _by_camel() -> dict[str, str]:
-    return {camel(code).lower(): code for code in CAUSES}
 
 
 def cause_of_reason(reason: str | None) -> str:
     """The cause code a condition's reason names: the code itself, or its CamelCase form."""
     text = (reason or "").strip()
-    if text in CAUSES:
-        return text
-    known = _by_camel().get(text.lower())
-    if known is not None:
-        return known
-    return safe_token(text, empty="unknown-cause")
+    code = code_of_reason(text)
+    return code if code in CAUSES else safe_token(text, empty="unknown-cause")
 
 
 def condition_of(data: Mapping[str, Any] | None) -> Condition:
@@ -109,8 +92,8 @@ def node_state(
     labels = meta.get("labels") or {}
     return NodeState(
         name=safe_token(str(meta.get("name") or ""), empty="unknown-node"),
-        ready=condition_of(conditions.get(DIND_READY)),
-        after_reboot=condition_of(conditions.get(DIND_READY_AFTER_REBOOT)),
+        ready=condition_of(conditions.get(READY_NOW)),
+        after_reboot=condition_of(conditions.get(READY_AFTER_REBOOT)),
         unschedulable=bool(spec.get("unschedulable")),
         blocking_taints=tuple(blocking),
         our_taint=ours,

@@ -65,7 +65,6 @@ class Reporter:
     contexts: deque[Context] = field(default_factory=lambda: deque(maxlen=200))
     retry_policy: RetryPolicy | None = None
     last_cycle_at: float | None = None
-    last_result: CycleResult | None = None
 
     def cycle(self) -> CycleResult:
         """One convergence, if this replica leads."""
@@ -114,7 +113,6 @@ class Reporter:
             cluster,
             view,
         )
-        self.last_result = result
         return result
 
     def _gauges(self, cluster: ClusterView, view: GitLabView, decided: Plan) -> None:

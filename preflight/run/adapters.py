@@ -39,7 +39,6 @@ class JobAdapters:
         self._service_hint: ServiceEvidence | None = None
         self._kube: KubeSettings | None = None
         self._gitlab: GitLabSettings | None = None
-        self.gave_up_because: str | None = None
         self.progress = Progress()
 
     # -- probe ---------------------------------------------------------------------------------
@@ -108,34 +107,33 @@ class JobAdapters:
         return self._watch.context if self._watch is not None else None
 
     def diagnose(self, probe: ProbeResult) -> Diagnosis:
-        """Kubernetes mode: service state and log, helper pod; else the host root or /proc."""
+        """The one diagnosis of ``run`` and ``diagnose``: Kubernetes, a host root, or /proc."""
         self.progress.phase(f"dind is {probe.verdict.value}: diagnosing...")
-        if self.settings.in_cluster:
-            from dataclasses import replace
+        from preflight.kube.diagnose import diagnose_in_cluster
 
-            from preflight.kube.diagnose import diagnose_in_cluster
-
-            kube = self.kube_settings
-            left = self._left_s()
-            if left is not None and left < kube.timeout:
-                kube = replace(kube, timeout=left)  # the diagnosis ends before the run's deadline
-            return diagnose_in_cluster(
-                probe,
-                kube,
-                service_hint=self._service_hint,
-                context=self._kube_context,
-            )
-        from preflight.diagnosis.local import diagnose_local, service_from_log_file
-        from preflight.errors import InputError
-
-        service: ServiceEvidence | None = None
+        service = self._service_hint
         limits: tuple[str, ...] = ()
-        if self.service_log:
+        if service is None and self.service_log:
+            from preflight.diagnosis.local import service_from_log_file
+            from preflight.errors import InputError
+
             try:
-                service = service_from_log_file(self.service_log)
+                service = service_from_log_file(self.service_log, self.kube_settings.log_tail_lines)
             except InputError as exc:
                 limits = (str(exc),)
-        return diagnose_local(probe, self.settings.node_root, service=service, limitations=limits)
+        kube = self.kube_settings
+        left = self._left_s()
+        if left is not None and left < kube.timeout:
+            from dataclasses import replace
+
+            kube = replace(kube, timeout=left)  # the diagnosis ends before the run's deadline
+        return diagnose_in_cluster(
+            probe,
+            kube,
+            service_hint=service,
+            context=self._kube_context,
+            limitations=limits,
+        )
 
     # -- actions and report --------------------------------------------------------------------
 

@@ -13,11 +13,10 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field, replace
 from enum import Enum
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from preflight.exitcodes import ExitCode
 
-TYPE_CHECKING = False  # the healthy path must not import the diagnosis models
 if TYPE_CHECKING:
     from preflight.actions.plan import ActionPlan
     from preflight.diagnosis.model import Diagnosis

@@ -6,15 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from preflight.diagnosis.local import (
-    diagnose_local,
-    host_name,
-    log_shows_death,
-    service_from_log_file,
-)
-from preflight.diagnosis.model import FaultClass, ServiceEvidence
+from preflight.diagnosis.local import host_name, log_shows_death, service_from_log_file
+from preflight.diagnosis.model import Diagnosis, FaultClass, ServiceEvidence
 from preflight.diagnosis.signatures import match_lines
 from preflight.errors import InputError
+from preflight.kube.diagnose import diagnose_in_cluster
+from preflight.kube.settings import KubeSettings
 from preflight.probe.model import ProbeResult, Verdict
 from tests.kube.failing_daemons import saved_log
 
@@ -26,6 +23,19 @@ NAT_LINE = (
     "exist (do you need to insmod?)"
 )
 REFUSED = ProbeResult(Verdict.REFUSED, "tcp://docker:2375", 0.1, "connection refused")
+
+
+def diagnose_local(
+    probe: ProbeResult,
+    host_root: str | None,
+    *,
+    proc: str = "/proc",
+    service: ServiceEvidence | None = None,
+) -> Diagnosis:
+    """The diagnosis of ``run`` and ``diagnose`` without any Kubernetes configured."""
+    return diagnose_in_cluster(
+        probe, KubeSettings(host_root=host_root, proc=proc), service_hint=service
+    )
 
 
 def test_the_bundled_field_report_root_is_a_node_fault_named_after_its_host() -> None:

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from preflight.jsonable import from_json, to_json
-from preflight.node import analyze_host, render_text
+from preflight.node.api import analyze_host
 from preflight.node.model import NodeReport, Severity
+from preflight.node.render import render_text
 from tests.node import profiles
 from tests.node.rootbuilder import HostRoot
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from preflight.node import analyze_host
+from preflight.node.api import analyze_host
 from preflight.node.model import NodeReport, Severity
 from tests.node.privileges import as_nobody
 from tests.node.profiles import healthy

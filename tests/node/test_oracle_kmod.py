@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from preflight.node.analysis import kernel_index, modprobe_config
 from preflight.node.gather import gather
 from preflight.node.modprobe_conf import MODPROBE_DIRS
-from preflight.node.probe_plan import Outcome, plan_load, show_depends
+from preflight.node.probe_plan import Action, Outcome, ProbePlan, plan_load
 from tests.node.elfmod import build_ko
 from tests.node.rootbuilder import HostRoot
 
@@ -124,6 +124,22 @@ def oracle(root: HostRoot, name: str, blacklist: bool) -> tuple[bool, list[str]]
         return False, []
     lines = [line.rstrip().replace(str(root.path), "") for line in result.stdout.splitlines()]
     return True, lines
+
+
+def show_depends(plan: ProbePlan) -> list[str]:
+    """Our plan as ``modprobe --show-depends`` prints it, to compare with the oracle."""
+    lines: list[str] = []
+    for module_plan in plan.modules:
+        if module_plan.outcome is Outcome.BLACKLISTED:
+            continue
+        for step in module_plan.steps:
+            if step.action is Action.BUILTIN:
+                lines.append(f"builtin {step.module}")
+            elif step.action is Action.INSTALL:
+                lines.append(f"install {step.detail}")
+            else:
+                lines.append(f"insmod {step.detail}")
+    return lines
 
 
 def ours(root: HostRoot) -> Callable[[str, bool], tuple[bool, list[str]]]:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from preflight.node import analyze_loaded_only
+from preflight.node.api import analyze_loaded_only
 from preflight.node.cmdline import parse_cmdline, split_words
 from preflight.node.kernel import (
-    match_aliases,
+    AliasTable,
     module_name_from_path,
     normalize,
     parse_builtin_modinfo,
@@ -73,9 +73,10 @@ def test_parse_modules_dep() -> None:
 
 def test_aliases_and_builtin_modinfo() -> None:
     aliases = (("nft_chain_2_nat", "nft_chain_nat"), ("net_pf_16_proto_*", "nfnetlink_x"))
-    assert match_aliases("nft-chain-2-nat", aliases) == ("nft_chain_nat",)
-    assert match_aliases("net-pf-16-proto-12", aliases) == ("nfnetlink_x",)
-    assert match_aliases("nft-chain-10-nat", aliases) == ()
+    table = AliasTable.build(aliases)
+    assert table.match("nft-chain-2-nat") == ("nft_chain_nat",)
+    assert table.match("net-pf-16-proto-12") == ("nfnetlink_x",)
+    assert table.match("nft-chain-10-nat") == ()
     names, pairs = parse_builtin_modinfo(
         b"iptable_nat.license=GPL\0nft_chain_nat.alias=nft-chain-2-nat\0bogus\0"
     )

@@ -16,8 +16,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from preflight.jsonable import to_json
-from preflight.node import analyze_host, render_text
+from preflight.node.api import analyze_host
 from preflight.node.model import NodeReport
+from preflight.node.render import render_text
 
 SECRET = "dpf_outside_secret"
 KVER = "6.1.0-13-amd64"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from preflight.node import analyze_host
+from preflight.node.api import analyze_host
 from preflight.node.model import NodeReport, Severity
 from tests.node.profiles import HEALTHY as KVER
 from tests.node.profiles import HEALTHY_LOADED as LOADED

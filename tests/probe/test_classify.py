@@ -19,13 +19,13 @@ from preflight.probe.classify import (
     TLS_HANDSHAKE,
     TLS_SETUP,
     Failure,
+    HttpResponse,
     classify_failure,
     classify_response,
     classify_sibling,
     sibling_port,
 )
 from preflight.probe.endpoint import Endpoint, TLSSettings, resolve_endpoint
-from preflight.probe.http_message import HttpResponse
 from preflight.probe.model import Verdict
 
 PLAIN = resolve_endpoint({"DOCKER_HOST": "tcp://docker:2375"})

@@ -11,8 +11,8 @@ from typing import Any
 from preflight.gitlab.client import RetryPolicy
 from preflight.kube.client import KubeContext, connect
 from preflight.kube.settings import KubeSettings
+from preflight.readiness.model import camel_case
 from preflight.reporter.cluster import ClusterSource
-from preflight.reporter.conditions import camel
 from preflight.reporter.lease import LeaseKeeper
 from preflight.reporter.model import ReporterPolicy, RunnerTarget
 from preflight.reporter.service import Reporter
@@ -52,7 +52,7 @@ def node(
             "message": "kubelet is posting ready status",
         }
     ]
-    reason = camel(cause) if camel_reason else cause
+    reason = camel_case(cause) if camel_reason else cause
     if ready is not None:
         conditions.append(
             {

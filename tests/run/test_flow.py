@@ -16,12 +16,14 @@ import pytest
 
 from preflight.actions.action import Action
 from preflight.diagnosis.decide import decide
-from preflight.diagnosis.local import diagnose_local, service_from_log_file
+from preflight.diagnosis.local import service_from_log_file
 from preflight.diagnosis.model import Diagnosis, QuarantineDecision
 from preflight.errors import PreflightError, UsageError
 from preflight.exitcodes import ExitCode
 from preflight.gitlab.client import settings_from_env as gitlab_settings
 from preflight.gitlab.reporter import report_diagnosis
+from preflight.kube.diagnose import diagnose_in_cluster
+from preflight.kube.settings import KubeSettings
 from preflight.probe.model import ProbeResult, Verdict
 from preflight.run.flow import Adapters, RunOutcome, execute
 from preflight.run.render import summary_line, write_details
@@ -232,7 +234,11 @@ def test_the_field_report_run_log_fits_in_60_lines(tmp_path: Path) -> None:
     """The field report (real dockerd log, the CentOS 8 root) as a terminal shows it."""
     log = tmp_path / "dockerd.log"
     log.write_text(saved_log("legacy-nat-missing"))
-    diagnosis = diagnose_local(REFUSED, str(FIELD_ROOT), service=service_from_log_file(str(log)))
+    diagnosis = diagnose_in_cluster(
+        REFUSED,
+        KubeSettings(host_root=str(FIELD_ROOT)),
+        service_hint=service_from_log_file(str(log)),
+    )
     outcome: RunOutcome = execute(settings(), RecordingAdapters(diagnosis=diagnosis))
     out = io.StringIO()
     print(summary_line(outcome), file=out)

@@ -3,12 +3,18 @@ job log reader that goes away."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.harness.dockerd import free_port
+from tests.kube.failing_daemons import saved_log
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def preflight_env(tmp_path: Path, **extra: str) -> dict[str, str]:
@@ -132,3 +138,46 @@ def test_a_reader_that_goes_away_does_not_change_the_exit_code(tmp_path: Path) -
     assert process.wait(timeout=60) == 69
     assert "Traceback" not in stderr and "internal error" not in stderr
     assert (tmp_path / "reports" / "junit.xml").is_file()
+
+
+@pytest.mark.parametrize("with_log", [True, False], ids=["service-log", "no-log"])
+def test_run_and_diagnose_share_one_local_diagnosis(tmp_path: Path, with_log: bool) -> None:
+    """`run` with DIND_PREFLIGHT_NODE_ROOT and `diagnose --host-root` take the same path: the
+    same diagnosis, the node named by the root's etc/hostname."""
+    root = REPO / "demo/roots/centos8-field-report"
+    log = tmp_path / "dind.log"
+    log.write_text(saved_log("legacy-nat-missing"))
+    extra = {"DIND_PREFLIGHT_SERVICE_LOG": str(log)} if with_log else {}
+    env = preflight_env(tmp_path, **extra)
+    env.pop("KUBECONFIG", None)
+    job = dict(
+        env,
+        DOCKER_HOST=f"tcp://127.0.0.1:{free_port()}",
+        DIND_PREFLIGHT_TIMEOUT="1",
+        DIND_PREFLIGHT_NODE_ROOT=str(root),
+        DIND_PREFLIGHT_ACTION="none",
+    )
+    ran = run(job, "--json")
+    assert ran.returncode in (69, 75), ran.stderr
+    document = json.loads(ran.stdout)
+    (tmp_path / "probe.json").write_text(json.dumps(document["probe"]))
+    flags = ["--json", "--host-root", str(root), "--probe-result", str(tmp_path / "probe.json")]
+    if with_log:
+        flags += ["--service-log", str(log)]
+    diagnosed = subprocess.run(
+        [sys.executable, "-m", "preflight", "diagnose", *flags],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert diagnosed.returncode == ran.returncode, diagnosed.stderr
+    from_run, from_diagnose = document["diagnosis"], json.loads(diagnosed.stdout)
+    for diagnosis in (from_run, from_diagnose):
+        diagnosis.pop("elapsed_s")
+    assert from_run == from_diagnose
+    assert from_run["node"] == "runner-node-3.example.internal"
+    assert from_run["evidence_source"] == "host-root"
+    expected = "iptable_nat-missing" if with_log else "not-established"
+    assert from_run["cause"]["code"] == expected
