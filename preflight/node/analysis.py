@@ -23,7 +23,7 @@ from preflight.node.findings import (
 from preflight.node.iptables import iptables_state, parse_table_names
 from preflight.node.kernel import normalize
 from preflight.node.kernels import kernel_inventory
-from preflight.node.model import Finding, NodeReport, Severity
+from preflight.node.model import Finding, ModuleState, NodeReport, Severity
 from preflight.node.module_sets import LEGACY, NF_TABLES, module_set
 from preflight.node.module_state import (
     autoload,
@@ -111,6 +111,16 @@ def analyze_backend(facts: HostFacts, backend: str) -> NodeReport:
     other = module_set(NF_TABLES if backend == LEGACY else LEGACY)
     # The tables: loaded now and at boot, with every finding and the persistence fix.
     report = analyze(facts, chosen.tables, context_modules=other.all)
+    # An admin listed the other backend's tables for boot where nothing honours it (the field
+    # report: /etc/modules on CentOS 8): that intent is checked too, whatever the backend.
+    unhonoured = [n for n in other.tables if _not_honoured(report.modules[n])]
+    tables = (*chosen.tables, *unhonoured)
+    if unhonoured:
+        report = analyze(facts, tables, context_modules=other.all)
+        why += (
+            f"; the boot configuration also names {', '.join(unhonoured)} where it is not "
+            "honoured, so they are checked too"
+        )
     # What they pull in, and the IPv6 counterparts: only absence or a block is a finding.
     extra = analyze(facts, (*chosen.support, *chosen.ipv6))
     ipv6 = set(chosen.ipv6)
@@ -126,10 +136,15 @@ def analyze_backend(facts: HostFacts, backend: str) -> NodeReport:
     return replace(
         report,
         findings=findings,
-        checked=list(chosen.tables),
+        checked=list(tables),
         backend=backend,
         backend_reason=why,
     )
+
+
+def _not_honoured(state: ModuleState) -> bool:
+    """Listed for boot by an admin, in a place that does not load it."""
+    return bool(state.ignored) and not state.loads_at_boot and not state.builtin
 
 
 # Findings about a support module that matter: it does not exist, or something blocks it.

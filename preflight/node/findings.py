@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 
 from preflight.node import remedy
 from preflight.node.facts import FileRead, FileStatus
+from preflight.node.iptables import AUTOLOAD_REQUESTS
 from preflight.node.kernel import normalize
 from preflight.node.model import (
     Blocker,
@@ -41,6 +42,8 @@ NOT_LISTED_CODES = (
     "modprobe-d-not-loading",
     "initrd-only",
 )
+# Not listed for boot, and it need not be (ModuleState.first_use_suffices): a warning.
+FIRST_USE = "module-loads-on-first-use"
 _BLOCKER_SEVERITY = {
     "blacklisted": Severity.ERROR,
     "install-false": Severity.ERROR,
@@ -67,6 +70,7 @@ def not_persistent(
         and states[n].loads_at_boot_known
         and exists_for_boot(host, n, states[n].available)
         and not states[n].listed_in
+        and not states[n].first_use_suffices
     ]
 
 
@@ -136,6 +140,12 @@ def module_findings(host: HostView, state: ModuleState, shared_fix: Remedy | Non
                 "there either; the node's own view can tell)"
             )
             severity = Severity.ERROR
+        elif state.autoload_on_use and state.first_use_suffices:
+            message = (
+                f"{name} is not loaded yet; nothing blocks the kernel from loading it on first "
+                f"use{_alias(name)}"
+            )
+            severity = Severity.WARNING
         elif state.autoload_on_use:
             message = (
                 f"{name} is not loaded yet; nothing blocks the kernel from loading it on first use"
@@ -167,6 +177,8 @@ def module_findings(host: HostView, state: ModuleState, shared_fix: Remedy | Non
                 evidence=list(host.unreadable_boot),
             )
         )
+    elif state.first_use_suffices:
+        out.append(Finding(FIRST_USE, Severity.WARNING, name, first_use_message(name)))
     elif exists_for_boot(host, name, state.available) and not state.listed_in:
         code = next(
             (c for c in NOT_LISTED_CODES if any(i.code == c for i in state.ignored)),
@@ -186,6 +198,19 @@ def module_findings(host: HostView, state: ModuleState, shared_fix: Remedy | Non
     for blocker in state.blockers:
         out.append(_blocker_finding(host, name, blocker))
     return out
+
+
+def first_use_message(name: str) -> str:
+    """The wording of :data:`FIRST_USE` (also the DindReadyAfterReboot message's)."""
+    return (
+        f"{name} is not listed for boot; the kernel loads it on first use{_alias(name)}, "
+        "nothing blocks it"
+    )
+
+
+def _alias(name: str) -> str:
+    request = AUTOLOAD_REQUESTS.get(name)
+    return f" (alias {request})" if request and request != name else ""
 
 
 def _not_listed_message(name: str, code: str, state: ModuleState) -> str:

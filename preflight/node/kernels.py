@@ -15,7 +15,7 @@ from preflight.node.model import (
     ModuleState,
     Severity,
 )
-from preflight.node.module_state import HostView, listings, loads
+from preflight.node.module_state import HostView, first_use_suffices, listings, loads
 
 
 def kernel_inventory(
@@ -35,11 +35,17 @@ def kernel_inventory(
         if running and host.module_support is False:
             missing = [n for n in names if not states[n].builtin]
         builtin = [n for n in names if n in index.builtin]
-        not_at_boot = [
+        later_boot = [
             n
             for n in names
             if n not in missing and n not in builtin and not _boot_loads(host, index, n)
         ]
+        on_first_use = [
+            n
+            for n in later_boot
+            if first_use_suffices(host, n, index, states[n].ignored, states[n].blockers)
+        ]
+        not_at_boot = [n for n in later_boot if n not in on_first_use]
         kernels.append(
             KernelModules(
                 release=release,
@@ -47,6 +53,7 @@ def kernel_inventory(
                 missing=missing,
                 builtin=builtin,
                 not_at_boot=not_at_boot,
+                on_first_use=on_first_use,
                 newest=release == newest,
                 problem=problem,
             )

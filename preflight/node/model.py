@@ -91,6 +91,20 @@ class ModuleState:
     blockers: list[Blocker] = field(default_factory=list)
     config_symbol: str | None = None  # e.g. CONFIG_IP_NF_NAT, with its value in config_value
     config_value: str | None = None  # y | m | n
+    # Not listed for boot, and it need not be: a table module its backend loads on first use
+    # through an alias (nf_tables: nft_chain_nat, alias nft-chain-2-nat), it exists for the boot
+    # kernel and nothing blocks that path; no admin's listing of it goes unhonoured.
+    first_use_suffices: bool = False
+
+    @property
+    def ready_now(self) -> bool:
+        """Present now, or a module that needs no boot listing and the kernel would load now."""
+        return self.loaded or (self.first_use_suffices and self.autoload_on_use)
+
+    @property
+    def ready_at_boot(self) -> bool:
+        """Loaded at boot, or it need not be (:attr:`first_use_suffices`)."""
+        return self.loads_at_boot or self.first_use_suffices
 
 
 @dataclass(frozen=True)
@@ -102,6 +116,7 @@ class KernelModules:
     missing: list[str] = field(default_factory=list)
     builtin: list[str] = field(default_factory=list)
     not_at_boot: list[str] = field(default_factory=list)  # available but would not load at boot
+    on_first_use: list[str] = field(default_factory=list)  # not at boot, loaded on first use
     newest: bool = False  # the newest installed kernel (the likely next boot)
     problem: str | None = None  # e.g. "modules.dep missing (run depmod)"
 
@@ -141,10 +156,11 @@ class NodeReport:
 
     @property
     def ok(self) -> bool:
-        """Every checked module is loaded now and loads at boot."""
+        """Every checked module is loaded now and loads at boot (or, for a module its backend
+        loads on first use, nothing blocks that: :attr:`ModuleState.first_use_suffices`)."""
         names = self.checked or list(self.modules)
         return all(
-            self.modules[n].loaded and self.modules[n].loads_at_boot
+            self.modules[n].ready_now and self.modules[n].ready_at_boot
             for n in names
             if n in self.modules
         )

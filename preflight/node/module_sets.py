@@ -39,12 +39,20 @@ class ModuleSet:
     pull in (the table core, ``nft_compat``, nat/conntrack, the ``xt_*`` matches and targets):
     loaded as dependencies or on first use (x_tables asks ``request_module("xt_%s")``), so only
     their absence or a block is a finding. ``ipv6``: the IPv6 counterparts, warnings only.
+
+    ``on_first_use``: the table modules that need no boot listing, because the kernel loads them
+    on first use through an alias and that load is what dind's start triggers (nf_tables: the nat
+    chain type, alias ``nft-chain-2-nat``). Not listed for boot is then a warning as long as the
+    module exists for that kernel and nothing blocks the alias path. Empty for legacy: in the
+    field report and docker-library/docker#350 the kernel's autoload of ``iptable_nat`` did not
+    save dind (the entrypoint decides the backend before any nat table is used).
     """
 
     backend: str
     tables: tuple[str, ...]  # nat first: its absence is the field report
     support: tuple[str, ...]
     ipv6: tuple[str, ...]
+    on_first_use: tuple[str, ...] = ()
 
     @property
     def required(self) -> tuple[str, ...]:
@@ -74,6 +82,7 @@ MODULE_SETS: dict[str, ModuleSet] = {
         tables=("nft_chain_nat",),
         support=("nf_tables", "nft_compat", *_XT),
         ipv6=(),  # nf_tables and nft_chain_nat serve both families (kernel 5.1+)
+        on_first_use=("nft_chain_nat",),
     ),
 }
 
@@ -81,6 +90,12 @@ MODULE_SETS: dict[str, ModuleSet] = {
 def module_set(backend: str) -> ModuleSet:
     """The set for ``legacy`` or ``nf_tables`` (KeyError otherwise)."""
     return MODULE_SETS[backend]
+
+
+def loads_on_first_use(name: str) -> bool:
+    """``name`` is a table module whose kernel autoload (an alias) makes a boot listing
+    unnecessary (:attr:`ModuleSet.on_first_use`)."""
+    return any(name in s.on_first_use for s in MODULE_SETS.values())
 
 
 def is_known_module(name: str) -> bool:

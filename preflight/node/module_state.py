@@ -41,6 +41,7 @@ from preflight.node.modprobe_conf import (
     merge,
     parse_modprobe_file,
 )
+from preflight.node.module_sets import loads_on_first_use
 from preflight.node.modules_load import (
     ETC_MODULES,
     ConfFile,
@@ -245,6 +246,14 @@ def module_state(host: HostView, name: str) -> ModuleState:
         if not loads_at_boot and host.unreadable_boot:
             boot_known = False  # it may be listed in what could not be read
     blocked_text = [_blocker_text(b) for b in blockers if b.code != "install-command"]
+    on_first_use = (
+        not builtin
+        and not loads_at_boot
+        and boot_known
+        and not listed
+        and exists_for_boot(host, name, available)
+        and first_use_suffices(host, name, host.boot, ignored, blockers)
+    )
     return ModuleState(
         name=name,
         loaded=loaded,
@@ -255,6 +264,7 @@ def module_state(host: HostView, name: str) -> ModuleState:
         ignored=ignored,
         blocked_by=[] if builtin else blocked_text,
         autoload_on_use=not loaded and autoload(host, name),
+        first_use_suffices=on_first_use,
         loaded_known=known,
         loaded_source=source,
         loads_at_boot_known=boot_known,
@@ -480,19 +490,53 @@ def _blocker_text(blocker: Blocker) -> str:
 
 def autoload(host: HostView, name: str) -> bool:
     """The kernel would load ``name`` on first use (e.g. of the legacy nat table)."""
+    plan = _autoload_plan(host, name, host.running)
+    return plan is not None and plan.outcome is Outcome.LOADS
+
+
+def _autoload_plan(host: HostView, name: str, index: KernelIndex | None) -> ModulePlan | None:
+    """What the kernel's own request for ``name`` (:data:`AUTOLOAD_REQUESTS`) would do on the
+    kernel of ``index``: kmod's plain lookup (blacklists apply to aliases only), install rules and
+    ``module_blacklist=``. None when the kernel would not ask, or could not load anything."""
     request = AUTOLOAD_REQUESTS.get(name)
-    if request is None or host.running is None or not host.autoload_enabled:
-        return False
-    if host.module_support is False or not host.running.has_index:
-        return False
-    plan = plan_load(
+    if request is None or index is None or not host.autoload_enabled:
+        return None
+    if host.module_support is False or not index.has_index:
+        return None
+    return plan_load(
         request,
-        host.running,
+        index,
         host.modprobe,
         apply_blacklist=False,
         module_blacklist=host.module_blacklist,
     ).for_module(name)
-    return plan is not None and plan.outcome is Outcome.LOADS
+
+
+def first_use_suffices(
+    host: HostView,
+    name: str,
+    index: KernelIndex | None,
+    ignored: Sequence[IgnoredSource],
+    blockers: Sequence[Blocker],
+) -> bool:
+    """Not listed for boot, and it need not be, on the kernel of ``index``: ``name`` is a table
+    module its backend loads on first use through an alias (:func:`.module_sets.
+    loads_on_first_use`), it exists there, and nothing blocks that path (a blacklist of the
+    alias, an install rule, ``module_blacklist=``, a custom install command whose effect is
+    unknown, ``modules_disabled``). Never when an admin listed it somewhere that is not honoured
+    (``ignored``): intent not honoured is the field report's lesson. Computed whether or not the
+    module is loaded now."""
+    if host.evidence_source != "host-root" or not loads_on_first_use(name):
+        return False
+    if ignored or blockers or index is None or not index.exists(name):
+        return False
+    plan = _autoload_plan(host, name, index)
+    if plan is None or plan.outcome not in (Outcome.LOADS, Outcome.BUILTIN):
+        return False
+    return not any(
+        step.rule is not None and install_effect(step.rule, step.module) is InstallEffect.UNKNOWN
+        for step in plan.steps
+    )
 
 
 def nft_present(host: HostView) -> bool:

@@ -30,6 +30,8 @@ def _now(state: ModuleState) -> str:
 def _at_boot(state: ModuleState) -> str:
     if not state.loads_at_boot_known:
         return "unknown"
+    if not state.loads_at_boot and state.first_use_suffices:
+        return "on use"
     return "yes" if state.loads_at_boot else "no"
 
 
@@ -54,6 +56,8 @@ def why(state: ModuleState, kernel: str | None) -> str:
             return "modules_load= on the kernel command line"
         via = f" via {source.via}" if source.via else ""
         return f"listed in {_where(source.path, source.line)}{via}"
+    if state.first_use_suffices and not state.loads_at_boot:
+        return "not listed for boot; the kernel loads it on first use, nothing blocks it"
     for code, template in _SHORT_WHY.items():
         ignored = next((i for i in state.ignored if i.code == code), None)
         if ignored is not None:
@@ -132,14 +136,23 @@ def render_text(report: NodeReport) -> str:
         out.extend(f"  - {note}" for note in report.notes)
     out.append("")
     if report.ok:
-        out.append("result: OK: every checked module is present now and at the next boot")
+        names = report.checked or list(report.modules)
+        on_use = [
+            n
+            for n in names
+            if n in report.modules
+            and report.modules[n].first_use_suffices
+            and not report.modules[n].loads_at_boot
+        ]
+        later = f" ({', '.join(on_use)}: loaded by the kernel on first use)" if on_use else ""
+        out.append(f"result: OK: every checked module is present now and at the next boot{later}")
     else:
         names = report.checked or list(report.modules)
         bad = [
             n
             for n in names
             if n in report.modules
-            and not (report.modules[n].loaded and report.modules[n].loads_at_boot)
+            and not (report.modules[n].ready_now and report.modules[n].ready_at_boot)
         ]
         out.append(f"result: NOT OK: {', '.join(bad)} not present now or not at the next boot")
     return "\n".join(out) + "\n"

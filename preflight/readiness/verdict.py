@@ -5,7 +5,10 @@ unloadable; the same facts as the diagnosis (:mod:`preflight.diagnosis.module_fa
 loaded" alone is no fault, the kernel loads a table module on first use.
 
 After the next reboot: every checked module loads at boot, for the running kernel and for every
-other installed kernel (any of them may be the next boot). Unknown where the analysis could not
+other installed kernel (any of them may be the next boot), or need not: an nf_tables table module
+the kernel loads on first use through its alias, which exists there and which nothing blocks
+(``ModuleState.first_use_suffices``, ``KernelModules.on_first_use``; the message then carries
+node-report's warning). Unknown where the analysis could not
 see (no /proc/modules, only the job's /proc, unreadable configuration).
 """
 
@@ -23,6 +26,7 @@ from preflight.diagnosis.module_facts import (
     module_fact,
 )
 from preflight.diagnosis.remedies import remedy
+from preflight.node.findings import FIRST_USE, first_use_message
 from preflight.node.model import Finding, ModuleState, NodeReport, Remedy, Severity
 from preflight.readiness.model import (
     READY_AFTER_REBOOT,
@@ -98,7 +102,7 @@ def _now(report: NodeReport, checked: dict[str, ModuleState]) -> Readiness:
 
 def _after_reboot(report: NodeReport, checked: dict[str, ModuleState]) -> Readiness:
     for name, state in checked.items():
-        if state.loads_at_boot_known and not state.loads_at_boot and not state.builtin:
+        if state.loads_at_boot_known and not state.ready_at_boot and not state.builtin:
             finding = _first(report, _boot_finding(name))
             if finding is not None:
                 return _from_finding(finding)
@@ -130,13 +134,18 @@ def _after_reboot(report: NodeReport, checked: dict[str, ModuleState]) -> Readin
             "boot persistence not visible (only the loaded modules could be read)",
         )
     kernels = len(report.kernels)
-    return Readiness(
-        READY_AFTER_REBOOT,
-        Status.TRUE,
-        MODULES_LOAD_AT_BOOT,
-        f"{', '.join(checked)} load at boot"
-        + (f" on all {kernels} installed kernels" if kernels > 1 else ""),
-    )
+    on_first_use = [n for n, s in checked.items() if not s.loads_at_boot and s.first_use_suffices]
+    at_boot = [n for n in checked if n not in on_first_use]
+    everywhere = f" on all {kernels} installed kernels" if kernels > 1 else ""
+    parts = [f"{', '.join(at_boot)} load at boot{everywhere}"] if at_boot else []
+    parts += [_first_use_words(report, name) + everywhere for name in on_first_use]
+    return Readiness(READY_AFTER_REBOOT, Status.TRUE, MODULES_LOAD_AT_BOOT, "; ".join(parts))
+
+
+def _first_use_words(report: NodeReport, name: str) -> str:
+    """The node report's own warning for a module that needs no boot listing."""
+    finding = next((f for f in report.findings if f.module == name and f.code == FIRST_USE), None)
+    return finding.message if finding is not None else first_use_message(name)
 
 
 def _now_finding(module: str) -> Callable[[Finding], bool]:

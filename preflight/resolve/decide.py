@@ -55,7 +55,7 @@ def judge(incident: ResolveIncident, report: NodeReport | None, problem: str | N
             incident, Verdict.UNKNOWN, f"the node report does not check {', '.join(wanted)}"
         )
     checked = states or list(report.modules.values())
-    bad = [m.name for m in checked if not (m.loaded and m.loads_at_boot)]
+    bad = [m.name for m in checked if not (m.ready_now and m.ready_at_boot)]
     kernel = report.kernel or "?"
     if bad:
         return Judgement(

@@ -17,6 +17,7 @@ CENTOS8_NEW = "4.18.0-348.7.1.el8_5.x86_64"
 ROCKY9 = "5.14.0-362.8.1.el9_3.x86_64"
 DEBIAN11 = "5.10.0-26-amd64"
 DEBIAN12 = "6.1.0-13-amd64"
+DEBIAN12_NEXT = "6.1.0-18-amd64"
 UBUNTU2204 = "5.15.0-91-generic"
 UBUNTU2404 = "6.8.0-31-generic"
 CUSTOM_BUILTIN = "6.6.30-builtin-nf"
@@ -148,6 +149,21 @@ def debian12(path: Path) -> HostRoot:
     root.lines("/usr/lib/modprobe.d/systemd.conf", "options bonding max_bonds=0")
     loaded = [*BASE_LOADED, "ip_tables", "nf_nat", "iptable_nat", "iptable_filter"]
     root.proc(DEBIAN12, loaded, ip_tables=["filter", "nat"])
+    return root
+
+
+def debian12_nft(path: Path) -> HostRoot:
+    """Debian 12 as installed, running dind on iptables-nft: nothing lists a netfilter module for
+    boot, no legacy table is registered, nf_tables is loaded and nft_chain_nat not yet (no nat
+    chain was created since the boot); a newer kernel is installed for the next boot."""
+    root = HostRoot(path).merged_usr()
+    root.os_release("debian", "12")
+    root.kernel(DEBIAN12, ext=".ko")
+    root.kernel(DEBIAN12_NEXT, ext=".ko")
+    root.file("/etc/modules", DEBIAN_ETC_MODULES)
+    root.symlink("/etc/modules-load.d/modules.conf", "../modules")
+    root.lines("/usr/lib/modprobe.d/systemd.conf", "options bonding max_bonds=0")
+    root.proc(DEBIAN12, [*BASE_LOADED, "nfnetlink", "nf_tables"], ip_tables=[])
     return root
 
 

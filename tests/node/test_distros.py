@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from preflight.jsonable import from_json, to_json
-from preflight.node.api import analyze_host
+from preflight.node.api import analyze_host, analyze_host_backend
 from preflight.node.model import NodeReport, Severity
+from preflight.node.module_sets import module_set
 from preflight.node.render import render_text
 from tests.node import profiles
 from tests.node.rootbuilder import HostRoot
@@ -91,6 +92,7 @@ def test_field_report_text_names_the_fix(tmp_path: Path) -> None:
         (profiles.ubuntu2204, True, set(), "/etc/modules-load.d/modules.conf"),
         (profiles.ubuntu2404, True, set(), None),
         (profiles.builtin_netfilter, True, set(), None),
+        # --module iptable_nat on an nf_tables node: the legacy rule (no autoload excuse).
         (profiles.rocky9, False, {"module-not-persistent", "module-not-loaded"}, None),
     ],
     ids=["debian11-split-usr", "debian12", "ubuntu2204", "ubuntu2404", "builtin", "rocky9"],
@@ -109,6 +111,47 @@ def test_distributions(
     if state.listed_in:
         assert state.listed_in[0].via == via
     # The JSON contract round-trips.
+    assert from_json(NodeReport, to_json(report)) == report
+
+
+@pytest.mark.parametrize(
+    ("build", "backend", "warned"),
+    [
+        (profiles.debian11_split_usr, "legacy", set()),
+        (profiles.debian12, "legacy", set()),
+        (profiles.ubuntu2204, "legacy", set()),
+        (profiles.ubuntu2404, "legacy", set()),
+        (
+            profiles.builtin_netfilter,
+            "nf_tables",
+            {"module-loads-on-first-use", "module-not-loaded"},
+        ),
+        (profiles.rocky9, "nf_tables", {"module-loads-on-first-use"}),
+        (profiles.debian12_nft, "nf_tables", {"module-loads-on-first-use", "module-not-loaded"}),
+    ],
+    ids=[
+        "debian11-split-usr",
+        "debian12",
+        "ubuntu2204",
+        "ubuntu2404",
+        "builtin",
+        "rocky9",
+        "debian12-nft",
+    ],
+)
+def test_distributions_for_the_backend_dind_picks(
+    tmp_path: Path, build: Callable[[Path], HostRoot], backend: str, warned: set[str]
+) -> None:
+    """node-report's default (``--backend auto``). Rocky 9 and Debian 12 on nf_tables list
+    nothing for boot and need not: the kernel loads nft_chain_nat on first use (alias
+    nft-chain-2-nat). Until this rule they were reported NOT OK (module-not-persistent, an
+    error) although Docker works there."""
+    report = analyze_host_backend(str(build(tmp_path).path))
+    assert report.backend == backend, report.backend_reason
+    assert report.ok
+    nat = module_set(backend).nat_module
+    assert {f.code for f in report.findings if f.module == nat} == warned
+    assert not [f for f in report.findings if f.severity is Severity.ERROR]
     assert from_json(NodeReport, to_json(report)) == report
 
 
