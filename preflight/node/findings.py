@@ -156,15 +156,9 @@ def module_findings(host: HostView, state: ModuleState, shared_fix: Remedy | Non
             message = f"{name} is not loaded in the running kernel"
             severity = Severity.ERROR
         at_boot = None if job_proc else state.loads_at_boot
-        out.append(
-            Finding(
-                "module-not-loaded",
-                severity,
-                name,
-                message,
-                shared_fix or remedy.load_now(name, at_boot),
-            )
-        )
+        # Nothing to do for a module its backend loads on first use: a manual load is not needed.
+        fix = None if state.first_use_suffices else shared_fix or remedy.load_now(name, at_boot)
+        out.append(Finding("module-not-loaded", severity, name, message, fix))
     if job_proc:
         return out
     if not state.loads_at_boot_known:

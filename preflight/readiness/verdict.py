@@ -138,7 +138,8 @@ def _after_reboot(report: NodeReport, checked: dict[str, ModuleState]) -> Readin
     at_boot = [n for n in checked if n not in on_first_use]
     everywhere = f" on all {kernels} installed kernels" if kernels > 1 else ""
     parts = [f"{', '.join(at_boot)} load at boot{everywhere}"] if at_boot else []
-    parts += [_first_use_words(report, name) + everywhere for name in on_first_use]
+    also = f", on all {kernels} installed kernels" if kernels > 1 else ""
+    parts += [_first_use_words(report, name) + also for name in on_first_use]
     return Readiness(READY_AFTER_REBOOT, Status.TRUE, MODULES_LOAD_AT_BOOT, "; ".join(parts))
 
 
