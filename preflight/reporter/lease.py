@@ -107,20 +107,8 @@ class LeaseKeeper:
         if step is LeaseStep.TAKE:
             spec["acquireTime"] = _stamp(now)
             spec["leaseTransitions"] = record.transitions + 1
-        patch = {
-            "metadata": {"resourceVersion": (lease.get("metadata") or {}).get("resourceVersion")},
-            "spec": spec,
-        }
         try:
-            self.ctx.call(
-                UPDATE_LEASE,
-                api.patch_namespaced_lease,
-                self.name,
-                self.namespace,
-                patch,
-                _content_type="application/merge-patch+json",
-                _preload_content=False,
-            )
+            self._patch(api, lease, spec)
         except KubeConflict:
             return False  # someone else wrote first: they lead
         except KubeError as exc:
@@ -167,20 +155,20 @@ class LeaseKeeper:
             )
             if record_of(lease).holder != self.identity:
                 return
-            patch = {
-                "metadata": {
-                    "resourceVersion": (lease.get("metadata") or {}).get("resourceVersion")
-                },
-                "spec": {"holderIdentity": None, "renewTime": None},
-            }
-            self.ctx.call(
-                UPDATE_LEASE,
-                api.patch_namespaced_lease,
-                self.name,
-                self.namespace,
-                patch,
-                _content_type="application/merge-patch+json",
-                _preload_content=False,
-            )
+            self._patch(api, lease, {"holderIdentity": None, "renewTime": None})
         except KubeError:
             pass
+
+    def _patch(self, api: Any, lease: dict[str, Any], spec: dict[str, Any]) -> None:
+        """Merge-patch the lease's spec, pinned to the resourceVersion read: a concurrent writer
+        makes the API answer 409 (:class:`KubeConflict`) instead of being overwritten."""
+        version = (lease.get("metadata") or {}).get("resourceVersion")
+        self.ctx.call(
+            UPDATE_LEASE,
+            api.patch_namespaced_lease,
+            self.name,
+            self.namespace,
+            {"metadata": {"resourceVersion": version}, "spec": spec},
+            _content_type="application/merge-patch+json",
+            _preload_content=False,
+        )
