@@ -13,7 +13,6 @@ HELP = (
     "the DindReady and DindReadyAfterReboot conditions, Events, a taint and /metrics."
 )
 ENV_NODE = "NODE_NAME"
-ENV_NAMESPACE = "POD_NAMESPACE"
 ENV_INTERVAL = "DIND_PREFLIGHT_AGENT_INTERVAL"
 DEFAULT_METRICS_PORT = 9808
 
@@ -52,12 +51,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--metrics-address", metavar="ADDR", default="0.0.0.0", help="address for /metrics"
     )
-    parser.add_argument(
-        "--event-namespace",
-        metavar="NS",
-        default=None,
-        help=f"namespace of the Events (default ${ENV_NAMESPACE}, else default)",
-    )
     parser.add_argument("--once", action="store_true", help="one check and one publish, then exit")
 
 
@@ -82,10 +75,9 @@ def run(args: argparse.Namespace) -> int:
     )
     if args.metrics_port < 0 or args.metrics_port > 65535:
         raise UsageError(f"invalid --metrics-port {args.metrics_port}")
-    namespace = args.event_namespace or os.environ.get(ENV_NAMESPACE) or "default"
     kube = settings_from(os.environ)
     settings = AgentSettings(
-        target=Target(node=node, event_namespace=namespace, taint=not args.no_taint),
+        target=Target(node=node, taint=not args.no_taint),
         root=args.root,
         proc=args.proc,
         interval_s=interval,

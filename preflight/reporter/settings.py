@@ -74,6 +74,35 @@ def parse_share(text: str) -> float:
     return share
 
 
+def admin_gitlab_settings(
+    *,
+    gitlab_url: str,
+    token_file: str,
+    report_project: str | None,
+    budget_s: float,
+    timeout_s: float = 10.0,
+    note_interval_s: float | None = None,
+) -> GitLabSettings:
+    """GitLab settings of an admin command (reporter, resolve): ``--gitlab-url`` and
+    ``--token-file`` only, never the environment a job could set."""
+    url = pinned_url(gitlab_url)
+    token = read_token_file(token_file)
+    # The URL is pinned by the flag (pinned_url: https, or http to loopback only); the token is
+    # handed over as the one variable settings_from_env reads it from.
+    env = {"DIND_PREFLIGHT_GITLAB_TOKEN": token}
+    if urlsplit(url).scheme == "http":
+        env["DIND_PREFLIGHT_ALLOW_HTTP"] = "1"
+    return settings_from_env(
+        env,
+        gitlab_url=url,
+        report_project=report_project,
+        budget_s=budget_s,
+        timeout_s=timeout_s,
+        note_interval_s=note_interval_s,
+        settle_s=0,
+    )
+
+
 def build(
     *,
     gitlab_url: str,
@@ -98,21 +127,13 @@ def build(
     timeout_s: float = 10.0,
     note_interval_s: float | None = None,
 ) -> ReporterSettings:
-    url = pinned_url(gitlab_url)
-    token = read_token_file(token_file)
-    # The URL is pinned by the flag (pinned_url: https, or http to loopback only); the token is
-    # handed over as the one variable settings_from_env reads it from.
-    env = {"DIND_PREFLIGHT_GITLAB_TOKEN": token}
-    if urlsplit(url).scheme == "http":
-        env["DIND_PREFLIGHT_ALLOW_HTTP"] = "1"
-    gitlab = settings_from_env(
-        env,
-        gitlab_url=url,
+    gitlab = admin_gitlab_settings(
+        gitlab_url=gitlab_url,
+        token_file=token_file,
         report_project=report_project,
         budget_s=budget_s,
         timeout_s=timeout_s,
         note_interval_s=note_interval_s,
-        settle_s=0,
     )
     targets = tuple(parse_runner(text) for text in runners)
     exec_kind = Executor(executor)

@@ -28,7 +28,7 @@ def make_agent(cluster: FakeCluster, root: HostRoot, *, taint: bool = True) -> A
     settings = KubeSettings(kubeconfig=str(cluster.kubeconfig()))
     return Agent(
         AgentSettings(
-            Target(NODE, "dind-preflight", taint=taint),
+            Target(NODE, taint=taint),
             root=str(root.path),
             proc=str(root.path / "proc"),
         ),
@@ -240,7 +240,7 @@ def test_command_serves_metrics_and_stops_on_sigterm(cluster: FakeCluster, tmp_p
     root = healthy_node(tmp_path)
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("KUBERNETES_SERVICE_HOST", "NODE_NAME")}
-    env.update(KUBECONFIG=str(cluster.kubeconfig()), NODE_NAME=NODE, POD_NAMESPACE="dind-preflight")
+    env.update(KUBECONFIG=str(cluster.kubeconfig()), NODE_NAME=NODE)
     process = subprocess.Popen(
         [
             sys.executable,

@@ -37,7 +37,7 @@ def test_breaks_heals_and_rotated_tokens(
     root = healthy_node(tmp_path)
     agent = Agent(
         AgentSettings(
-            Target(NODE, "dind-preflight"), root=str(root.path), proc=str(root.path / "proc")
+            Target(NODE), root=str(root.path), proc=str(root.path / "proc")
         ),
         lambda: connect_agent(settings, env),
         out=io.StringIO(),
@@ -71,7 +71,7 @@ def test_forbidden_is_one_line_naming_the_rule(
     root = healthy_node(tmp_path)
     agent = Agent(
         AgentSettings(
-            Target(NODE, "dind-preflight"), root=str(root.path), proc=str(root.path / "proc")
+            Target(NODE), root=str(root.path), proc=str(root.path / "proc")
         ),
         lambda: connect_agent(settings, in_cluster_env(cluster, sa)),
         out=io.StringIO(),

@@ -1,0 +1,91 @@
+"""What the real-cluster tests share: waiting on the API, namespaces, the docs' commands."""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from tests.cluster.controlplane import ControlPlane
+
+REPO = Path(__file__).resolve().parents[2]
+T = TypeVar("T")
+
+
+def wait_for(what: str, check: Callable[[], T | None], timeout: float = 60.0, every: float = 0.25) -> T:
+    """Poll ``check`` until it returns something truthy; fail naming ``what`` after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        try:
+            last = check()
+        except Exception as exc:  # a read that fails now may pass once the object exists
+            last = exc
+        else:
+            if last:
+                return last
+        time.sleep(every)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what} (last: {last!r})")
+
+
+def get_json(cluster: ControlPlane, *args: str) -> Any:
+    return json.loads(cluster.kubectl("get", *args, "-o", "json").stdout)
+
+
+def pods(cluster: ControlPlane, namespace: str, selector: str | None = None) -> list[dict[str, Any]]:
+    args = ["pods", "-n", namespace] + (["-l", selector] if selector else [])
+    return list(get_json(cluster, *args)["items"])
+
+
+def node(cluster: ControlPlane, name: str) -> dict[str, Any]:
+    return dict(get_json(cluster, "node", name))
+
+
+def condition(node_object: dict[str, Any], kind: str) -> dict[str, Any] | None:
+    for item in node_object.get("status", {}).get("conditions", []):
+        if item["type"] == kind:
+            return dict(item)
+    return None
+
+
+def taint_keys(node_object: dict[str, Any]) -> list[str]:
+    return [t["key"] for t in node_object.get("spec", {}).get("taints") or []]
+
+
+def fenced_blocks(markdown: Path) -> list[tuple[int, str]]:
+    """Every fenced code block of a Markdown file, with the line it starts on."""
+    blocks: list[tuple[int, str]] = []
+    lines = markdown.read_text().splitlines()
+    inside, start, body = False, 0, []
+    for number, line in enumerate(lines, 1):
+        if line.lstrip().startswith("```"):
+            if inside:
+                blocks.append((start, "\n".join(body)))
+                inside, body = False, []
+            else:
+                inside, start = True, number
+        elif inside:
+            body.append(line)
+    return blocks
+
+
+def kubectl_commands(markdown: Path, after: str) -> list[list[str]]:
+    """The ``kubectl`` command lines of the first code block after the line containing ``after``,
+    as argv lists (comments dropped): the docs' own commands, run by the tests as written."""
+    text = markdown.read_text()
+    offset = text.index(after)
+    line_of_marker = text[:offset].count("\n") + 1
+    for start, body in fenced_blocks(markdown):
+        if start > line_of_marker:
+            commands = []
+            for line in body.splitlines():
+                line = re.sub(r"\s+#.*$", "", line).strip()
+                if line.startswith("kubectl "):
+                    commands.append(shlex.split(line)[1:])
+            if commands:
+                return commands
+    raise AssertionError(f"no kubectl block after {after!r} in {markdown}")
