@@ -1,5 +1,6 @@
 """The real control plane, started once for the session (tests/cluster/controlplane.py), and the
-images the test kubelet knows. Every test makes its own namespace and nodes and removes them."""
+images the test kubelet knows. Every test module makes its own namespaces and nodes and removes
+them."""
 
 from __future__ import annotations
 
@@ -14,6 +15,13 @@ from tests.cluster.kubelet import ImageTable, dind_standin_image, product_image
 AGENT_IMAGE = "registry.gitlab.com/dind-preflight/dind-preflight:0.1.0"
 EXAMPLE_IMAGE = "registry.example.com/ci/dind-preflight:0.1.0"
 DIND_IMAGES = ("docker:dind", "docker:20.10-dind", "docker:27-dind")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A cluster test waits on controllers and pods: minutes, not the suite's 120 s default."""
+    for item in items:
+        if "tests/cluster/" in str(item.fspath) and item.get_closest_marker("timeout") is None:
+            item.add_marker(pytest.mark.timeout(400))
 
 
 @pytest.fixture(scope="session")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import json
 import os
 import shutil
 import signal
@@ -61,6 +62,18 @@ class Credentials:
     key: Path
 
 
+@dataclass(frozen=True)
+class AuditEntry:
+    user: str
+    verb: str
+    resource: str
+    subresource: str
+    namespace: str
+    name: str
+    code: int
+    uri: str
+
+
 @dataclass
 class ControlPlane:
     """A running control plane; ``kubeconfig`` is the admin's."""
@@ -90,6 +103,32 @@ class ControlPlane:
         if check and done.returncode != 0:
             raise AssertionError(f"kubectl {' '.join(args)} -> {done.returncode}\n{done.stderr}")
         return done
+
+    def audit(self, username_prefix: str = "system:serviceaccount:") -> list[AuditEntry]:
+        """The API server's audit log: one entry per request of a service account."""
+        path = self.work / "audit.log"
+        if not path.exists():
+            return []
+        entries = []
+        for line in path.read_text().splitlines():
+            event = json.loads(line)
+            user = event.get("user", {}).get("username", "")
+            if not user.startswith(username_prefix):
+                continue
+            ref = event.get("objectRef", {})
+            entries.append(
+                AuditEntry(
+                    user=user,
+                    verb=event.get("verb", ""),
+                    resource=ref.get("resource", ""),
+                    subresource=ref.get("subresource", ""),
+                    namespace=ref.get("namespace", ""),
+                    name=ref.get("name", ""),
+                    code=int(event.get("responseStatus", {}).get("code", 0)),
+                    uri=event.get("requestURI", ""),
+                )
+            )
+        return entries
 
     def log_of(self, name: str) -> str:
         path = self.work / f"{name}.log"
@@ -121,7 +160,9 @@ def _write_certs(work: Path) -> tuple[Path, Path, Path, Path, Credentials, Crede
             "kubernetes.default.svc.cluster.local",
         ),
     )
-    admin = pair("admin", ca.issue_cert("admin", common_name="admin", organization_name="system:masters"))
+    admin = pair(
+        "admin", ca.issue_cert("admin", common_name="admin", organization_name="system:masters")
+    )
     kubelet_client = pair(
         "apiserver-kubelet-client",
         ca.issue_cert(
@@ -173,7 +214,9 @@ def _wait_ready(url: str, creds: Credentials, proc: subprocess.Popen[bytes], log
     last = ""
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"kube-apiserver exited {proc.returncode}:\n{log.read_text()[-4000:]}")
+            raise RuntimeError(
+                f"kube-apiserver exited {proc.returncode}:\n{log.read_text()[-4000:]}"
+            )
         try:
             with urllib.request.urlopen(f"{url}/readyz", context=context, timeout=5) as answer:
                 if answer.status == 200:
@@ -181,7 +224,9 @@ def _wait_ready(url: str, creds: Credentials, proc: subprocess.Popen[bytes], log
         except OSError as exc:
             last = str(exc)
         time.sleep(0.25)
-    raise RuntimeError(f"kube-apiserver not ready in {START_TIMEOUT_S:.0f} s ({last}):\n{log.read_text()[-4000:]}")
+    raise RuntimeError(
+        f"kube-apiserver not ready in {START_TIMEOUT_S:.0f} s ({last}):\n{log.read_text()[-4000:]}"
+    )
 
 
 def _stop(processes: dict[str, subprocess.Popen[bytes]]) -> None:
@@ -226,6 +271,13 @@ def control_plane() -> Iterator[ControlPlane]:
             work,
         )
         url = f"https://127.0.0.1:{api_port}"
+        audit_policy = work / "audit-policy.yaml"
+        # Every request of a service account, with its verb, resource and answer: the tests read
+        # it to prove that each component's calls were allowed (no 403) on the real RBAC.
+        audit_policy.write_text(
+            "apiVersion: audit.k8s.io/v1\nkind: Policy\nomitStages: [RequestReceived]\n"
+            "rules:\n- level: Metadata\n  userGroups: [system:serviceaccounts]\n- level: None\n"
+        )
         processes["kube-apiserver"] = _start(
             "kube-apiserver",
             [
@@ -233,7 +285,7 @@ def control_plane() -> Iterator[ControlPlane]:
                 f"--etcd-servers={etcd_url}",
                 "--bind-address=127.0.0.1",
                 f"--secure-port={api_port}",
-                f"--advertise-address=127.0.0.1",
+                "--advertise-address=127.0.0.1",
                 f"--tls-cert-file={serving_cert}",
                 f"--tls-private-key-file={serving_key}",
                 f"--client-ca-file={ca_file}",
@@ -247,6 +299,9 @@ def control_plane() -> Iterator[ControlPlane]:
                 "--kubelet-preferred-address-types=InternalIP",
                 "--allow-privileged=true",
                 f"--cert-dir={work / 'apiserver-certs'}",
+                f"--audit-policy-file={audit_policy}",
+                f"--audit-log-path={work / 'audit.log'}",
+                "--audit-log-mode=blocking",
                 "--v=1",
             ],
             work,

@@ -22,7 +22,7 @@ IPTABLES_VERSION = {"legacy": "iptables v1.8.10 (legacy)", "nft": "iptables v1.8
 class _Engine(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: object) -> None:
         return
 
     def do_GET(self) -> None:
@@ -30,7 +30,15 @@ class _Engine(http.server.BaseHTTPRequestHandler):
         if path.endswith("/_ping"):
             body, kind = b"OK", "text/plain; charset=utf-8"
         elif path.endswith("/version"):
-            body = json.dumps({"Version": "27.3.1", "ApiVersion": "1.47", "MinAPIVersion": "1.24", "Os": "linux", "Arch": "amd64"}).encode()
+            body = json.dumps(
+                {
+                    "Version": "27.3.1",
+                    "ApiVersion": "1.47",
+                    "MinAPIVersion": "1.24",
+                    "Os": "linux",
+                    "Arch": "amd64",
+                }
+            ).encode()
             kind = "application/json"
         else:
             self.send_error(404)
@@ -54,7 +62,9 @@ def main() -> int:
         sys.stdout.flush()
         return 1
     server = http.server.ThreadingHTTPServer(("", 2375), _Engine)
-    print('time="2026-12-07T00:00:00.000000000Z" level=info msg="API listen on [::]:2375"', flush=True)
+    print(
+        'time="2026-12-07T00:00:00.000000000Z" level=info msg="API listen on [::]:2375"', flush=True
+    )
     server.serve_forever()
     return 0
 

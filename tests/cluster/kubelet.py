@@ -36,6 +36,7 @@ import hashlib
 import http.server
 import json
 import os
+import pwd
 import selectors
 import shlex
 import shutil
@@ -78,6 +79,7 @@ class Image:
     entrypoint: tuple[str, ...] = ()
     cmd: tuple[str, ...] = ()
     env: tuple[tuple[str, str], ...] = ()
+    dirs: tuple[tuple[str, int, int, int], ...] = ()  # (path, uid, gid, mode) the image has
 
     @property
     def image_id(self) -> str:
@@ -98,13 +100,31 @@ def digest_of(text: str) -> str:
 BASE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
+def dockerfile_env(path: Path) -> tuple[tuple[str, str], ...]:
+    """The ``ENV`` of the final stage of a Dockerfile, as the built image carries it."""
+    import dockerfile
+
+    env: dict[str, str] = {}
+    for instruction in dockerfile.parse_file(str(path)):
+        if instruction.cmd.upper() == "FROM":
+            env = {}
+        elif instruction.cmd.upper() == "ENV":
+            values = instruction.value
+            env.update(zip(values[::2], values[1::2], strict=True))
+    return tuple(env.items())
+
+
 def product_image(reference: str) -> Image:
-    """The project's image (deploy/image/Dockerfile): ``dind-preflight`` on PATH."""
+    """The project's image (deploy/image/Dockerfile): ``dind-preflight`` on PATH, the image's
+    ENV, its CMD, and its home directory (10001:0, 0775)."""
+    env = dict(dockerfile_env(REPO / "deploy" / "image" / "Dockerfile"))
+    env["PATH"] = f"{VENV_BIN}:{BASE_PATH}"
     return Image(
         reference,
         digest_of(reference),
         cmd=("dind-preflight", "--help"),
-        env=(("PATH", f"{VENV_BIN}:{BASE_PATH}"),),
+        env=tuple(env.items()),
+        dirs=((env.get("HOME", "/home/preflight"), 10001, 0, 0o775),),
     )
 
 
@@ -161,7 +181,9 @@ class Api:
             timeout=30,
         )
         if answer.status_code not in ok:
-            raise ApiError(answer.status_code, f"{method} {path}: {answer.status_code} {answer.text[:500]}")
+            raise ApiError(
+                answer.status_code, f"{method} {path}: {answer.status_code} {answer.text[:500]}"
+            )
         return answer.json() if answer.content else None
 
 
@@ -342,7 +364,10 @@ class PodWorker:
                     changed = True
                 if run.terminated is not None and self._restarts(restart_policy, run):
                     if run.waiting is None:
-                        run.waiting = {"reason": "CrashLoopBackOff", "message": "back-off restarting failed container"}
+                        run.waiting = {
+                            "reason": "CrashLoopBackOff",
+                            "message": "back-off restarting failed container",
+                        }
                         run.next_start = time.monotonic() + self._backoff(run)
                         changed = True
                     elif time.monotonic() >= run.next_start:
@@ -353,7 +378,10 @@ class PodWorker:
                         changed = True
             if changed:
                 self._report()
-            if all(run.terminated is not None and not self._restarts(restart_policy, run) for run in self.runs):
+            if all(
+                run.terminated is not None and not self._restarts(restart_policy, run)
+                for run in self.runs
+            ):
                 self._wait_deleted()
                 return
             self.deleting.wait(SYNC_S)
@@ -410,24 +438,30 @@ class PodWorker:
         return run
 
     def _make_sandbox(self) -> None:
+        # The pause container's part: hold a network namespace with loopback up. It says
+        # "ready" only once it is inside the new namespace, so nothing below binds in ours.
         self.sandbox = subprocess.Popen(
-            ["unshare", "--net", "sh", "-c", "ip link set lo up && exec sleep infinity"],
+            [
+                "unshare",
+                "--net",
+                "sh",
+                "-c",
+                "ip link set lo up && echo ready && exec sleep infinity",
+            ],
             start_new_session=True,
             stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
         )
+        assert self.sandbox.stdout is not None
+        if self.sandbox.stdout.readline().strip() != b"ready":
+            raise RuntimeError(f"pod sandbox of {self.name} did not start")
+        self.sandbox.stdout.close()
         netns = f"/proc/{self.sandbox.pid}/ns/net"
+        if os.stat(netns).st_ino == os.stat("/proc/self/ns/net").st_ino:
+            raise RuntimeError(f"pod sandbox of {self.name} shares the machine's network namespace")
         forwards = {443: self.kubelet.cluster.port, **self.kubelet.forwards}
-        deadline = time.monotonic() + 10
         for pod_port, host_port in forwards.items():
-            while True:  # until unshare has made the namespace and lo is up
-                try:
-                    listener = setns_listener(netns, pod_port)
-                    break
-                except OSError:
-                    if time.monotonic() > deadline:
-                        raise
-                    time.sleep(0.05)
-            self.relays.append(Relay(listener, host_port))
+            self.relays.append(Relay(setns_listener(netns, pod_port), host_port))
 
     @property
     def netns(self) -> str:
@@ -467,16 +501,32 @@ class PodWorker:
                     os.chown(target, 0, int(fs_group))
                     target.chmod(0o777 | 0o2000)
             elif "secret" in volume:
-                self._write_files(target, self._secret_files(volume["secret"]), volume["secret"], fs_group, False)
+                self._write_files(
+                    target, self._secret_files(volume["secret"]), volume["secret"], fs_group, False
+                )
             elif "configMap" in volume:
-                self._write_files(target, self._configmap_files(volume["configMap"]), volume["configMap"], fs_group, False)
+                self._write_files(
+                    target,
+                    self._configmap_files(volume["configMap"]),
+                    volume["configMap"],
+                    fs_group,
+                    False,
+                )
             elif "downwardAPI" in volume:
-                files = {item["path"]: (self._field(item["fieldRef"]["fieldPath"]).encode(), item.get("mode")) for item in volume["downwardAPI"]["items"]}
+                files = {
+                    item["path"]: (
+                        self._field(item["fieldRef"]["fieldPath"]).encode(),
+                        item.get("mode"),
+                    )
+                    for item in volume["downwardAPI"]["items"]
+                }
                 self._write_files(target, files, volume["downwardAPI"], fs_group, False)
             elif "projected" in volume:
                 self._projected(target, volume["projected"], fs_group)
             else:
-                raise KeyError(f"volume {name}: kind not played by the test kubelet: {sorted(volume)}")
+                raise KeyError(
+                    f"volume {name}: kind not played by the test kubelet: {sorted(volume)}"
+                )
             self.volumes[name] = target
 
     def _host_path(self, host_path: dict[str, Any]) -> Path:
@@ -491,17 +541,23 @@ class PodWorker:
     def _secret_files(self, source: dict[str, Any]) -> dict[str, tuple[bytes, int | None]]:
         import base64
 
-        secret = self.kubelet.api.request("GET", f"/api/v1/namespaces/{self.namespace}/secrets/{source['secretName']}")
+        secret = self.kubelet.api.request(
+            "GET", f"/api/v1/namespaces/{self.namespace}/secrets/{source['secretName']}"
+        )
         data = {k: base64.b64decode(v) for k, v in (secret.get("data") or {}).items()}
         return self._items(data, source.get("items"))
 
     def _configmap_files(self, source: dict[str, Any]) -> dict[str, tuple[bytes, int | None]]:
-        cm = self.kubelet.api.request("GET", f"/api/v1/namespaces/{self.namespace}/configmaps/{source['name']}")
+        cm = self.kubelet.api.request(
+            "GET", f"/api/v1/namespaces/{self.namespace}/configmaps/{source['name']}"
+        )
         data = {k: v.encode() for k, v in (cm.get("data") or {}).items()}
         return self._items(data, source.get("items"))
 
     @staticmethod
-    def _items(data: dict[str, bytes], items: list[dict[str, Any]] | None) -> dict[str, tuple[bytes, int | None]]:
+    def _items(
+        data: dict[str, bytes], items: list[dict[str, Any]] | None
+    ) -> dict[str, tuple[bytes, int | None]]:
         if not items:
             return {key: (value, None) for key, value in data.items()}
         return {item["path"]: (data[item["key"]], item.get("mode")) for item in items}
@@ -542,20 +598,42 @@ class PodWorker:
             elif "configMap" in source:
                 plain.update(self._configmap_files(source["configMap"]))
             elif "secret" in source:
-                plain.update(self._secret_files({"secretName": source["secret"]["name"], "items": source["secret"].get("items")}))
+                plain.update(
+                    self._secret_files(
+                        {
+                            "secretName": source["secret"]["name"],
+                            "items": source["secret"].get("items"),
+                        }
+                    )
+                )
             elif "downwardAPI" in source:
                 for item in source["downwardAPI"]["items"]:
-                    plain[item["path"]] = (self._field(item["fieldRef"]["fieldPath"]).encode(), item.get("mode"))
+                    plain[item["path"]] = (
+                        self._field(item["fieldRef"]["fieldPath"]).encode(),
+                        item.get("mode"),
+                    )
         self._write_files(target, plain, projected, fs_group, False)
         fs_user = self._fs_user()
         if tokens:
-            self._write_files(target, tokens, projected, fs_group if fs_user is None else None, False, owner=fs_user)
+            self._write_files(
+                target,
+                tokens,
+                projected,
+                fs_group if fs_user is None else None,
+                False,
+                owner=fs_user,
+            )
 
     def _token(self, source: dict[str, Any]) -> str:
         sa = self.pod["spec"].get("serviceAccountName", "default")
         spec: dict[str, Any] = {
             "expirationSeconds": source.get("expirationSeconds", 3600),
-            "boundObjectRef": {"kind": "Pod", "apiVersion": "v1", "name": self.name, "uid": self.uid},
+            "boundObjectRef": {
+                "kind": "Pod",
+                "apiVersion": "v1",
+                "name": self.name,
+                "uid": self.uid,
+            },
         }
         if source.get("audience"):
             spec["audiences"] = [source["audience"]]
@@ -579,7 +657,10 @@ class PodWorker:
         }
         if path in values:
             return values[path]
-        for prefix, source in (("metadata.labels", "labels"), ("metadata.annotations", "annotations")):
+        for prefix, source in (
+            ("metadata.labels", "labels"),
+            ("metadata.annotations", "annotations"),
+        ):
             if path.startswith(prefix + "['"):
                 return str(meta.get(source, {}).get(path[len(prefix) + 2 : -2], ""))
         raise KeyError(f"fieldRef {path}: not played by the test kubelet")
@@ -604,11 +685,22 @@ class PodWorker:
         for source in container.get("envFrom", []):
             prefix = source.get("prefix", "")
             if "configMapRef" in source:
-                cm = self.kubelet.api.request("GET", f"/api/v1/namespaces/{self.namespace}/configmaps/{source['configMapRef']['name']}")
+                cm = self.kubelet.api.request(
+                    "GET",
+                    f"/api/v1/namespaces/{self.namespace}/configmaps/{source['configMapRef']['name']}",
+                )
                 env.update({prefix + k: v for k, v in (cm.get("data") or {}).items()})
             if "secretRef" in source:
-                secret = self.kubelet.api.request("GET", f"/api/v1/namespaces/{self.namespace}/secrets/{source['secretRef']['name']}")
-                env.update({prefix + k: base64.b64decode(v).decode() for k, v in (secret.get("data") or {}).items()})
+                secret = self.kubelet.api.request(
+                    "GET",
+                    f"/api/v1/namespaces/{self.namespace}/secrets/{source['secretRef']['name']}",
+                )
+                env.update(
+                    {
+                        prefix + k: base64.b64decode(v).decode()
+                        for k, v in (secret.get("data") or {}).items()
+                    }
+                )
         for item in container.get("env", []):
             if "value" in item:
                 env[item["name"]] = _expand(item["value"], env)
@@ -617,10 +709,18 @@ class PodWorker:
                 if "fieldRef" in ref:
                     env[item["name"]] = self._field(ref["fieldRef"]["fieldPath"])
                 elif "secretKeyRef" in ref:
-                    secret = self.kubelet.api.request("GET", f"/api/v1/namespaces/{self.namespace}/secrets/{ref['secretKeyRef']['name']}")
-                    env[item["name"]] = base64.b64decode(secret["data"][ref["secretKeyRef"]["key"]]).decode()
+                    secret = self.kubelet.api.request(
+                        "GET",
+                        f"/api/v1/namespaces/{self.namespace}/secrets/{ref['secretKeyRef']['name']}",
+                    )
+                    env[item["name"]] = base64.b64decode(
+                        secret["data"][ref["secretKeyRef"]["key"]]
+                    ).decode()
                 elif "configMapKeyRef" in ref:
-                    cm = self.kubelet.api.request("GET", f"/api/v1/namespaces/{self.namespace}/configmaps/{ref['configMapKeyRef']['name']}")
+                    cm = self.kubelet.api.request(
+                        "GET",
+                        f"/api/v1/namespaces/{self.namespace}/configmaps/{ref['configMapKeyRef']['name']}",
+                    )
                     env[item["name"]] = cm["data"][ref["configMapKeyRef"]["key"]]
             else:
                 env[item["name"]] = ""
@@ -644,6 +744,11 @@ class PodWorker:
         if pod_sc.get("fsGroup") is not None:
             groups.append(int(pod_sc["fsGroup"]))
         env = self._env(container, run.image)
+        if "HOME" not in env:  # runc's rule: the user's home in the image's /etc/passwd, else /
+            try:
+                env["HOME"] = pwd.getpwuid(uid).pw_dir
+            except KeyError:
+                env["HOME"] = "/"
         argv = self._argv(container, run.image, env)
         root = self.dir / "rootfs" / run.name
         root.mkdir(parents=True, exist_ok=True)
@@ -679,6 +784,9 @@ class PodWorker:
         run.started_at = utc_now()
         run.waiting = None
 
+    def _image_of(self, container: dict[str, Any]) -> Image | None:
+        return self.kubelet.images.get(container["image"])
+
     def _mount_script(self, root: Path, container: dict[str, Any], read_only: bool) -> str:
         lines = [
             "set -e",
@@ -698,6 +806,14 @@ class PodWorker:
                 f'mount --bind {shlex.quote(str(host_dir))} "$R{host_dir}"',
                 f'mount -o remount,bind,ro "$R{host_dir}"',
             ]
+        assert self._image_of(container) is not None
+        for path, owner, group, mode in self._image_of(container).dirs:  # type: ignore[union-attr]
+            target = '"$R"' + shlex.quote(path)
+            lines += [
+                f"mkdir -p {target}",
+                f"chown {owner}:{group} {target}",
+                f"chmod {mode:o} {target}",
+            ]
         proc = self.node.root / "proc" if self.node.root is not None else None
         lines += ['mkdir "$R/dev" "$R/proc" "$R/tmp" "$R/sys"', 'mount --rbind /dev "$R/dev"']
         if proc is not None and proc.is_dir():
@@ -710,7 +826,11 @@ class PodWorker:
             if mount.get("subPath"):
                 source = source / mount["subPath"]
             target = '"$R"' + shlex.quote(mount["mountPath"])
-            make = f"mkdir -p {target}" if source.is_dir() else f"mkdir -p $(dirname {target}) && touch {target}"
+            make = (
+                f"mkdir -p {target}"
+                if source.is_dir()
+                else f"mkdir -p $(dirname {target}) && touch {target}"
+            )
             lines += [make, f"mount --bind {shlex.quote(str(source))} {target}"]
             if mount.get("readOnly"):
                 lines.append(f"mount -o remount,bind,ro {target}")
@@ -719,7 +839,9 @@ class PodWorker:
         return "\n".join(lines)
 
     def kill(self, grace: float) -> None:
-        runs = [r for r in self.init_runs + self.runs if r.proc is not None and r.proc.poll() is None]
+        runs = [
+            r for r in self.init_runs + self.runs if r.proc is not None and r.proc.poll() is None
+        ]
         for run in runs:
             assert run.proc is not None
             with contextlib.suppress(ProcessLookupError):
@@ -735,7 +857,10 @@ class PodWorker:
                 run.proc.wait(timeout=10)
 
     def _teardown(self) -> None:
-        grace = float(self.pod["metadata"].get("deletionGracePeriodSeconds") or self.pod["spec"].get("terminationGracePeriodSeconds", 30))
+        grace = float(
+            self.pod["metadata"].get("deletionGracePeriodSeconds")
+            or self.pod["spec"].get("terminationGracePeriodSeconds", 30)
+        )
         self.kill(min(grace, 30.0))
         for relay in self.relays:
             relay.close()
@@ -774,12 +899,25 @@ class PodWorker:
 
     def _report(self) -> None:
         spec = self.pod["spec"]
-        containers = [self._container_status(r, c) for r, c in zip(self.runs, spec["containers"], strict=True)]
-        inits = [self._container_status(r, c) for r, c in zip(self.init_runs, spec.get("initContainers", []), strict=True)]
+        containers = [
+            self._container_status(r, c) for r, c in zip(self.runs, spec["containers"], strict=True)
+        ]
+        inits = [
+            self._container_status(r, c)
+            for r, c in zip(self.init_runs, spec.get("initContainers", []), strict=True)
+        ]
         policy = spec.get("restartPolicy", "Always")
         done = [r.terminated for r in self.runs]
-        init_failed = any(r.terminated and r.terminated["exitCode"] != 0 for r in self.init_runs) and policy == "Never"
-        if init_failed or (all(done) and policy != "Always" and any(t and t["exitCode"] != 0 for t in done) and policy == "Never"):
+        init_failed = (
+            any(r.terminated and r.terminated["exitCode"] != 0 for r in self.init_runs)
+            and policy == "Never"
+        )
+        if init_failed or (
+            all(done)
+            and policy != "Always"
+            and any(t and t["exitCode"] != 0 for t in done)
+            and policy == "Never"
+        ):
             phase = "Failed"
         elif all(done) and all(t and t["exitCode"] == 0 for t in done) and policy != "Always":
             phase = "Succeeded"
@@ -792,9 +930,21 @@ class PodWorker:
         ready = all(c["ready"] for c in containers)
         now = utc_now()
         conditions = [
-            {"type": "PodReadyToStartContainers", "status": "True" if self.sandbox else "False", "lastTransitionTime": now},
-            {"type": "Initialized", "status": "True" if all(r.terminated for r in self.init_runs) else "False", "lastTransitionTime": now},
-            {"type": "ContainersReady", "status": "True" if ready else "False", "lastTransitionTime": now},
+            {
+                "type": "PodReadyToStartContainers",
+                "status": "True" if self.sandbox else "False",
+                "lastTransitionTime": now,
+            },
+            {
+                "type": "Initialized",
+                "status": "True" if all(r.terminated for r in self.init_runs) else "False",
+                "lastTransitionTime": now,
+            },
+            {
+                "type": "ContainersReady",
+                "status": "True" if ready else "False",
+                "lastTransitionTime": now,
+            },
             {"type": "Ready", "status": "True" if ready else "False", "lastTransitionTime": now},
             {"type": "PodScheduled", "status": "True", "lastTransitionTime": now},
         ]
@@ -807,17 +957,19 @@ class PodWorker:
             "podIPs": [{"ip": "127.0.0.1"}],
             "startTime": self.start_time,
             "containerStatuses": containers,
-            "qosClass": "BestEffort",
         }
         if inits:
             status["initContainerStatuses"] = inits
-        with contextlib.suppress(ApiError):  # a pod deleted meanwhile
+        try:
             self.kubelet.api.request(
                 "PATCH",
                 f"/api/v1/namespaces/{self.namespace}/pods/{self.name}/status",
                 {"status": status},
                 content_type="application/merge-patch+json",
             )
+        except ApiError as exc:
+            if exc.status != 404:  # 404: the pod was deleted meanwhile
+                self.kubelet.errors.append(exc)
 
     def log_file(self, container: str, previous: bool) -> Path | None:
         for run in self.init_runs + self.runs:
@@ -858,7 +1010,7 @@ class _LogHandler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # chunked transfer, as the kubelet streams logs
     kubelet: Kubelet
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's name
+    def log_message(self, format: str, *args: Any) -> None:
         return
 
     def do_GET(self) -> None:
@@ -995,7 +1147,9 @@ class Kubelet:
                     **node.labels,
                 },
             },
-            "spec": {"taints": [dict(t) for t in node.register_with_taints]} if node.register_with_taints else {},
+            "spec": {"taints": [dict(t) for t in node.register_with_taints]}
+            if node.register_with_taints
+            else {},
         }
         self.api.request("POST", "/api/v1/nodes", body, ok=(201, 409))
         self._node_status(node)
@@ -1013,16 +1167,38 @@ class Kubelet:
                     if line.startswith("PRETTY_NAME="):
                         os_image = line.split("=", 1)[1].strip('"')
         conditions = [
-            {"type": kind, "status": "False", "reason": f"KubeletHas{reason}", "lastHeartbeatTime": now, "lastTransitionTime": now}
-            for kind, reason in (("MemoryPressure", "SufficientMemory"), ("DiskPressure", "NoDiskPressure"), ("PIDPressure", "SufficientPID"))
+            {
+                "type": kind,
+                "status": "False",
+                "reason": f"KubeletHas{reason}",
+                "lastHeartbeatTime": now,
+                "lastTransitionTime": now,
+            }
+            for kind, reason in (
+                ("MemoryPressure", "SufficientMemory"),
+                ("DiskPressure", "NoDiskPressure"),
+                ("PIDPressure", "SufficientPID"),
+            )
         ]
-        conditions.append({"type": "Ready", "status": "True", "reason": "KubeletReady", "message": "kubelet is posting ready status", "lastHeartbeatTime": now, "lastTransitionTime": now})
+        conditions.append(
+            {
+                "type": "Ready",
+                "status": "True",
+                "reason": "KubeletReady",
+                "message": "kubelet is posting ready status",
+                "lastHeartbeatTime": now,
+                "lastTransitionTime": now,
+            }
+        )
         capacity = {"cpu": "4", "memory": "8Gi", "pods": "110", "ephemeral-storage": "50Gi"}
         status = {
             "capacity": capacity,
             "allocatable": capacity,
             "conditions": conditions,
-            "addresses": [{"type": "InternalIP", "address": "127.0.0.1"}, {"type": "Hostname", "address": node.name}],
+            "addresses": [
+                {"type": "InternalIP", "address": "127.0.0.1"},
+                {"type": "Hostname", "address": node.name},
+            ],
             "daemonEndpoints": {"kubeletEndpoint": {"Port": self.ports[node.name]}},
             "nodeInfo": {
                 "machineID": hashlib.md5(node.name.encode()).hexdigest(),
@@ -1063,8 +1239,18 @@ class Kubelet:
         except ApiError as exc:
             if exc.status != 404:
                 raise
-            lease = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": {"name": name, "namespace": "kube-node-lease"}, **body}
-            self.api.request("POST", "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases", lease, ok=(201, 409))
+            lease = {
+                "apiVersion": "coordination.k8s.io/v1",
+                "kind": "Lease",
+                "metadata": {"name": name, "namespace": "kube-node-lease"},
+                **body,
+            }
+            self.api.request(
+                "POST",
+                "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases",
+                lease,
+                ok=(201, 409),
+            )
 
     # -- pods ----------------------------------------------------------------------------
     def _sync_loop(self) -> None:
@@ -1092,7 +1278,11 @@ class Kubelet:
                         continue  # finished before this kubelet (re)started: nothing to run
                     worker = self.workers[uid] = PodWorker(self, node, pod)
                     worker.thread.start()
-            if worker is not None and pod["metadata"].get("deletionTimestamp") and not worker.deleting.is_set():
+            if (
+                worker is not None
+                and pod["metadata"].get("deletionTimestamp")
+                and not worker.deleting.is_set()
+            ):
                 worker.pod = pod
                 worker.deleting.set()
                 threading.Thread(target=self._finish_deletion, args=(worker,), daemon=True).start()
@@ -1115,9 +1305,19 @@ class Kubelet:
 
     def _remove(self, pod: dict[str, Any]) -> None:
         meta = pod["metadata"]
-        body = {"apiVersion": "v1", "kind": "DeleteOptions", "gracePeriodSeconds": 0, "preconditions": {"uid": meta["uid"]}}
+        body = {
+            "apiVersion": "v1",
+            "kind": "DeleteOptions",
+            "gracePeriodSeconds": 0,
+            "preconditions": {"uid": meta["uid"]},
+        }
         with contextlib.suppress(ApiError):
-            self.api.request("DELETE", f"/api/v1/namespaces/{meta['namespace']}/pods/{meta['name']}", body, ok=(200, 202, 404, 409))
+            self.api.request(
+                "DELETE",
+                f"/api/v1/namespaces/{meta['namespace']}/pods/{meta['name']}",
+                body,
+                ok=(200, 202, 404, 409),
+            )
 
     def worker(self, namespace: str, name: str) -> PodWorker | None:
         with self._lock:

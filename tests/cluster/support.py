@@ -16,8 +16,15 @@ REPO = Path(__file__).resolve().parents[2]
 T = TypeVar("T")
 
 
-def wait_for(what: str, check: Callable[[], T | None], timeout: float = 60.0, every: float = 0.25) -> T:
-    """Poll ``check`` until it returns something truthy; fail naming ``what`` after ``timeout``."""
+def wait_for(
+    what: str,
+    check: Callable[[], T | None],
+    timeout: float = 60.0,
+    every: float = 0.25,
+    explain: Callable[[], str] | None = None,
+) -> T:
+    """Poll ``check`` until it returns something truthy; fail naming ``what`` after ``timeout``
+    (with what ``explain`` says of the cluster then)."""
     deadline = time.monotonic() + timeout
     last: Any = None
     while time.monotonic() < deadline:
@@ -29,14 +36,38 @@ def wait_for(what: str, check: Callable[[], T | None], timeout: float = 60.0, ev
             if last:
                 return last
         time.sleep(every)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what} (last: {last!r})")
+    told = f"\n{explain()}" if explain is not None else ""
+    raise AssertionError(
+        f"timed out after {timeout:.0f} s waiting for {what} (last: {last!r}){told}"
+    )
+
+
+def cluster_state(cluster: ControlPlane, namespace: str) -> str:
+    """Pods, Events and the pods' logs of a namespace: what a person runs when a rollout stalls."""
+    parts = [
+        cluster.kubectl("get", "pods,nodes", "-n", namespace, "-o", "wide", check=False).stdout,
+        cluster.kubectl("get", "events", "-n", namespace, check=False).stdout[-3000:],
+    ]
+    for pod in pods(cluster, namespace):
+        name = pod["metadata"]["name"]
+        parts.append(
+            f"--- {name}: {json.dumps(pod.get('status', {}).get('containerStatuses'))[:1500]}"
+        )
+        parts.append(
+            cluster.kubectl(
+                "logs", "-n", namespace, name, "--all-containers", "--tail=30", check=False
+            ).stdout
+        )
+    return "\n".join(parts)
 
 
 def get_json(cluster: ControlPlane, *args: str) -> Any:
     return json.loads(cluster.kubectl("get", *args, "-o", "json").stdout)
 
 
-def pods(cluster: ControlPlane, namespace: str, selector: str | None = None) -> list[dict[str, Any]]:
+def pods(
+    cluster: ControlPlane, namespace: str, selector: str | None = None
+) -> list[dict[str, Any]]:
     args = ["pods", "-n", namespace] + (["-l", selector] if selector else [])
     return list(get_json(cluster, *args)["items"])
 

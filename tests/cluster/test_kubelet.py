@@ -67,18 +67,25 @@ def _pod(name: str, fs_group: int | None, mode: int) -> str:
     )
 
 
-def _run(cluster: ControlPlane, name: str, fs_group: int | None, mode: int) -> tuple[dict[str, object], dict[str, object]]:
+def _run(
+    cluster: ControlPlane, name: str, fs_group: int | None, mode: int
+) -> tuple[dict[str, object], dict[str, object]]:
     cluster.kubectl("apply", "-f", "-", input_text=_pod(name, fs_group, mode))
     phase = wait_for(
         f"pod {name} to finish",
-        lambda: get_json(cluster, "pod", name, "-n", NS)["status"].get("phase") in ("Succeeded", "Failed")
-        and get_json(cluster, "pod", name, "-n", NS),
+        lambda: (
+            get_json(cluster, "pod", name, "-n", NS)["status"].get("phase")
+            in ("Succeeded", "Failed")
+            and get_json(cluster, "pod", name, "-n", NS)
+        ),
     )
     logs = cluster.kubectl("logs", "-n", NS, name).stdout  # through the API server to the kubelet
     return json.loads(logs.strip().splitlines()[-1]), phase["status"]
 
 
-def test_secret_with_fs_group_is_readable_by_the_pod_user(cluster: ControlPlane, one_node: Kubelet) -> None:
+def test_secret_with_fs_group_is_readable_by_the_pod_user(
+    cluster: ControlPlane, one_node: Kubelet
+) -> None:
     seen, status = _run(cluster, "with-fsgroup", 10001, 0o440)
     assert seen["uid"] == 10001 and seen["gid"] == 10001 and 10001 in seen["groups"]  # type: ignore[operator]
     assert seen["/secret/token"] == {"read": True, "mode": "0o440", "gid": 10001}
@@ -90,7 +97,9 @@ def test_secret_with_fs_group_is_readable_by_the_pod_user(cluster: ControlPlane,
     assert main["imageID"].startswith("registry.example.com/ci/dind-preflight@sha256:")
 
 
-def test_secret_0400_without_fs_group_is_root_only(cluster: ControlPlane, one_node: Kubelet) -> None:
+def test_secret_0400_without_fs_group_is_root_only(
+    cluster: ControlPlane, one_node: Kubelet
+) -> None:
     """The reporter's crash loop before the fix: 0400 root-owned, runAsUser 10001."""
     seen, _ = _run(cluster, "without-fsgroup", None, 0o400)
     assert seen["/secret/token"] == {"error": "Permission denied"}
