@@ -58,6 +58,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
         default=None,
         help=f"namespace of the Events (default ${ENV_NAMESPACE}, else default)",
     )
+    parser.add_argument(
+        "--backends",
+        metavar="LIST",
+        default=None,
+        help="the iptables backends this node must serve, comma-separated: legacy, nft "
+        "(default both: every dind image a project may choose)",
+    )
     parser.add_argument("--once", action="store_true", help="one check and one publish, then exit")
 
 
@@ -83,6 +90,9 @@ def run(args: argparse.Namespace) -> int:
     if args.metrics_port < 0 or args.metrics_port > 65535:
         raise UsageError(f"invalid --metrics-port {args.metrics_port}")
     namespace = args.event_namespace or os.environ.get(ENV_NAMESPACE) or "default"
+    from preflight.commands.node_report import backends_list
+
+    backends = backends_list(args.backends)
     kube = settings_from(os.environ)
     settings = AgentSettings(
         target=Target(node=node, event_namespace=namespace, taint=not args.no_taint),
@@ -90,6 +100,7 @@ def run(args: argparse.Namespace) -> int:
         proc=args.proc,
         interval_s=interval,
         retry_s=min(15.0, interval),
+        backends=backends,
     )
     agent = Agent(settings, lambda: connect_agent(kube))
     if args.once:

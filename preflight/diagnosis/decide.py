@@ -25,9 +25,9 @@ from preflight.diagnosis.model import (
     ServiceEvidence,
     SignatureMatch,
 )
-from preflight.diagnosis.module_facts import FAULTS, LOADED, NOT_LOADED, describe, module_fact
 from preflight.diagnosis.remedies import cause_for_module, is_module_cause, nat_module, remedy
 from preflight.diagnosis.trust import NodeTrust, node_trust, quarantine_decision
+from preflight.node.loadability import FAULTS, LOADED, NOT_LOADED, describe, module_fact
 from preflight.node.model import NodeReport
 from preflight.node.module_sets import MODULE_SETS
 from preflight.probe.model import ProbeResult, Verdict

@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 from preflight.diagnosis import causes
-from preflight.diagnosis.module_facts import ABSENT, BLOCKED, FAULTS, describe
 from preflight.node.analysis import DEFAULT_MODULES
+from preflight.node.loadability import ABSENT, BLOCKED, FAULTS, describe
 from preflight.node.model import Blocker, Finding, KernelModules, ModuleState, NodeReport, Severity
 from preflight.readiness.conditions import Observed
 from preflight.readiness.model import Status
