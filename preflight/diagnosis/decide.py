@@ -335,7 +335,10 @@ def _from_signature(
                 f"The node report says {module} is loaded now: it was probably loaded after "
                 "dind started (by hand?); check that it also loads at boot."
             )
-        elif fact in (*FAULTS, NOT_LOADED):
+        elif fact in FAULTS:
+            # Absent, blocked, unloadable or denied for a container (the module-fact rule).
+            # "Not loaded, nothing blocks it" is no agreement: the kernel would have loaded it,
+            # so a nat-table line there is a forgery or a cause the node report cannot see.
             agrees = describe(module, fact)
     if code == causes.NOT_PRIVILEGED and service is not None and service.privileged is False:
         kubernetes = "the dind service's spec is not privileged (securityContext.privileged)"
