@@ -220,10 +220,16 @@ def test_metrics(cluster: FakeCluster, tmp_path: Path) -> None:
     agent = make_agent(cluster, root)
     assert cycle(agent)
     text = agent.metrics.text()
-    assert 'dind_preflight_condition{condition="DindReady",status="True"} 1.0' in text
+    # An admin ran modprobe for the legacy tables; nft_chain_nat is not loaded and SELinux
+    # denies a container's module request (CentOS 8): not ready for an nf_tables dind.
+    assert 'dind_preflight_condition{condition="DindReady",status="False"} 1.0' in text
     assert 'dind_preflight_condition{condition="DindReadyAfterReboot",status="False"} 1.0' in text
     assert 'dind_preflight_module_loaded{backend="legacy",module="iptable_nat"} 1.0' in text
     assert 'dind_preflight_module_loads_at_boot{backend="legacy",module="iptable_nat"} 0.0' in text
+    # Each module carries its own backend, whichever backend dind would pick.
+    assert 'dind_preflight_module_loaded{backend="nf_tables",module="nft_chain_nat"} 0.0' in text
+    assert 'dind_preflight_module_loaded{backend="shared",module="nf_nat"} 1.0' in text
+    assert 'backend="legacy",module="nft_chain_nat"' not in text
     assert "dind_preflight_check_duration_seconds_count 1.0" in text
     assert "dind_preflight_last_good_check_timestamp_seconds " in text
 
