@@ -235,6 +235,13 @@ def builtin_netfilter(path: Path) -> HostRoot:
     return root
 
 
+def selinux_enforcing(root: HostRoot) -> HostRoot:
+    """Make ``root`` a RHEL-family node with SELinux enforcing (Rocky 9's defaults)."""
+    root.os_release("rocky", "9.3", like="rhel centos fedora")
+    root.lines("/etc/selinux/config", "SELINUX=enforcing", "SELINUXTYPE=targeted")
+    return root
+
+
 def healthy(
     path: Path,
     *,
@@ -252,8 +259,7 @@ def healthy(
     a table module on first use."""
     root = HostRoot(path / "root").merged_usr()
     if selinux:
-        root.os_release("rocky", "9.3", like="rhel centos fedora")
-        root.lines("/etc/selinux/config", "SELINUX=enforcing", "SELINUXTYPE=targeted")
+        selinux_enforcing(root)
     root.kernel(HEALTHY)
     root.proc(HEALTHY, HEALTHY_LOADED if loaded else ["x_tables"], cmdline=cmdline)
     if listed:
