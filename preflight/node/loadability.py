@@ -78,6 +78,14 @@ def module_requests(facts: HostFacts) -> ModuleRequests:
     rhel = bool(family & RHEL_FAMILY)
     configured = _configured_mode(facts.selinux_config)
     running = _running_mode(facts.selinux_enforce)
+    # selinux=0 / enforcing=0 on the kernel command line override the configuration (grubby
+    # writes them for every kernel, so the next boot keeps them too).
+    words = facts.cmdline.text.split() if facts.cmdline.ok else []
+    if "selinux=0" in words:
+        configured = running = "disabled"
+    elif "enforcing=0" in words and configured == "enforcing":
+        configured = "permissive"
+        running = running or "permissive"
     evidence = [r.path for r in (facts.selinux_config, facts.selinux_enforce) if r.ok]
     boot_mode = configured
     now_mode = running if running is not None else configured
@@ -279,6 +287,18 @@ def verdict(node: NodeReport, names: list[str] | None = None) -> Verdict:
         now={n: module_fact(node, n) for n in wanted},
         after_boot={n: boot_fact(node, n) for n in wanted},
     )
+
+
+def describe_after_boot(name: str, fact: str) -> str:
+    """One sentence for an after-boot fact (:func:`boot_fact`)."""
+    words = {
+        ABSENT: "is missing from an installed kernel (any may boot next)",
+        BLOCKED: "is blocked (an install rule, module_blacklist= or a blacklisted alias)",
+        DENIED: "will not be loaded after the next boot, and SELinux denies a container's "
+        "request to load it",
+        NOT_AT_BOOT: "would not be loaded after the next boot, and nothing loads it on first use",
+    }
+    return f"{name} {words[fact]}" if fact in words else describe(name, fact)
 
 
 def describe(name: str, fact: str) -> str:

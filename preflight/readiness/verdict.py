@@ -25,6 +25,7 @@ from preflight.node.loadability import (
     UNKNOWN,
     Verdict,
     describe,
+    describe_after_boot,
     verdict,
 )
 from preflight.node.model import Finding, NodeReport, Remedy, Severity
@@ -133,14 +134,14 @@ def _after_reboot(report: NodeReport, rule: Verdict, backends: list[str]) -> Rea
                 READY_AFTER_REBOOT,
                 Status.FALSE,
                 finding.code,
-                said(f"{describe(name, fact)}: {finding.message}{denied}"),
+                said(f"{describe_after_boot(name, fact)}: {finding.message}{denied}"),
                 finding.remedy,
             )
         return Readiness(
             READY_AFTER_REBOOT,
             Status.FALSE,
             NOT_PERSISTENT,
-            said(describe(name, fact)),
+            said(describe_after_boot(name, fact)),
             remedy(missing_cause(name), name),
         )
     blind = [n for n, fact in facts.items() if fact in (UNKNOWN, UNCHECKED)]
