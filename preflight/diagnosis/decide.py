@@ -27,7 +27,7 @@ from preflight.diagnosis.model import (
 )
 from preflight.diagnosis.remedies import cause_for_module, is_module_cause, nat_module, remedy
 from preflight.diagnosis.trust import NodeTrust, node_trust, quarantine_decision
-from preflight.node.loadability import FAULTS, LOADED, NOT_LOADED, describe, module_fact
+from preflight.node.loadability import FAULTS, LOADED, NOT_LOADED, UNKNOWN, describe, module_fact
 from preflight.node.model import NodeReport
 from preflight.node.module_sets import MODULE_SETS
 from preflight.probe.model import ProbeResult, Verdict
@@ -241,7 +241,11 @@ def _node_problems(node: NodeReport | None, backend: str) -> list[tuple[str, str
     out = []
     for name in names:
         fact = module_fact(node, name)
-        if fact in (*FAULTS, NOT_LOADED):
+        state = node.modules.get(name)
+        # Not loaded, whether it loads for a container unknown (the job's own /proc): listed
+        # as a possible cause, never a fault.
+        seen_missing = state is not None and state.loaded_known and not state.loaded
+        if fact in (*FAULTS, NOT_LOADED) or (fact == UNKNOWN and seen_missing):
             out.append((name, fact))
     return out
 

@@ -15,7 +15,9 @@ A checked module is a fault for a backend when the kernel will not load it for a
   ``blacklist`` applies to aliases only (kmod);
 - ``unloadable``: no module can be loaded now (``kernel.modules_disabled=1``; the running
   kernel's ``/lib/modules`` missing);
-- ``denied``: not loaded, and the kernel refuses a container's module request: SELinux enforcing
+- ``denied``: a table module (``iptable_nat``, ``iptable_filter``, ``nft_chain_nat``: what
+  dind's first use of a table asks the kernel for) is not loaded, and the kernel refuses a
+  container's module request: SELinux enforcing
   on the RHEL family (``avc: denied { module_request }``; the field report, CentOS 8;
   docker-library/docker#350, Oracle Linux 8; linuxserver-archive/docker-letsencrypt#465,
   CentOS 8; qoomon/docker-host#67, AlmaLinux 9; cockpit-project/cockpit#9261, RHEL 8). The
@@ -37,6 +39,7 @@ from dataclasses import dataclass
 
 from preflight.node.facts import FileRead, FileStatus, HostFacts
 from preflight.node.model import ModuleRequests, ModuleState, NodeReport
+from preflight.node.module_sets import loads_on_first_use
 
 LOADED = "loaded"
 NOT_LOADED = "not-loaded"
@@ -187,6 +190,10 @@ def module_fact(node: NodeReport | None, name: str) -> str:
         return BLOCKED
     if any(f.code in _UNLOADABLE_FINDINGS for f in node.findings):
         return UNLOADABLE
+    if not loads_on_first_use(name):
+        # What the table modules pull in (nat, conntrack, xt_*, nft_compat): loaded with them
+        # as dependencies, or by the rules dind adds; only absence or a block is a fault.
+        return NOT_LOADED
     if node.module_requests.denied_now:
         return DENIED
     if node.module_requests.denied_now is None:
@@ -311,7 +318,7 @@ def describe(name: str, fact: str) -> str:
         UNLOADABLE: "is not loaded and cannot be loaded into the running kernel",
         DENIED: "is not loaded, and the kernel refuses a container's request to load it "
         "(SELinux enforcing)",
-        UNKNOWN: "could not be read",
+        UNKNOWN: "could not be fully read (whether it loads for a container is unknown)",
         UNCHECKED: "was not checked",
         AT_BOOT: "loads at boot",
         FIRST_USE: "loads on first use after the next boot (nothing blocks or denies it)",
