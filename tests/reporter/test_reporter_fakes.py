@@ -3,6 +3,7 @@ healing, thresholds crossed and not, restarts and leader changes, a human's paus
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -77,6 +78,12 @@ def test_crossing_the_share_pauses_once_and_healing_resumes_with_the_human_note(
     parsed = parse_note(pauses[0].body["maintenance_note"])
     assert parsed.key == FLEET_KEY and parsed.paused_by_us
     assert parsed.human == "owner: platform team, ticket OPS-12"
+    # The note says where the incidents are: one issue per broken node, in the report project.
+    note = pauses[0].body["maintenance_note"]
+    assert "Issue: none" not in note
+    assert re.search(
+        r"^Issues: one per broken node in project \S+ \(label dind-preflight; 3 ", note, re.M
+    )
     # Two nodes heal: 1 of 4 broken, 3 take jobs -> the runner is resumed, the note restored.
     fleet(cluster, 1, 4)
     reporter.cycle()
