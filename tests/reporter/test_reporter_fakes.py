@@ -11,7 +11,7 @@ from preflight.gitlab.runner_pause import parse_note
 from preflight.reporter.gitlab_view import FLEET_KEY
 from tests.gitlab.fake_gitlab import FakeGitLab, Fault
 from tests.kube.fake_cluster import FakeCluster
-from tests.reporter.support import NAT, RUNNER, make_reporter, node, put_nodes
+from tests.reporter.support import NAT, RUNNER, kube_context, make_reporter, node, put_nodes
 
 PROJECT_ID = 5
 
@@ -336,3 +336,25 @@ def test_taint_nodes_taints_broken_nodes_and_removes_only_its_taint_when_healed(
     reporter.cycle()
     after = cluster.get("v1/nodes", None, "n0")
     assert after is not None and after["spec"]["taints"] == [other]
+
+
+def test_lease_held_by_a_replica_whose_clock_is_an_hour_behind_is_not_taken(
+    cluster: FakeCluster,
+) -> None:
+    """Replica a's clock runs an hour behind, so every renewTime it writes looks an hour old to
+    replica b. b judges expiry by when it saw the record change (client-go's observedTime): it
+    waits while a renews, and takes over only once a stops renewing for a lease duration."""
+    from preflight.reporter.lease import LeaseKeeper
+
+    real = datetime.now(timezone.utc)
+    a = LeaseKeeper(kube_context(cluster), "dind-preflight", "skew", "reporter-a", 15)
+    b = LeaseKeeper(kube_context(cluster), "dind-preflight", "skew", "reporter-b", 15)
+    assert a.try_lead(real - timedelta(hours=1))
+    assert not b.try_lead(real)
+    for step in range(1, 4):  # a renews every 10 s (its clock), b checks every 10 s (its own)
+        assert a.try_lead(real - timedelta(hours=1) + timedelta(seconds=10 * step))
+        assert not b.try_lead(real + timedelta(seconds=10 * step))
+    # a stops renewing: b sees the same record for more than 15 s, then takes it.
+    assert not b.try_lead(real + timedelta(seconds=40))
+    assert b.try_lead(real + timedelta(seconds=46))
+    assert not a.try_lead(real - timedelta(hours=1) + timedelta(seconds=50))
