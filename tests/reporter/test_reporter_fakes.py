@@ -358,3 +358,44 @@ def test_lease_held_by_a_replica_whose_clock_is_an_hour_behind_is_not_taken(
     assert not b.try_lead(real + timedelta(seconds=40))
     assert b.try_lead(real + timedelta(seconds=46))
     assert not a.try_lead(real - timedelta(hours=1) + timedelta(seconds=50))
+
+
+def test_node_watch_wakes_only_for_what_the_reporter_acts_on(cluster: FakeCluster) -> None:
+    """Heartbeats (the agent's, the kubelet's) wake nothing; a DindReady status, our taint and
+    a cordon each wake the reporter once."""
+    import threading
+    import time
+
+    from preflight.reporter.watch import NodeWatcher
+
+    put_nodes(cluster, node("n0"), node("n1"))
+    api = kube_context(cluster).api
+    wake, stop = threading.Event(), threading.Event()
+    watcher = NodeWatcher(kube_context(cluster), wake, stop).start()
+
+    def settle(expect_wake: bool) -> None:
+        deadline = time.monotonic() + (5.0 if expect_wake else 1.0)
+        while time.monotonic() < deadline and not wake.is_set():
+            time.sleep(0.02)
+        assert wake.is_set() is expect_wake
+        wake.clear()
+
+    try:
+        settle(True)  # the first sight of each node
+        for _ in range(3):  # heartbeats: same status and reason, new times
+            time.sleep(1.1)
+            api.patch_node_status("n0", _condition("True"))
+            api.patch_node_status("n0", _condition("True"))
+        settle(False)
+        assert watcher.ignored >= 1
+        api.patch_node_status("n0", _condition("False"))
+        settle(True)
+        taint = {"key": "dind-preflight.io/broken", "value": "x", "effect": "NoSchedule"}
+        api.patch_node("n1", {"spec": {"taints": [taint]}})
+        settle(True)
+        api.patch_node("n1", {"spec": {"unschedulable": True}})
+        settle(True)
+        api.patch_node("n1", {"metadata": {"labels": {"unrelated": "yes"}}})
+        settle(False)
+    finally:
+        stop.set()
