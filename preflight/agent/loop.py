@@ -138,6 +138,19 @@ class Agent:
             self._say(f"publish: {', '.join(parts)}")
         return result
 
+    def close_gate(self) -> str:
+        """Put the startup gate back before stopping (see :mod:`.startup_gate`); one line."""
+        from preflight.agent.publish import close_gate
+
+        try:
+            if self._ctx is None:
+                self._ctx = self._connect()
+            line = close_gate(self._ctx, self.settings.target)
+        except KubeError as exc:
+            line = f"startup gate not closed: {exc.limitation}"
+        self._say(line)
+        return line
+
     def run(self, stop: threading.Event) -> None:
         """Check and publish until ``stop`` is set."""
         boot = read_boot_id(self.settings.proc)

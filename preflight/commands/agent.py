@@ -59,6 +59,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help=f"namespace of the Events (default ${ENV_NAMESPACE}, else default)",
     )
     parser.add_argument(
+        "--no-startup-gate",
+        action="store_true",
+        help="neither open nor close the startup gate taint dind-preflight.io/unchecked "
+        "(default: remove it after the first healthy check, put it back when stopping)",
+    )
+    parser.add_argument(
         "--backends",
         metavar="LIST",
         default=None,
@@ -95,7 +101,12 @@ def run(args: argparse.Namespace) -> int:
     backends = backends_list(args.backends)
     kube = settings_from(os.environ)
     settings = AgentSettings(
-        target=Target(node=node, event_namespace=namespace, taint=not args.no_taint),
+        target=Target(
+            node=node,
+            event_namespace=namespace,
+            taint=not args.no_taint,
+            gate=not args.no_startup_gate,
+        ),
         root=args.root,
         proc=args.proc,
         interval_s=interval,
@@ -127,6 +138,7 @@ def run(args: argparse.Namespace) -> int:
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
         agent.run(stop)
+        agent.close_gate()  # stopping (a reboot, a rollout): no job before the next check
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
