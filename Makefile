@@ -81,6 +81,7 @@ bench: system-deps venv
 	@status=0; \
 	$(BIN)/python bench/run.py || status=1; \
 	$(BIN)/python bench/node_memory.py --kernels 16 || status=1; \
+	$(BIN)/python bench/startup_gate.py || status=1; \
 	exit $$status
 
 clean:

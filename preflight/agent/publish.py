@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from preflight.actions.taint import TAINT_KEY, Taint, has_taint
+from preflight.actions.taint import GATE, GATE_KEY, TAINT_KEY, Taint, has_taint
 from preflight.agent.events import NODE_EVENT_NAMESPACE, event_for
 from preflight.agent.memory import Memory, delivered, sync_with_node
+from preflight.agent.startup_gate import GateStep, gate_step
 from preflight.agent.taint_policy import TaintAction, taint_decision
 from preflight.kube.client import KubeContext, KubeError
 from preflight.kube.node_status import create_event, patch_conditions, read_node
@@ -27,6 +28,7 @@ class Target:
 
     node: str
     taint: bool = True
+    gate: bool = True  # open the startup gate after a healthy check (close it on exit)
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,29 @@ def publish(ctx: KubeContext, target: Target, memory: Memory) -> tuple[Memory, P
     elif decision.action is TaintAction.UNTAINT:
         failure = untaint_node(ctx, target.node)
         taint_text = failure or f"removed {TAINT_KEY}"
-    problem = taint_text if taint_text.startswith(("taint node", "untaint node")) else None
+    taints = (node.get("spec") or {}).get("taints")
+    gate = has_taint(taints, GATE_KEY) is not None
+    if gate_step(readiness.now, gate, target.gate) is GateStep.OPEN:
+        failure = untaint_node(ctx, target.node, key=GATE_KEY)
+        opened = failure or f"removed {GATE_KEY} (startup gate open: first healthy check)"
+        taint_text = f"{taint_text}; {opened}" if taint_text else opened
+    problem = next(
+        (
+            part
+            for part in taint_text.split("; ")
+            if part.startswith(("taint node", "untaint node"))
+        ),
+        None,
+    )
     problem = "; ".join(p for p in (event_problem, problem) if p) or None
     return memory, Published(ok=problem is None, problem=problem, events=sent, taint=taint_text)
+
+
+def close_gate(ctx: KubeContext, target: Target) -> str:
+    """Put the startup gate back (the agent is stopping: a reboot, or a rollout); one line."""
+    if not target.gate:
+        return "startup gate: off"
+    outcome = taint_node(ctx, target.node, GATE)
+    if outcome.problem:
+        return f"startup gate not closed: {outcome.problem}"
+    return f"startup gate closed ({GATE_KEY}:NoSchedule until the next healthy check)"

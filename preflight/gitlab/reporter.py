@@ -93,6 +93,7 @@ def _pause_note(
         job_url=settings.job_url,
         issue_iid=issue_iid,
         issue_url=issue_url,
+        report_project=settings.report_project or None,
     )
 
 

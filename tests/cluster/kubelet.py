@@ -821,6 +821,20 @@ class PodWorker:
         else:
             lines.append('mount --rbind /proc "$R/proc"')
         lines += ['mount -t tmpfs -o mode=1777 tmp "$R/tmp"', 'mount --rbind -o ro /sys "$R/sys"']
+        # The kubelet's /etc/hosts of a pod: itself, the pod's hostAliases (the Kubernetes
+        # executor names its services there: docker -> 127.0.0.1), and, standing in for the
+        # cluster DNS, the kubernetes Service's names (relayed to the API server).
+        hosts = self.dir / "etc-hosts"
+        if not hosts.exists():
+            lines_of_hosts = ["127.0.0.1\tlocalhost", f"127.0.0.1\t{self.name}"]
+            for alias in self.pod["spec"].get("hostAliases", []):
+                lines_of_hosts.append(f"{alias['ip']}\t{' '.join(alias.get('hostnames', []))}")
+            lines_of_hosts.append(
+                "127.0.0.1\tkubernetes kubernetes.default kubernetes.default.svc "
+                "kubernetes.default.svc.cluster.local"
+            )
+            hosts.write_text("\n".join(lines_of_hosts) + "\n")
+        lines.append(f'mount --bind -o ro {shlex.quote(str(hosts))} "$R/etc/hosts"')
         for mount in container.get("volumeMounts", []):
             source = self.volumes[mount["name"]]
             if mount.get("subPath"):

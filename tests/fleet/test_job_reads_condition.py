@@ -24,10 +24,14 @@ FLEET_JOB_RBAC = {("get", "pods"), ("get", "pods/log"), ("watch", "pods"), ("get
 
 
 MESSAGES = {
-    # What the agent writes: the decision's own words for the fact first (describe()).
-    "False": "iptable_nat is blocked (a blacklist, install rule or module_blacklist=): "
-    "/etc/modprobe.d/hardening.conf:3: install iptable_nat /bin/false",
-    "True": "iptable_nat, iptable_filter loaded (legacy iptables backend)",
+    # What the agent writes: a sentence, then the facts it stands for (readiness.stated).
+    "False": "iptable_nat is blocked (an install rule, module_blacklist= or a blacklisted "
+    "alias): /etc/modprobe.d/hardening.conf:3: install iptable_nat /bin/false "
+    "[checked legacy,nf_tables: iptable_nat=blocked iptable_filter=loaded "
+    "nft_chain_nat=not-loaded]",
+    "True": "iptable_nat, iptable_filter loaded (legacy iptables backend) "
+    "[checked legacy,nf_tables: iptable_nat=loaded iptable_filter=loaded "
+    "nft_chain_nat=not-loaded]",
 }
 
 

@@ -27,7 +27,9 @@ def fresh_broken_conditions() -> list[dict[str, str]]:
             "type": "DindReady",
             "status": "False",
             "reason": "IptableNatMissing",
-            "message": "iptable_nat is blocked (a blacklist, install rule or module_blacklist=)",
+            "message": "iptable_nat is blocked (an install rule, module_blacklist= or a "
+            "blacklisted alias) [checked legacy,nf_tables: iptable_nat=blocked "
+            "iptable_filter=loaded nft_chain_nat=not-loaded]",
             "lastHeartbeatTime": beat,
             "lastTransitionTime": beat,
         },
@@ -35,7 +37,8 @@ def fresh_broken_conditions() -> list[dict[str, str]]:
             "type": "DindReadyAfterReboot",
             "status": "False",
             "reason": "EtcModulesNotRead",
-            "message": "iptable_nat will not load at boot",
+            "message": "iptable_nat will not load at boot [checked legacy,nf_tables: "
+            "iptable_nat=blocked iptable_filter=at-boot nft_chain_nat=first-use]",
             "lastHeartbeatTime": beat,
             "lastTransitionTime": beat,
         },

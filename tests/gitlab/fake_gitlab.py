@@ -419,6 +419,8 @@ class FakeGitLab:
     ) -> tuple[int, Any, dict[str, str]]:
         if method == "GET" and path == "/api/v4/job":
             return self._get_job(headers)
+        if method == "GET" and path == "/api/v4/runners":
+            return self._list_runners(query, self._grant(headers))
         match = re.fullmatch(r"/api/v4/runners/(\d+)", path)
         if match:
             return self._runner(method, int(match.group(1)), body, self._grant(headers))
@@ -481,6 +483,25 @@ class FakeGitLab:
             },
             {},
         )
+
+    def _list_runners(
+        self, query: dict[str, list[str]], grant: TokenGrant
+    ) -> tuple[int, Any, dict[str, str]]:
+        """``GET /runners``: the runners the user owns or maintains (doc/api/runners.md: no
+        ``maintenance_note`` in the list), filtered by ``paused``."""
+        self._need_scope(grant, RUNNER_READ_SCOPES, "api read_api manage_runner")
+        wanted = (query.get("paused") or [None])[0]
+        out = []
+        for runner_id, runner in sorted(self.runners.items()):
+            if not grant.admin and runner_id not in grant.runner_ids:
+                continue
+            # Grape's Boolean: true, True, 1, t, yes, on (any case) are true.
+            truthy = wanted is not None and wanted.lower() in ("true", "t", "1", "yes", "y", "on")
+            if wanted is not None and bool(runner.get("paused")) != truthy:
+                continue
+            keys = ("id", "description", "active", "paused", "is_shared", "runner_type")
+            out.append({k: runner.get(k) for k in keys} | {"status": runner.get("status")})
+        return 200, out, {}
 
     def _runner(
         self, method: str, runner_id: int, body: Any, grant: TokenGrant

@@ -81,11 +81,16 @@ def test_a_forged_runner_id_and_url_are_ignored_and_logged(
 
 
 def test_an_unknown_token_is_refused_and_acts_on_nothing(
-    served: tuple[Reporter, str], gitlab: FakeGitLab
+    served: tuple[Reporter, str], gitlab: FakeGitLab, caplog: pytest.LogCaptureFixture
 ) -> None:
     _, url = served
+    caplog.set_level(logging.WARNING, "dind-preflight.reporter")
     answer = post(url, {"diagnosis": {"cause": {"code": NAT}}}, token="glcbt-64_NotAJobTokenAtAll")
     assert answer.status_code == 403
+    # The log says what GitLab said, with no job-mode advice (no variable fixes a job token).
+    logged = " ".join(r.getMessage() for r in caplog.records)
+    assert "GitLab does not accept it as a running job's token" in logged
+    assert "CI_RUNNER_ID" not in logged and "--runner-id" not in logged
     assert post(url, {"diagnosis": {}}, token=None).status_code == 401
 
 
