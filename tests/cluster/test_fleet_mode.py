@@ -41,6 +41,7 @@ RUNNER = 42
 NS = "dind-preflight"
 JOB_NS = "gitlab-runner"
 TAINT = "dind-preflight.io/broken"
+GATE = "dind-preflight.io/unchecked"
 
 
 @dataclass
@@ -77,7 +78,12 @@ def fleet(
         gitlab.add_runner(RUNNER, description="k8s runner")
         project = gitlab.add_project("infra/runner-incidents")
         port = int(gitlab.url.rsplit(":", 1)[1].rstrip("/"))
-        nodes = [NodeSpec(BROKEN, root=broken_root), NodeSpec(HEALTHY, root=healthy_root)]
+        # Both nodes register behind the startup gate, as docs/fleet-mode.md configures kubelets.
+        gate = ({"key": GATE, "effect": "NoSchedule"},)
+        nodes = [
+            NodeSpec(BROKEN, root=broken_root, register_with_taints=gate),
+            NodeSpec(HEALTHY, root=healthy_root, register_with_taints=gate),
+        ]
         with kubelet(cluster, nodes, images, forwards={port: port}) as k:
             token = work / "token.txt"
             token.write_text(TOKEN + "\n")
@@ -165,6 +171,16 @@ def test_fixed_node_is_ready_and_untainted(fleet: Fleet) -> None:
     )
     assert condition(healthy, "DindReady")["status"] == "True"  # type: ignore[index]
     assert TAINT not in taint_keys(healthy)
+    wait_for("the startup gate open", lambda: GATE not in taint_keys(node(fleet.cluster, HEALTHY)))
+
+
+def test_startup_gate_stays_closed_on_the_broken_node(fleet: Fleet) -> None:
+    wait_for(
+        "the agent's verdict",
+        lambda: condition(node(fleet.cluster, BROKEN), "DindReady"),
+        timeout=90,
+    )
+    assert GATE in taint_keys(node(fleet.cluster, BROKEN))
 
 
 def test_reporter_reads_its_secret_opens_one_issue_and_holds_one_lease(fleet: Fleet) -> None:
@@ -179,16 +195,18 @@ def test_reporter_reads_its_secret_opens_one_issue_and_holds_one_lease(fleet: Fl
             "logs", "-n", NS, pod["metadata"]["name"], check=False
         ).stdout  # type: ignore[index]
     issues = wait_for(
-        "an issue for the field report's node",
+        "an issue for the field report's node naming iptable_nat",
         lambda: [
             i
             for i in fleet.gitlab.project_issues(fleet.project, "opened")
-            if BROKEN in i["title"] + i["description"]
+            if BROKEN in i["title"] and "iptable_nat" in i["title"]
         ],
         timeout=90,
     )
     assert len(issues) == 1
-    assert "iptable_nat" in issues[0]["title"] + issues[0]["description"]
+    titles = [i["title"] for i in fleet.gitlab.project_issues(fleet.project)]
+    assert len(titles) == len(set(titles)), titles  # one issue per node and cause
+    assert all(HEALTHY not in t for t in titles), titles
     lease = get_json(fleet.cluster, "lease", "dind-preflight-reporter", "-n", NS)
     names = {p["metadata"]["name"] for p in reporters}  # type: ignore[index]
     assert lease["spec"]["holderIdentity"] in names
