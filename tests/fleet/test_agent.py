@@ -115,7 +115,9 @@ def test_breaks_and_heals(cluster: FakeCluster, tmp_path: Path) -> None:
     }
     assert warning["message"].startswith("DindReady False (was True): ")
     assert "Fix: " in warning["message"] and "modprobe" in warning["message"]
-    assert warning["metadata"]["namespace"] == "dind-preflight"
+    assert (
+        warning["metadata"]["namespace"] == "default"
+    )  # an Event about a Node lives there (the API server refuses any other)
 
     count = len(events(cluster))
     assert cycle(agent)  # still broken: no Event, same transition time
