@@ -261,6 +261,7 @@ def _dry_run(
         base,
         {},
         dry_run=True,
+        dry_run_reason=settings.dry_run_reason or "",
         issue_action=IssueAction.PLANNED if issue_draft else IssueAction.NONE,
         runner_action=RunnerAction.PLANNED if pause_runner else RunnerAction.NONE,
         planned=tuple(planned),
