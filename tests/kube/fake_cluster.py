@@ -87,7 +87,8 @@ class RbacEmulator(kmock.KubernetesEmulator):
                 message="the server is currently unable to handle the request",
                 details={},
             )
-        if request.resource is not None and authenticated:
+        review = "selfsubjectreviews" in str(request.url)  # every authenticated user may
+        if request.resource is not None and authenticated and not review:
             verb, resource = self._verb_resource(request)
             if self.failures.get((verb, resource), 0) > 0:
                 self.failures[verb, resource] -= 1
@@ -243,6 +244,9 @@ class FakeCluster:
         self._ready = threading.Event()
         self._error: BaseException | None = None
         self.emulator: RbacEmulator | None = None
+        # What a SelfSubjectReview answers: (pod, node) of a pod-bound token; None: a token
+        # without pod claims (before Kubernetes 1.30, or a kubeconfig user).
+        self.identity: tuple[str, str] | None = None
 
     # --- life cycle ---------------------------------------------------------------------------
     def start(self) -> FakeCluster:
@@ -271,6 +275,7 @@ class FakeCluster:
         async with RbacEmulator() as emulator, kmock.Server(emulator, **server_kwargs) as server:
             self.emulator = emulator
             emulator[lambda request: request.subresource == "log"] << self._serve_log
+            emulator[lambda request: "selfsubjectreviews" in str(request.url)] << self._review
             self.url = str(server.url).rstrip("/")
             self._ready.set()
             await self._stop.wait()
@@ -473,6 +478,30 @@ class FakeCluster:
         return result
 
     # --- pods/log -----------------------------------------------------------------------------
+    def _review(self, request: kmock.Request) -> Any:
+        """``POST /apis/authentication.k8s.io/v1/selfsubjectreviews`` as the API server answers
+        it for a pod-bound service-account token (userInfo.extra carries the pod and node)."""
+        user: dict[str, Any] = {"username": SERVICE_ACCOUNT, "groups": ["system:authenticated"]}
+        if self.identity is not None:
+            pod, node = self.identity
+            user["extra"] = {
+                "authentication.kubernetes.io/pod-name": [pod],
+                "authentication.kubernetes.io/pod-uid": [str(uuid.uuid4())],
+                "authentication.kubernetes.io/node-name": [node],
+                "authentication.kubernetes.io/node-uid": [str(uuid.uuid4())],
+            }
+        body = {
+            "kind": "SelfSubjectReview",
+            "apiVersion": "authentication.k8s.io/v1",
+            "metadata": {"creationTimestamp": None},
+            "status": {"userInfo": user},
+        }
+        return kmock.Response(
+            status=201,
+            headers={"Content-Type": "application/json"},
+            payload=json.dumps(body).encode(),
+        )
+
     def _serve_log(self, request: kmock.Request) -> Any:
         name = request.name or ""
         namespace = request.namespace or ""
@@ -507,24 +536,46 @@ class FakeCluster:
 Scenario = Callable[["FakeCluster", dict[str, Any]], None]
 
 
-def _container(state: dict[str, Any], restarts: int = 0) -> dict[str, Any]:
+def _container(
+    state: dict[str, Any], restarts: int = 0, image: str = "x", image_id: str = ""
+) -> dict[str, Any]:
     return {
         "name": "node-report",
         "ready": False,
         "restartCount": restarts,
-        "image": "x",
-        "imageID": "",
+        "image": image,
+        "imageID": image_id,
         "state": state,
     }
 
 
-def finishes(log: str, exit_code: int = 0, delay: float = 0.0) -> Scenario:
-    """The helper runs node-report, which prints ``log`` and exits with ``exit_code``."""
+def image_id_of(image: str) -> str:
+    """The ``imageID`` containerd reports: ``repo@sha256:<digest>``. An image pinned by digest
+    runs that digest; a tag runs whatever digest it points to (here: one derived from the name)."""
+    if "@sha256:" in image:
+        return image
+    import hashlib
+
+    repository = image.rsplit(":", 1)[0] if ":" in image.rsplit("/", 1)[-1] else image
+    return f"{repository}@sha256:{hashlib.sha256(image.encode()).hexdigest()}"
+
+
+def finishes(
+    log: str, exit_code: int = 0, delay: float = 0.0, image_id: str | None = None
+) -> Scenario:
+    """The helper runs node-report, which prints ``log`` and exits with ``exit_code``; its status
+    names the image it ran (``image_id``, default what the pod's image resolves to)."""
 
     def play(cluster: FakeCluster, pod: dict[str, Any]) -> None:
         name = pod["metadata"]["name"]
+        image = str(((pod.get("spec") or {}).get("containers") or [{}])[0].get("image") or "x")
+        ran = image_id if image_id is not None else image_id_of(image)
         cluster.patch_status(
-            name, {"phase": "Running", "containerStatuses": [_container({"running": {}})]}
+            name,
+            {
+                "phase": "Running",
+                "containerStatuses": [_container({"running": {}}, image=image, image_id=ran)],
+            },
         )
         time.sleep(delay)
         cluster.set_log(name, "node-report", log)
@@ -533,7 +584,9 @@ def finishes(log: str, exit_code: int = 0, delay: float = 0.0) -> Scenario:
             name,
             {
                 "phase": "Succeeded" if exit_code == 0 else "Failed",
-                "containerStatuses": [_container({"terminated": terminated})],
+                "containerStatuses": [
+                    _container({"terminated": terminated}, image=image, image_id=ran)
+                ],
             },
         )
 
