@@ -119,7 +119,12 @@ def settings_from(
         interval = admin.agent_interval_s  # freshness is the admin's, not a variable's
     return KubeSettings(
         timeout=parse_timeout(raw_timeout.value, source=raw_timeout.source),
-        helper_image=_flag_or_env(helper_image, env, ENV_HELPER_IMAGE),
+        # The admin's pinned image when the admin's file names one: no variable picks it.
+        helper_image=(
+            admin.helper_images[0]
+            if admin is not None and admin.helper_images
+            else _flag_or_env(helper_image, env, ENV_HELPER_IMAGE)
+        ),
         helper_pull_policy=canonical,
         helper_pull_secrets=secrets,
         service_container=_flag_or_env(service_container, env, ENV_SERVICE_CONTAINER),
