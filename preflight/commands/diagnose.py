@@ -95,8 +95,14 @@ def run(args: argparse.Namespace) -> int:
     from preflight.kube.settings import settings_from
     from preflight.redaction import redact
 
+    from preflight.admin.anchors import anchors_from
+    from preflight.admin.config import load_admin_config
+
+    # The admin's file (a fixed path) decides what may quarantine, as in `run`.
+    anchors = anchors_from(os.environ, load_admin_config())
     settings = settings_from(
         os.environ,
+        anchors=anchors,
         timeout=args.timeout,
         helper_image=args.helper_image,
         helper_pull_policy=args.helper_pull_policy,

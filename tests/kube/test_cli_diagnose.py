@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from tests.admin.support import in_admin_namespace, namespaces_work
 from tests.kube.conftest import HELPER_IMAGE, JOB_ID, JOB_POD, TERMINATED_NAT
 from tests.kube.failing_daemons import LOG_DIR, saved_log
 from tests.kube.fake_cluster import TOKEN, FakeCluster, FakeKubelet, finishes, stays_pending
@@ -35,12 +36,30 @@ def job_env(cluster: FakeCluster | None, **extra: str) -> dict[str, str]:
     return env
 
 
+ADMIN = {"gitlab_url": "https://gitlab.example.com", "helper_images": [HELPER_IMAGE]}
+
+
+def admin_wrapped(command: list[str], **mounts: Any) -> list[str]:
+    """``command`` with the admin's file (pinning HELPER_IMAGE) at its fixed path, in the
+    process's own mount namespace; without mount namespaces, as it is (no admin file)."""
+    if not namespaces_work():
+        return command
+    import tempfile
+
+    workdir = Path(tempfile.mkdtemp(prefix="admin-ns-"))
+    config = dict(ADMIN)
+    read_only = mounts.get("read_only", ())
+    if read_only:
+        config["node_root"] = read_only[0][1]
+    return in_admin_namespace(command, workdir, config=config, read_only=read_only)
+
+
 def diagnose(
-    *args: str, env: dict[str, str], timeout: float = 30
+    *args: str, env: dict[str, str], timeout: float = 30, read_only: Any = ()
 ) -> subprocess.CompletedProcess[str]:
     assert CLI.exists(), f"{CLI} missing: `make test` installs the package into .venv"
     return subprocess.run(
-        [str(CLI), "diagnose", "--proc", "/nonexistent", *args],
+        admin_wrapped([str(CLI), "diagnose", "--proc", "/nonexistent", *args], read_only=read_only),
         env=env,
         capture_output=True,
         text=True,
@@ -116,7 +135,7 @@ def test_signal_deletes_the_helper_pod(
     cluster.set_log(JOB_POD, "svc-0", "nothing known\n")
     with FakeKubelet(cluster, stays_pending()):
         process = subprocess.Popen(
-            [str(CLI), "diagnose", "--proc", "/nonexistent"],
+            admin_wrapped([str(CLI), "diagnose", "--proc", "/nonexistent"]),
             env=job_env(cluster),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -185,15 +204,27 @@ def test_local_mode_with_a_host_root(tmp_path: Path) -> None:
     root = centos8_node(tmp_path / "node")
     log = tmp_path / "dind.log"
     log.write_text(saved_log("legacy-nat-missing"))
+    host = str(tmp_path / "host")  # the admin's node root: a read-only mount
     result = diagnose(
-        "--json", "--host-root", str(root), "--service-log", str(log), env=job_env(None)
+        "--json",
+        "--host-root",
+        host,
+        "--service-log",
+        str(log),
+        env=job_env(None),
+        read_only=((root, host),),
     )
     assert result.returncode == 75, result.stderr
     data = json.loads(result.stdout)
     assert data["cause"]["code"] == "iptable_nat-missing"
     assert data["evidence_source"] == "host-root"
     assert data["remedy"]["content"] == "iptable_nat\niptable_filter\n"
-    assert data["quarantine"]["allowed"] is True
+    assert data["quarantine"]["allowed"] is namespaces_work()
+    # The same root where the job made it (not the admin's mount) is job-side evidence.
+    made = diagnose(
+        "--json", "--host-root", str(root), "--service-log", str(log), env=job_env(None)
+    )
+    assert json.loads(made.stdout)["quarantine"]["allowed"] is False
     assert data["backend"]["backend"] == "legacy"
 
 
