@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp.test_utils
+import aiohttp.web
 import attrs
 import kmock
 import yaml
@@ -57,6 +58,9 @@ class RbacEmulator(kmock.KubernetesEmulator):
     outage: bool = False  # every authenticated request gets 503 (the API server is away)
     failures: dict[tuple[str, str], int] = attrs.field(factory=dict)  # (verb, resource) -> 500s
     archive: list[kmock.Request] = attrs.field(factory=list)  # older requests (see _trim)
+    # What a SelfSubjectReview answers: (pod, node) of a pod-bound token; None: a token without
+    # pod claims (before Kubernetes 1.30, or a kubeconfig user).
+    identity: tuple[str, str] | None = None
     _rv: int = 100
 
     def _trim(self) -> None:
@@ -87,8 +91,9 @@ class RbacEmulator(kmock.KubernetesEmulator):
                 message="the server is currently unable to handle the request",
                 details={},
             )
-        review = "selfsubjectreviews" in str(request.url)  # every authenticated user may
-        if request.resource is not None and authenticated and not review:
+        if "selfsubjectreviews" in str(request.url):  # every authenticated user may; not stored
+            return _review(self.identity)
+        if request.resource is not None and authenticated:
             verb, resource = self._verb_resource(request)
             if self.failures.get((verb, resource), 0) > 0:
                 self.failures[verb, resource] -= 1
@@ -156,6 +161,27 @@ class RbacEmulator(kmock.KubernetesEmulator):
     def _next_rv(self) -> str:
         self._rv += 1
         return str(self._rv)
+
+
+def _review(identity: tuple[str, str] | None) -> Any:
+    """``POST /apis/authentication.k8s.io/v1/selfsubjectreviews`` as the API server answers it
+    for a pod-bound service-account token (userInfo.extra carries the pod and node)."""
+    user: dict[str, Any] = {"username": SERVICE_ACCOUNT, "groups": ["system:authenticated"]}
+    if identity is not None:
+        pod, node = identity
+        user["extra"] = {
+            "authentication.kubernetes.io/pod-name": [pod],
+            "authentication.kubernetes.io/pod-uid": [str(uuid.uuid4())],
+            "authentication.kubernetes.io/node-name": [node],
+            "authentication.kubernetes.io/node-uid": [str(uuid.uuid4())],
+        }
+    body = {
+        "kind": "SelfSubjectReview",
+        "apiVersion": "authentication.k8s.io/v1",
+        "metadata": {"creationTimestamp": None},
+        "status": {"userInfo": user},
+    }
+    return aiohttp.web.json_response(body, status=201)
 
 
 def _is_strategic(request: kmock.Request) -> bool:
@@ -244,9 +270,6 @@ class FakeCluster:
         self._ready = threading.Event()
         self._error: BaseException | None = None
         self.emulator: RbacEmulator | None = None
-        # What a SelfSubjectReview answers: (pod, node) of a pod-bound token; None: a token
-        # without pod claims (before Kubernetes 1.30, or a kubeconfig user).
-        self.identity: tuple[str, str] | None = None
 
     # --- life cycle ---------------------------------------------------------------------------
     def start(self) -> FakeCluster:
@@ -275,7 +298,6 @@ class FakeCluster:
         async with RbacEmulator() as emulator, kmock.Server(emulator, **server_kwargs) as server:
             self.emulator = emulator
             emulator[lambda request: request.subresource == "log"] << self._serve_log
-            emulator[lambda request: "selfsubjectreviews" in str(request.url)] << self._review
             self.url = str(server.url).rstrip("/")
             self._ready.set()
             await self._stop.wait()
@@ -409,6 +431,20 @@ class FakeCluster:
 
         self._in_loop(register)
 
+    @property
+    def identity(self) -> tuple[str, str] | None:
+        """(pod, node) a SelfSubjectReview names (None: a token without pod claims)."""
+        assert self.emulator is not None
+        return self.emulator.identity
+
+    @identity.setter
+    def identity(self, value: tuple[str, str] | None) -> None:
+        def update() -> None:
+            assert self.emulator is not None
+            self.emulator.identity = value
+
+        self._in_loop(update)
+
     def deny(self, verb: str, resource: str) -> None:
         def update() -> None:
             assert self.emulator is not None
@@ -478,30 +514,6 @@ class FakeCluster:
         return result
 
     # --- pods/log -----------------------------------------------------------------------------
-    def _review(self, request: kmock.Request) -> Any:
-        """``POST /apis/authentication.k8s.io/v1/selfsubjectreviews`` as the API server answers
-        it for a pod-bound service-account token (userInfo.extra carries the pod and node)."""
-        user: dict[str, Any] = {"username": SERVICE_ACCOUNT, "groups": ["system:authenticated"]}
-        if self.identity is not None:
-            pod, node = self.identity
-            user["extra"] = {
-                "authentication.kubernetes.io/pod-name": [pod],
-                "authentication.kubernetes.io/pod-uid": [str(uuid.uuid4())],
-                "authentication.kubernetes.io/node-name": [node],
-                "authentication.kubernetes.io/node-uid": [str(uuid.uuid4())],
-            }
-        body = {
-            "kind": "SelfSubjectReview",
-            "apiVersion": "authentication.k8s.io/v1",
-            "metadata": {"creationTimestamp": None},
-            "status": {"userInfo": user},
-        }
-        return kmock.Response(
-            status=201,
-            headers={"Content-Type": "application/json"},
-            payload=json.dumps(body).encode(),
-        )
-
     def _serve_log(self, request: kmock.Request) -> Any:
         name = request.name or ""
         namespace = request.namespace or ""
