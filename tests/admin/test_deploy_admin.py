@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import json
 import re
-import tomllib
 from pathlib import Path
 from typing import Any
 
+import tomllib
 import yaml
 
 from preflight.admin.config import ADMIN_CONFIG_PATH, parse_admin_config
