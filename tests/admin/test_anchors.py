@@ -122,3 +122,22 @@ def test_a_node_root_counts_only_as_the_admins_read_only_mount() -> None:
     assert not host_root_trust("/host", "/host", False).node_side
     assert not host_root_trust("/tmp/node", "/host", True).node_side
     assert not host_root_trust("/host", None, True).node_side
+
+
+def test_agent_interval_is_the_admins_not_a_variables() -> None:
+    """DIND_PREFLIGHT_AGENT_INTERVAL=1e9 would make a stale DindReady=False look fresh."""
+    from preflight.kube.settings import settings_from
+    from tests.admin.support import trusted_anchors
+
+    env = {"DIND_PREFLIGHT_AGENT_INTERVAL": "3600"}
+    anchors = trusted_anchors(agent_interval_seconds=120)
+    assert settings_from(env, anchors=anchors).agent_interval_s == 120.0
+    assert settings_from(env).agent_interval_s == 3600.0  # no admin file: nothing quarantines
+
+
+def test_the_helper_image_is_the_admins_not_a_variables() -> None:
+    from preflight.kube.settings import settings_from
+    from tests.admin.support import trusted_anchors
+
+    env = {"DIND_PREFLIGHT_HELPER_IMAGE": "registry.example.com/job@sha256:" + "cd" * 32}
+    assert settings_from(env, anchors=trusted_anchors()).helper_image == HELPER_IMAGE
