@@ -89,14 +89,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Diagnose, print, optionally taint; exit with the diagnosis' code."""
+    from preflight.admin.anchors import anchors_from
+    from preflight.admin.config import load_admin_config
     from preflight.diagnosis.render import render_text
     from preflight.jsonable import to_json
     from preflight.kube.diagnose import diagnose_in_cluster
     from preflight.kube.settings import settings_from
     from preflight.redaction import redact
-
-    from preflight.admin.anchors import anchors_from
-    from preflight.admin.config import load_admin_config
 
     # The admin's file (a fixed path) decides what may quarantine, as in `run`.
     anchors = anchors_from(os.environ, load_admin_config())

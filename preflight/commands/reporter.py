@@ -51,7 +51,19 @@ def configure(parser: argparse.ArgumentParser) -> None:
     k.add_argument(
         "--job-namespace", default="gitlab-runner", help="where the runner's job pods run"
     )
-    k.add_argument("--node-selector", default="", metavar="K=V,...", help="fallback node selector")
+    k.add_argument(
+        "--node-selector",
+        default="",
+        metavar="K=V,...",
+        help="the runner's node_selector: which nodes its jobs may use (never read from a job pod)",
+    )
+    k.add_argument(
+        "--toleration",
+        action="append",
+        default=[],
+        metavar="KEY[=VALUE]:EFFECT",
+        help="the runner's node_tolerations, repeatable (never read from a job pod)",
+    )
     k.add_argument("--lease-namespace", metavar="NS", help="default: the pod's namespace")
     k.add_argument("--lease-name", default="dind-preflight-reporter")
     k.add_argument("--lease-duration", type=int, default=60, metavar="SECONDS")
@@ -91,6 +103,7 @@ def run(args: argparse.Namespace) -> int:
         interval_s=args.interval,
         job_namespace=args.job_namespace,
         node_selector=args.node_selector,
+        tolerations=tuple(args.toleration),
         taint_nodes=args.taint_nodes,
         lease_namespace=args.lease_namespace,
         lease_name=args.lease_name,

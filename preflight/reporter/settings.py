@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 from preflight.errors import UsageError
 from preflight.gitlab.client import GitLabSettings, parse_token, settings_from_env
 from preflight.input_files import read_regular
-from preflight.reporter.cluster import ClusterSource, parse_selector
+from preflight.reporter.cluster import ClusterSource, parse_selector, parse_toleration
 from preflight.reporter.model import Executor, Policy, ReporterPolicy, RunnerTarget
 
 MAX_TOKEN_FILE = 4096
@@ -88,6 +88,7 @@ def build(
     interval_s: float = 15.0,
     job_namespace: str = "gitlab-runner",
     node_selector: str = "",
+    tolerations: tuple[str, ...] = (),
     taint_nodes: bool = False,
     lease_namespace: str | None = None,
     lease_name: str = "dind-preflight-reporter",
@@ -139,7 +140,9 @@ def build(
             taint_nodes=taint_nodes,
         ),
         source=ClusterSource(
-            job_namespace=job_namespace, node_selector=parse_selector(node_selector)
+            job_namespace=job_namespace,
+            node_selector=parse_selector(node_selector),
+            tolerations=tuple(parse_toleration(text) for text in tolerations),
         ),
         lease_namespace=lease_namespace,
         lease_name=lease_name,
