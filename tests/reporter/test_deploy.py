@@ -70,3 +70,22 @@ def test_commands_and_token_file_match_the_program() -> None:
         assert pod["volumes"][0]["secret"]["secretName"] == "dind-preflight-gitlab"
         assert not any("TOKEN" in env.get("name", "") for env in container.get("env", []))
         assert container["securityContext"]["readOnlyRootFilesystem"] is True
+
+
+def test_the_network_policy_admits_only_job_pods_to_the_reporters_port() -> None:
+    (policy,) = docs("networkpolicy.yaml")
+    deployment = next(d for d in docs("deployment.yaml") if d["kind"] == "Deployment")
+    labels = deployment["spec"]["template"]["metadata"]["labels"]
+    selected = policy["spec"]["podSelector"]["matchLabels"]
+    assert selected.items() <= labels.items()
+    ports = {
+        p["containerPort"] for p in deployment["spec"]["template"]["spec"]["containers"][0]["ports"]
+    }
+    (rule,) = policy["spec"]["ingress"]
+    assert {p["port"] for p in rule["ports"]} == ports
+    (source,) = rule["from"]
+    assert source["namespaceSelector"]["matchLabels"] == {
+        "kubernetes.io/metadata.name": "gitlab-runner"
+    }
+    assert source["podSelector"]["matchExpressions"][0]["key"] == "job.runner.gitlab.com/pod"
+    assert set(policy["spec"]["policyTypes"]) == {"Ingress", "Egress"}
