@@ -34,6 +34,7 @@ class ReporterSettings:
     interval_s: float = 15.0
     listen_host: str = "0.0.0.0"
     listen_port: int = 8080
+    health_port: int = 8081  # /healthz and /metrics, on the same host as --listen
 
 
 def pinned_url(url: str) -> str:
@@ -95,6 +96,7 @@ def build(
     lease_duration_s: int = 60,
     identity: str = "reporter",
     listen: str = "0.0.0.0:8080",
+    health_port: int = 8081,
     budget_s: float = 30.0,
     timeout_s: float = 10.0,
     note_interval_s: float | None = None,
@@ -126,6 +128,10 @@ def build(
     host, _, port = listen.rpartition(":")
     if not port.isdigit() or not 0 <= int(port) < 65536:
         raise UsageError(f"--listen {listen!r}: expected HOST:PORT")
+    if not 0 <= health_port < 65536 or (health_port == int(port) and health_port != 0):
+        raise UsageError(
+            f"--health-port={health_port}: a port of its own (0-65535, not --listen's)"
+        )
     return ReporterSettings(
         gitlab=gitlab,
         policy=ReporterPolicy(
@@ -151,4 +157,5 @@ def build(
         interval_s=interval_s,
         listen_host=host or "0.0.0.0",
         listen_port=int(port),
+        health_port=health_port,
     )

@@ -81,8 +81,11 @@ def test_the_network_policy_admits_only_job_pods_to_the_reporters_port() -> None
     ports = {
         p["containerPort"] for p in deployment["spec"]["template"]["spec"]["containers"][0]["ports"]
     }
-    (rule,) = policy["spec"]["ingress"]
-    assert {p["port"] for p in rule["ports"]} == ports
+    rule, health = policy["spec"]["ingress"]
+    assert {p["port"] for p in rule["ports"] + health["ports"]} == ports
+    assert [p["port"] for p in health["ports"]] == [8081]  # probes and metrics only
+    args = deployment["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert "--health-port=8081" in args and "--listen=0.0.0.0:8080" in args
     (source,) = rule["from"]
     assert source["namespaceSelector"]["matchLabels"] == {
         "kubernetes.io/metadata.name": "gitlab-runner"
