@@ -285,12 +285,13 @@ def job_gitlab_settings(env: Mapping[str, str], settings: RunSettings) -> GitLab
 
     admin = settings.anchors.admin
     if admin is None:
-        from preflight.admin.config import absent_reason
+        from preflight.admin.config import ADMIN_CONFIG_PATH
 
         # Read the tokens only to check them; nothing is sent without the admin's URL.
         kept = {k: v for k, v in env.items() if k not in _JOB_SET}
         dry = settings_from_env(kept, token_file=settings.token_file, dry_run=True)
-        return replace(dry, dry_run_reason=absent_reason(), runner_id=None, project_path=None)
+        why = f"no admin configuration at {ADMIN_CONFIG_PATH}"
+        return replace(dry, dry_run_reason=why, runner_id=None, project_path=None)
     kept = {k: v for k, v in env.items() if k not in _JOB_SET}
     gitlab = settings_from_env(
         kept,
