@@ -162,13 +162,28 @@ def test_baseline_evidence_the_job_cannot_forge_pauses_the_jobs_own_runner(world
 
 
 def test_ci_runner_id_does_not_choose_the_runner_to_pause(world: World) -> None:
-    result = world.run(world.env(CI_RUNNER_ID=str(OTHER_RUNNER)))
+    result = world.run(
+        world.env(
+            CI_RUNNER_ID=str(OTHER_RUNNER),
+            CI_JOB_ID="31337",
+            CI_JOB_URL="https://evil.example/other/team/-/jobs/31337",
+            CI_PROJECT_PATH="other/team",
+        )
+    )
     out = result.stdout + result.stderr
     assert result.returncode == 75, out
     assert not _paused(world, OTHER_RUNNER), out
     assert f"/api/v4/runners/{OTHER_RUNNER}" not in [r.path for r in world.gitlab.recorded]
     assert world.runner_writes() == [f"/api/v4/runners/{RUNNER_ID}"]  # GET /job named it
-    assert any(r.path == "/api/v4/job" for r in world.gitlab.recorded)
+    assert world.gitlab.recorded[0].path == "/api/v4/job"  # asked first: who the job is
+    note = world.gitlab.runners[RUNNER_ID]["maintenance_note"]
+    assert f"job {JOB_ID}" in note and "31337" not in note and "evil.example" not in note
+    (project,) = [
+        p for p in world.gitlab.projects.values() if p.get("path_with_namespace") == INCIDENTS
+    ]
+    issues = world.gitlab.project_issues(project["id"])
+    assert issues and all("31337" not in i["description"] for i in issues)
+    assert all("other/team" not in i["description"] for i in issues)
 
 
 def test_without_the_admin_file_report_and_retry_only_and_no_token_leaves(world: World) -> None:
