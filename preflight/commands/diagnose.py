@@ -40,7 +40,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--helper-image",
         metavar="IMAGE",
         help="image with dind-preflight for the helper pod (default: the build container's "
-        "image; env DIND_PREFLIGHT_HELPER_IMAGE)",
+        "image; env DIND_PREFLIGHT_HELPER_IMAGE); the admin's helper_images win",
     )
     helper.add_argument(
         "--helper-pull-policy",
