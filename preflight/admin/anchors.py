@@ -59,6 +59,10 @@ def anchors_from(env: Mapping[str, str], admin: AdminConfig | None) -> Anchors:
             f"{ENV_SERVICE_ACCOUNT_DIR} names another service-account directory (token and CA): "
             "the API server's answers are not trusted"
         )
+    if env.get("KUBECONFIG", "").strip():
+        blockers.append(
+            "KUBECONFIG is set: an API server and credentials of the job's choosing are not trusted"
+        )
     host = env.get("KUBERNETES_SERVICE_HOST", "").strip()
     port = env.get("KUBERNETES_SERVICE_PORT", "").strip()
     want_host, want_port = admin.api_host_port

@@ -79,6 +79,12 @@ def test_kubernetes_service_host_elsewhere_switches_quarantine_off() -> None:
     assert not anchors_from({"KUBERNETES_SERVICE_HOST": "192.0.2.7"}, default).quarantine_possible
 
 
+def test_a_kubeconfig_switches_quarantine_off() -> None:
+    """Outside a pod a job's KUBECONFIG would name its own API server (and its answers)."""
+    bent = anchors_from({"KUBECONFIG": "/builds/x/kubeconfig"}, admin_config())
+    assert not bent.quarantine_possible and "KUBECONFIG" in bent.blockers[0]
+
+
 def test_another_service_account_directory_switches_quarantine_off() -> None:
     admin = admin_config()
     ok = {"DIND_PREFLIGHT_SERVICE_ACCOUNT_DIR": "/var/run/secrets/kubernetes.io/serviceaccount/"}
