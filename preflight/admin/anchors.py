@@ -27,6 +27,7 @@ from preflight.admin.config import AdminConfig, absent_reason
 
 SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 ENV_SERVICE_ACCOUNT_DIR = "DIND_PREFLIGHT_SERVICE_ACCOUNT_DIR"
+DEFAULT_SERVICE = "kubernetes.default.svc"
 
 
 @dataclass(frozen=True)
@@ -35,10 +36,30 @@ class Anchors:
 
     admin: AdminConfig | None
     blockers: tuple[str, ...] = ()
+    # KUBERNETES_SERVICE_HOST:PORT as the job set them, checked against the default Service's
+    # address only when a diagnosis needs it (a DNS lookup: not on the healthy path).
+    service_host: str = ""
+    service_port: str = ""
 
     @property
     def quarantine_possible(self) -> bool:
         return self.admin is not None and not self.blockers
+
+    def late_blockers(self) -> tuple[str, ...]:
+        """:attr:`blockers`, plus the check of KUBERNETES_SERVICE_HOST against the addresses of
+        ``kubernetes.default.svc`` when the admin's API server is that default."""
+        if self.admin is None or not self.service_host:
+            return self.blockers
+        want_host, want_port = self.admin.api_host_port
+        if want_host.lower() != DEFAULT_SERVICE or (
+            self.service_port and self.service_port != want_port
+        ):
+            return self.blockers  # compared in anchors_from
+        if self.service_host.strip("[]").lower() == DEFAULT_SERVICE or kubelet_injected(
+            self.service_host
+        ):
+            return self.blockers
+        return (*self.blockers, _elsewhere(self.service_host, self.service_port, self.admin))
 
 
 def in_pod() -> bool:
@@ -66,22 +87,21 @@ def anchors_from(env: Mapping[str, str], admin: AdminConfig | None) -> Anchors:
     host = env.get("KUBERNETES_SERVICE_HOST", "").strip()
     port = env.get("KUBERNETES_SERVICE_PORT", "").strip()
     want_host, want_port = admin.api_host_port
-    if host and not _same_server(host, port, want_host, want_port):
-        blockers.append(
-            f"KUBERNETES_SERVICE_HOST={host}:{port or '?'} is not the API server "
-            f"{admin.api_server} of {admin.path}"
-        )
-    return Anchors(admin, tuple(blockers))
+    # The default names the Service, whose ClusterIP the kubelet injects: that comparison needs
+    # a lookup and is left to Anchors.late_blockers (the unhealthy path).
+    if host and (
+        (port and port != want_port)
+        or (want_host.lower() != DEFAULT_SERVICE and host.strip("[]").lower() != want_host.lower())
+    ):
+        blockers.append(_elsewhere(host, port, admin))
+    return Anchors(admin, tuple(blockers), service_host=host, service_port=port)
 
 
-def _same_server(host: str, port: str, want_host: str, want_port: str) -> bool:
-    if port and port != want_port:
-        return False
-    if host.strip("[]").lower() == want_host.lower():
-        return True
-    # The in-cluster default names the Service; the kubelet injects its ClusterIP, which the
-    # program cannot check against without a lookup: see :func:`kubelet_injected`.
-    return want_host.lower() == "kubernetes.default.svc" and kubelet_injected(host)
+def _elsewhere(host: str, port: str, admin: AdminConfig) -> str:
+    return (
+        f"KUBERNETES_SERVICE_HOST={host}:{port or '?'} is not the API server "
+        f"{admin.api_server} of {admin.path}"
+    )
 
 
 def kubelet_injected(host: str) -> bool:

@@ -158,7 +158,7 @@ def quarantine_blockers(
     anchors = settings.anchors
     if anchors is None:
         return (absent_reason(),)
-    blockers = list(anchors.blockers)
+    blockers = list(anchors.late_blockers() if ctx is not None else anchors.blockers)
     if ctx is not None:
         identity = ctx.identity
         if identity is None or identity.missing:

@@ -74,9 +74,16 @@ def test_kubernetes_service_host_elsewhere_switches_quarantine_off() -> None:
         "KUBERNETES_SERVICE_HOST=127.0.0.1:6443 is not the API server 10.96.0.1:443 of "
         "/etc/dind-preflight/config.json",
     )
-    # The default names the Service; an address it does not resolve to is elsewhere.
-    default = admin_config()
-    assert not anchors_from({"KUBERNETES_SERVICE_HOST": "192.0.2.7"}, default).quarantine_possible
+    # The default names the Service; an address it does not resolve to is elsewhere, found
+    # when a diagnosis needs it (a lookup, not on the healthy path).
+    default = anchors_from({"KUBERNETES_SERVICE_HOST": "192.0.2.7"}, admin_config())
+    assert default.blockers == ()
+    assert default.late_blockers() == (
+        "KUBERNETES_SERVICE_HOST=192.0.2.7:? is not the API server kubernetes.default.svc:443 of "
+        "/etc/dind-preflight/config.json",
+    )
+    wrong_port = {"KUBERNETES_SERVICE_HOST": "10.96.0.1", "KUBERNETES_SERVICE_PORT": "6443"}
+    assert anchors_from(wrong_port, admin_config()).blockers
 
 
 def test_a_kubeconfig_switches_quarantine_off() -> None:
