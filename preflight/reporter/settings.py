@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 from preflight.errors import UsageError
 from preflight.gitlab.client import GitLabSettings, parse_token, settings_from_env
 from preflight.input_files import read_regular
-from preflight.reporter.cluster import ClusterSource, parse_selector
+from preflight.reporter.cluster import ClusterSource, parse_selector, parse_toleration
 from preflight.reporter.model import Executor, Policy, ReporterPolicy, RunnerTarget
 
 MAX_TOKEN_FILE = 4096
@@ -34,6 +34,7 @@ class ReporterSettings:
     interval_s: float = 15.0
     listen_host: str = "0.0.0.0"
     listen_port: int = 8080
+    health_port: int = 8081  # /healthz and /metrics, on the same host as --listen
 
 
 def pinned_url(url: str) -> str:
@@ -117,12 +118,14 @@ def build(
     interval_s: float = 15.0,
     job_namespace: str = "gitlab-runner",
     node_selector: str = "",
+    tolerations: tuple[str, ...] = (),
     taint_nodes: bool = False,
     lease_namespace: str | None = None,
     lease_name: str = "dind-preflight-reporter",
     lease_duration_s: int = 60,
     identity: str = "reporter",
     listen: str = "0.0.0.0:8080",
+    health_port: int = 8081,
     budget_s: float = 30.0,
     timeout_s: float = 10.0,
     note_interval_s: float | None = None,
@@ -146,6 +149,10 @@ def build(
     host, _, port = listen.rpartition(":")
     if not port.isdigit() or not 0 <= int(port) < 65536:
         raise UsageError(f"--listen {listen!r}: expected HOST:PORT")
+    if not 0 <= health_port < 65536 or (health_port == int(port) and health_port != 0):
+        raise UsageError(
+            f"--health-port={health_port}: a port of its own (0-65535, not --listen's)"
+        )
     return ReporterSettings(
         gitlab=gitlab,
         policy=ReporterPolicy(
@@ -160,7 +167,9 @@ def build(
             taint_nodes=taint_nodes,
         ),
         source=ClusterSource(
-            job_namespace=job_namespace, node_selector=parse_selector(node_selector)
+            job_namespace=job_namespace,
+            node_selector=parse_selector(node_selector),
+            tolerations=tuple(parse_toleration(text) for text in tolerations),
         ),
         lease_namespace=lease_namespace,
         lease_name=lease_name,
@@ -169,4 +178,5 @@ def build(
         interval_s=interval_s,
         listen_host=host or "0.0.0.0",
         listen_port=int(port),
+        health_port=health_port,
     )
