@@ -119,9 +119,10 @@ def product_image(reference: str) -> Image:
     ENV, its CMD, and its home directory (10001:0, 0775)."""
     env = dict(dockerfile_env(REPO / "deploy" / "image" / "Dockerfile"))
     env["PATH"] = f"{VENV_BIN}:{BASE_PATH}"
+    digest = reference.split("@", 1)[1] if "@sha256:" in reference else digest_of(reference)
     return Image(
         reference,
-        digest_of(reference),
+        digest,
         cmd=("dind-preflight", "--help"),
         env=tuple(env.items()),
         dirs=((env.get("HOME", "/home/preflight"), 10001, 0, 0o775),),
@@ -793,12 +794,20 @@ class PodWorker:
             f"R={shlex.quote(str(root))}",
             'mount -t tmpfs -o mode=755 rootfs "$R"',
         ]
-        for top in ("bin", "sbin", "lib", "lib32", "lib64", "libx32", "usr", "etc"):
+        for top in ("bin", "sbin", "lib", "lib32", "lib64", "libx32", "usr"):
             host = Path("/") / top
             if host.is_symlink():
                 lines.append(f'ln -s {shlex.quote(os.readlink(host))} "$R/{top}"')
             elif host.is_dir():
                 lines += [f'mkdir "$R/{top}"', f'mount --rbind -o ro /{top} "$R/{top}"']
+        # /etc as an image layer: the machine's, copy-on-write, so that the runtime can make
+        # mount points in it (/etc/dind-preflight) without touching the machine's.
+        layer = root.parent / f"{root.name}.etc"
+        lines += [
+            f'mkdir -p "$R/etc" {shlex.quote(str(layer))}/upper {shlex.quote(str(layer))}/work',
+            f"mount -t overlay overlay -o lowerdir=/etc,upperdir={shlex.quote(str(layer))}/upper,"
+            f'workdir={shlex.quote(str(layer))}/work "$R/etc"',
+        ]
         # The Python that runs the project and the project itself (the image's content).
         for host_dir in sorted({Path(sys.base_prefix).resolve(), REPO}):
             lines += [

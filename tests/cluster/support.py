@@ -104,19 +104,24 @@ def fenced_blocks(markdown: Path) -> list[tuple[int, str]]:
     return blocks
 
 
-def kubectl_commands(markdown: Path, after: str) -> list[list[str]]:
-    """The ``kubectl`` command lines of the first code block after the line containing ``after``,
-    as argv lists (comments dropped): the docs' own commands, run by the tests as written."""
+def kubectl_commands(markdown: Path, after: str, until: str | None = None) -> list[list[str]]:
+    """The ``kubectl`` commands of the code blocks between the line containing ``after`` and the
+    one containing ``until`` (else the first block that has any), as argv lists: comments
+    dropped, backslash continuations joined. The docs' own commands, run by the tests as written."""
     text = markdown.read_text()
-    offset = text.index(after)
-    line_of_marker = text[:offset].count("\n") + 1
+    start_line = text[: text.index(after)].count("\n") + 1
+    end_line = text[: text.index(until, text.index(after))].count("\n") + 1 if until else None
+    commands: list[list[str]] = []
     for start, body in fenced_blocks(markdown):
-        if start > line_of_marker:
-            commands = []
-            for line in body.splitlines():
-                line = re.sub(r"\s+#.*$", "", line).strip()
-                if line.startswith("kubectl "):
-                    commands.append(shlex.split(line)[1:])
-            if commands:
-                return commands
-    raise AssertionError(f"no kubectl block after {after!r} in {markdown}")
+        if start <= start_line or (end_line is not None and start >= end_line):
+            continue
+        joined = re.sub(r"\\\n\s*", " ", body)
+        for line in joined.splitlines():
+            line = re.sub(r"(^|\s+)#.*$", "", line).strip()
+            if line.startswith("kubectl "):
+                commands.append(shlex.split(line)[1:])
+        if commands and end_line is None:
+            return commands
+    if not commands:
+        raise AssertionError(f"no kubectl command after {after!r} in {markdown}")
+    return commands
