@@ -11,11 +11,11 @@ variables as the containers' environment.
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import tomllib
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]
