@@ -32,6 +32,7 @@ from tests.cluster.kubelet import ImageTable, Kubelet, NodeSpec, kubelet, produc
 from tests.cluster.runner import job_pod, runner_config
 from tests.cluster.support import (
     REPO,
+    can_i,
     cluster_state,
     get_json,
     kubectl_commands,
@@ -337,3 +338,125 @@ def test_resolve_cronjob_undoes_the_quarantine_once_the_node_is_fixed(
     assert job_mode.gitlab.project_issues(job_mode.project, "opened") == [], log
     resolve_account = f"system:serviceaccount:{ADMIN_NS}:dind-preflight-resolve"
     assert [e for e in job_mode.cluster.audit(resolve_account) if e.code == 403] == []
+
+
+# -- the helper admission policy, decided by the API server itself ----------------------------
+
+
+def _as_job(job_mode: JobMode, field_report_job: dict[str, Any]) -> Path:
+    """A kubeconfig with a token bound to the job's pod, as its service account gets it (the
+    token names the pod and its node: the claims the policy reads)."""
+    meta = field_report_job["metadata"]
+    token = job_mode.cluster.kubectl(
+        "-n",
+        JOB_NS,
+        "create",
+        "token",
+        "dind-preflight",
+        "--bound-object-kind=Pod",
+        f"--bound-object-name={meta['name']}",
+        f"--bound-object-uid={meta['uid']}",
+    ).stdout.strip()
+    return job_mode.cluster.token_kubeconfig(token, job_mode.work / "job.kubeconfig")
+
+
+def _helper(field_report_job: dict[str, Any], **changes: Any) -> dict[str, Any]:
+    from preflight.kube.discovery import JobPod
+    from preflight.kube.helper_pod_manifest import helper_pod_manifest
+
+    meta = field_report_job["metadata"]
+    job = JobPod(meta["name"], JOB_NS, meta["uid"], NODE, None, None, "test")
+    manifest = helper_pod_manifest(
+        name="dind-preflight-node-policy-check", job=job, image=HELPER_IMAGE, job_id=str(JOB_ID)
+    )
+    for path, value in changes.items():
+        *parents, last = path.split(".")
+        target: Any = manifest
+        for part in parents:
+            target = target[int(part)] if part.isdigit() else target[part]
+        target[last] = value
+    return manifest
+
+
+def _create(job_mode: JobMode, kubeconfig: Path, manifest: dict[str, Any]) -> Any:
+    return job_mode.cluster.kubectl(
+        "create",
+        "--dry-run=server",
+        "-o",
+        "name",
+        "-f",
+        "-",
+        input_text=json.dumps(manifest),
+        kubeconfig=kubeconfig,
+        check=False,
+    )
+
+
+FORBIDDEN = {
+    "another image": {"spec.containers.0.image": "registry.example.com/ci/dind-preflight:0.1.0"},
+    "the job's own image by digest": {
+        "spec.containers.0.image": "registry.gitlab.com/dind-preflight/dind-preflight@sha256:"
+        + "1" * 64
+    },
+    "a lifecycle hook": {
+        "spec.containers.0.lifecycle": {"postStart": {"exec": {"command": ["sh", "-c", "id"]}}}
+    },
+    "a probe": {"spec.containers.0.livenessProbe": {"exec": {"command": ["true"]}}},
+    "tty and stdin": {"spec.containers.0.tty": True},
+    "a working directory": {"spec.containers.0.workingDir": "/host"},
+    "runAsGroup 0": {"spec.securityContext.runAsGroup": 0},
+    "privileged": {
+        "spec.containers.0.securityContext": {"privileged": True, "allowPrivilegeEscalation": True}
+    },
+    "another node": {"spec.nodeName": "job-healthy"},
+    "an extra volume": {
+        "spec.volumes": [
+            {"name": "host-root", "hostPath": {"path": "/", "type": "Directory"}},
+            {"name": "etc", "hostPath": {"path": "/etc"}},
+        ]
+    },
+    "a writable host mount": {
+        "spec.containers.0.volumeMounts": [
+            {"name": "host-root", "mountPath": "/host", "readOnly": False}
+        ]
+    },
+    "a service account token": {"spec.automountServiceAccountToken": True},
+    "host PID": {"spec.hostPID": True},
+}
+
+
+def test_the_policy_admits_the_helper_pod_as_the_code_builds_it(
+    job_mode: JobMode, field_report_job: dict[str, Any]
+) -> None:
+    answer = _create(job_mode, _as_job(job_mode, field_report_job), _helper(field_report_job))
+    assert answer.returncode == 0, answer.stderr
+
+
+@pytest.mark.parametrize("variant", sorted(FORBIDDEN))
+def test_the_policy_denies_every_other_pod(
+    job_mode: JobMode, field_report_job: dict[str, Any], variant: str
+) -> None:
+    answer = _create(
+        job_mode,
+        _as_job(job_mode, field_report_job),
+        _helper(field_report_job, **FORBIDDEN[variant]),
+    )
+    assert answer.returncode != 0, f"{variant} was admitted"
+    assert "dind-preflight-helper-pod" in answer.stderr and "denied" in answer.stderr, answer.stderr
+
+
+@pytest.mark.parametrize(
+    "verb,resource",
+    [
+        ("create", "pods/exec"),
+        ("patch", "pods/ephemeralcontainers"),
+        ("update", "pods/ephemeralcontainers"),
+        ("get", "secrets"),
+        ("patch", "nodes/status"),
+    ],
+)
+def test_the_job_account_cannot_exec_or_add_containers(
+    job_mode: JobMode, verb: str, resource: str
+) -> None:
+    user = f"system:serviceaccount:{JOB_NS}:dind-preflight"
+    assert not can_i(job_mode.cluster, user, verb, resource, JOB_NS)
