@@ -90,3 +90,17 @@ def test_unreadable_ip_tables_names_is_unknown_not_absence(status: FileStatus) -
     assert "unknown" in report.iptables.detail and "Permission denied" in report.iptables.detail
     assert report.iptables.backend_hint == "unknown"
     assert "unknown" in report.backend_reason
+
+
+def test_a_both_backends_report_judged_for_nft_only() -> None:
+    """What audit and resolve do with a helper pod's report (it checks both backends) when the
+    admin narrowed the backends: RHEL 9 serves current images now, not legacy-only ones."""
+    from preflight.node.analysis import for_backends
+
+    facts = gather(str(REPO / "demo/roots/rhel9"), None, union("legacy", "nf_tables"))
+    both = analyze_backends(facts)
+    assert readiness_of(both).now.status.value == "False"
+    narrowed = for_backends(both, ["nf_tables"])
+    assert narrowed.checked == ["nft_chain_nat"] and narrowed.backends == ["nf_tables"]
+    assert readiness_of(narrowed).now.status.value == "True"
+    assert for_backends(both, ["legacy", "nf_tables"]) is both
