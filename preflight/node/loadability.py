@@ -281,6 +281,19 @@ class Verdict:
         return [n for n, f in self.after_boot.items() if f in FAULTS]
 
     @property
+    def unknown(self) -> list[str]:
+        """Modules that could not be judged, now or after the next boot."""
+        facts = (self.now, self.after_boot)
+        return [n for n in self.now if any(f[n] in (UNKNOWN, UNCHECKED) for f in facts)]
+
+    @property
+    def exit_code(self) -> int:
+        """0 OK, 1 a fault, 2 no fault but unknown (node-problem-detector's protocol)."""
+        if self.faults_now or self.faults_after_boot:
+            return 1
+        return 0 if self.ok else 2
+
+    @property
     def ok(self) -> bool:
         """No checked module is a fault now or after the next boot, and none is unknown."""
         facts = [*self.now.values(), *self.after_boot.values()]
