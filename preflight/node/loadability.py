@@ -64,7 +64,7 @@ _HARD_BLOCKERS = frozenset({"install-false", "install-true", "kernel-module-blac
 _UNLOADABLE_FINDINGS = frozenset({"modules-disabled", "running-kernel-modules-missing"})
 # os-release ID / ID_LIKE words of the RHEL family (whose SELinux policy denies a container's
 # module_request).
-RHEL_FAMILY = frozenset({"rhel", "centos", "fedora", "rocky", "almalinux", "ol", "ocs"})
+RHEL_FAMILY = frozenset({"rhel", "centos", "fedora", "rocky", "almalinux", "ol"})
 
 
 # --- whether the kernel loads a module a container asks for ------------------------------------
@@ -259,10 +259,6 @@ def _absent(node: NodeReport, state: ModuleState) -> bool:
     return node.evidence_source == "host-root" and any(
         k.running and k.problem is None for k in node.kernels
     )
-
-
-def is_fault(fact: str) -> bool:
-    return fact in FAULTS
 
 
 @dataclass(frozen=True)
