@@ -1,8 +1,10 @@
 """The agent's side effects on the API: conditions, Events, the taint. One call per check.
 
 Order: read the node (its conditions and taints), patch the conditions, record the pending
-Events, then taint or untaint. Any API failure stops the round and leaves what was not done in
-the agent's memory for the next round; nothing here raises for API problems.
+Events, then taint or untaint. A failed read or condition patch stops the round; a refused Event
+does not stop the taint (the taint is what keeps jobs off a broken node; the Event only tells).
+What was not done stays in the agent's memory for the next round; nothing here raises for API
+problems.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from preflight.actions.taint import GATE, GATE_KEY, TAINT_KEY, Taint, has_taint
-from preflight.agent.events import event_for
+from preflight.agent.events import NODE_EVENT_NAMESPACE, event_for
 from preflight.agent.memory import Memory, delivered, sync_with_node
 from preflight.agent.startup_gate import GateStep, gate_step
 from preflight.agent.taint_policy import TaintAction, taint_decision
@@ -22,10 +24,9 @@ from preflight.readiness.conditions import ours, status_patch, timestamp, to_con
 
 @dataclass(frozen=True)
 class Target:
-    """Where the agent publishes: its node, the namespace of its Events, whether it taints."""
+    """Where the agent publishes: its node, and whether it taints."""
 
     node: str
-    event_namespace: str
     taint: bool = True
     gate: bool = True  # open the startup gate after a healthy check (close it on exit)
 
@@ -54,20 +55,19 @@ def publish(ctx: KubeContext, target: Target, memory: Memory) -> tuple[Memory, P
         }
         conditions = to_conditions(readiness, previous, checked_at)
         patch_conditions(ctx, target.node, status_patch(conditions))
-        uid = (node.get("metadata") or {}).get("uid")
-        sent = 0
-        try:
-            for transition in memory.pending:
-                create_event(
-                    ctx,
-                    target.event_namespace,
-                    event_for(transition, target.node, uid, target.event_namespace),
-                )
-                sent += 1
-        finally:
-            memory = delivered(memory, sent)
     except KubeError as exc:
         return memory, Published(ok=False, problem=exc.limitation)
+    uid = (node.get("metadata") or {}).get("uid")
+    sent = 0
+    event_problem: str | None = None
+    try:
+        for transition in memory.pending:
+            create_event(ctx, NODE_EVENT_NAMESPACE, event_for(transition, target.node, uid))
+            sent += 1
+    except KubeError as exc:
+        event_problem = exc.limitation
+    finally:
+        memory = delivered(memory, sent)
     current = has_taint((node.get("spec") or {}).get("taints"))
     decision = taint_decision(readiness.now, memory.healthy_streak, current, target.taint)
     taint_text = ""
@@ -91,6 +91,7 @@ def publish(ctx: KubeContext, target: Target, memory: Memory) -> tuple[Memory, P
         ),
         None,
     )
+    problem = "; ".join(p for p in (event_problem, problem) if p) or None
     return memory, Published(ok=problem is None, problem=problem, events=sent, taint=taint_text)
 
 

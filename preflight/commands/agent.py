@@ -13,7 +13,6 @@ HELP = (
     "the DindReady and DindReadyAfterReboot conditions, Events, a taint and /metrics."
 )
 ENV_NODE = "NODE_NAME"
-ENV_NAMESPACE = "POD_NAMESPACE"
 ENV_INTERVAL = "DIND_PREFLIGHT_AGENT_INTERVAL"
 DEFAULT_METRICS_PORT = 9808
 
@@ -53,12 +52,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--metrics-address", metavar="ADDR", default="0.0.0.0", help="address for /metrics"
     )
     parser.add_argument(
-        "--event-namespace",
-        metavar="NS",
-        default=None,
-        help=f"namespace of the Events (default ${ENV_NAMESPACE}, else default)",
-    )
-    parser.add_argument(
         "--no-startup-gate",
         action="store_true",
         help="neither open nor close the startup gate taint dind-preflight.io/unchecked "
@@ -95,7 +88,6 @@ def run(args: argparse.Namespace) -> int:
     )
     if args.metrics_port < 0 or args.metrics_port > 65535:
         raise UsageError(f"invalid --metrics-port {args.metrics_port}")
-    namespace = args.event_namespace or os.environ.get(ENV_NAMESPACE) or "default"
     from preflight.commands.node_report import backends_list
 
     backends = backends_list(args.backends)
@@ -103,7 +95,6 @@ def run(args: argparse.Namespace) -> int:
     settings = AgentSettings(
         target=Target(
             node=node,
-            event_namespace=namespace,
             taint=not args.no_taint,
             gate=not args.no_startup_gate,
         ),

@@ -51,12 +51,33 @@ def configure(parser: argparse.ArgumentParser) -> None:
     k.add_argument(
         "--job-namespace", default="gitlab-runner", help="where the runner's job pods run"
     )
-    k.add_argument("--node-selector", default="", metavar="K=V,...", help="fallback node selector")
+    k.add_argument(
+        "--node-selector",
+        default="",
+        metavar="K=V,...",
+        help="the runner's node_selector: which nodes its jobs may use (never read from a job pod)",
+    )
+    k.add_argument(
+        "--toleration",
+        action="append",
+        default=[],
+        metavar="KEY[=VALUE]:EFFECT",
+        help="the runner's node_tolerations, repeatable (never read from a job pod)",
+    )
     k.add_argument("--lease-namespace", metavar="NS", help="default: the pod's namespace")
     k.add_argument("--lease-name", default="dind-preflight-reporter")
     k.add_argument("--lease-duration", type=int, default=60, metavar="SECONDS")
     k.add_argument("--interval", type=float, default=15.0, metavar="SECONDS")
-    parser.add_argument("--listen", default="0.0.0.0:8080", metavar="HOST:PORT")
+    parser.add_argument(
+        "--listen", default="0.0.0.0:8080", metavar="HOST:PORT", help="job reports (POST)"
+    )
+    parser.add_argument(
+        "--health-port",
+        type=int,
+        default=8081,
+        metavar="PORT",
+        help="/healthz and /metrics, on a port of their own (default 8081)",
+    )
     parser.add_argument("--once", action="store_true", help="one cycle, print it as JSON, exit")
 
 
@@ -91,12 +112,14 @@ def run(args: argparse.Namespace) -> int:
         interval_s=args.interval,
         job_namespace=args.job_namespace,
         node_selector=args.node_selector,
+        tolerations=tuple(args.toleration),
         taint_nodes=args.taint_nodes,
         lease_namespace=args.lease_namespace,
         lease_name=args.lease_name,
         lease_duration_s=args.lease_duration,
         identity=identity,
         listen=args.listen,
+        health_port=args.health_port,
     )
     logging.basicConfig(
         level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s"
@@ -132,7 +155,7 @@ def run(args: argparse.Namespace) -> int:
         }
         print(json.dumps(document, indent=2, default=str))
         return 0 if not result.errors else int(ExitCode.TEMPFAIL)
-    server = ReporterServer(reporter, cfg.listen_host, cfg.listen_port).start()
+    server = ReporterServer(reporter, cfg.listen_host, cfg.listen_port, cfg.health_port).start()
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: object) -> None:
@@ -142,7 +165,8 @@ def run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     print(
-        f"dind-preflight reporter {identity}: listening on {cfg.listen_host}:{server.port}, "
+        f"dind-preflight reporter {identity}: listening on {cfg.listen_host}:{server.port} "
+        f"(health {server.health_port}), "
         f"lease {lease.namespace}/{lease.name}",
         file=sys.stderr,
         flush=True,

@@ -89,7 +89,11 @@ def _run(args: argparse.Namespace) -> int:
     reason = skip_reason(env)
     disabled = bool(env.get("DIND_PREFLIGHT_DISABLE", "").strip())  # the emergency switch
     if not disabled:
+        from preflight.admin.config import load_admin_config
+
         # Checked also when the job does not use dind: a wrong value fails every job alike.
+        # The admin's file is at a fixed path (no variable names it).
+        admin = load_admin_config()
         settings = settings_from_env(
             env,
             timeout=args.timeout,
@@ -99,6 +103,7 @@ def _run(args: argparse.Namespace) -> int:
             json_output=args.json,
             deadline=args.deadline,
             token_file=args.token_file,
+            admin=admin,
         )
     if reason is not None:
         print(f"dind-preflight: skipped: {reason}")

@@ -97,7 +97,7 @@ from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from enum import Enum
 from typing import Any, TypeVar
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import requests
 
@@ -201,20 +201,9 @@ class Destination:
 
 
 def parse_server_url(value: str, source: str, *, allow_http: bool = True) -> str:
-    """``https://host[:port][/prefix]`` with any trailing ``/api/v4`` removed."""
-    text = value.strip()
-    parts = inputs.http_url(text, source)
-    if parts.scheme == "http" and not allow_http:
-        raise UsageError(
-            f"{source}={shown(text, 60)} is plain http: the token would travel in clear text "
-            f"(use https, or set {ENV_ALLOW_HTTP}=1 for a test server)"
-        )
-    if parts.query or parts.fragment:
-        raise UsageError(f"{source}={shown(text, 60)} must not have a query or fragment")
-    path = parts.path.rstrip("/")
-    if path.endswith("/api/v4"):
-        path = path[: -len("/api/v4")]
-    return urlunsplit((parts.scheme, parts.netloc.lower(), path, "", ""))
+    """``https://host[:port][/prefix]`` with any trailing ``/api/v4`` removed
+    (:func:`preflight.inputs.gitlab_server_url`)."""
+    return inputs.gitlab_server_url(value, source, allow_http=allow_http)
 
 
 def allow_http(env: Mapping[str, str]) -> bool:
@@ -336,6 +325,8 @@ class GitLabSettings:
     max_notes: int = 20  # no recurrence note once the issue has this many notes
     force_dry_run: bool = False
     url_pinned: bool = False  # the URL came with the token, not from the job's CI_* variables
+    dry_run_reason: str | None = None  # why a dry run is forced (job mode without admin file)
+    ca_file: str | None = None  # the admin's CA bundle for the GitLab (else the system's)
 
     @property
     def dry_run(self) -> bool:
@@ -904,6 +895,7 @@ class GitLabClient:
                 timeout=self.settings.timeout_s,
                 user_agent=USER_AGENT,
                 session=self.transport,
+                ssl_verify=self.settings.ca_file or True,
             )
         return self._job_api
 
@@ -990,6 +982,7 @@ def open_client(
             user_agent=USER_AGENT,
             retry_transient_errors=False,
             session=transport,
+            ssl_verify=settings.ca_file or True,  # the admin's CA for a private GitLab
         )
 
     api = connect(settings.token)

@@ -380,8 +380,19 @@ def paused_runner_ids(client: GitLabClient) -> list[int]:
     return client.call(Action.LIST_RUNNERS, listed)
 
 
-def lookup_runner_id(client: GitLabClient) -> int:
-    """The job's runner from ``GET /job`` with ``CI_JOB_TOKEN`` (when CI_RUNNER_ID is absent)."""
+@dataclass(frozen=True)
+class JobIdentity:
+    """Who the job is, as GitLab says for its ``CI_JOB_TOKEN`` (``GET /api/v4/job``)."""
+
+    runner_id: int
+    job_id: int | None = None
+    job_url: str | None = None
+    runner_description: str | None = None
+    project_path: str | None = None  # from the job's web_url on the pinned GitLab
+
+
+def lookup_job(client: GitLabClient) -> JobIdentity:
+    """The job, its runner and its project from ``GET /job`` with ``CI_JOB_TOKEN``."""
     if not client.settings.job_token:
         raise GitLabActionError(
             "the runner is not known: set CI_RUNNER_ID or --runner-id (CI_JOB_TOKEN is not set "
@@ -397,4 +408,26 @@ def lookup_runner_id(client: GitLabClient) -> int:
             "GET /job did not name the job's runner: set CI_RUNNER_ID or --runner-id",
             FailureKind.CONFIG,
         )
-    return runner_id
+    assert isinstance(data, dict) and isinstance(runner, dict)
+    job_id = data.get("id")
+    web_url = data.get("web_url")
+    description = runner.get("description")
+    server = client.settings.server_url or ""
+    project: str | None = None
+    if isinstance(web_url, str) and server and web_url.startswith(server + "/"):
+        path = web_url[len(server) + 1 :].split("/-/jobs/", 1)[0]
+        project = path if path and "/-/" not in path else None
+    return JobIdentity(
+        runner_id=runner_id,
+        job_id=job_id if isinstance(job_id, int) and job_id > 0 else None,
+        job_url=web_url
+        if isinstance(web_url, str) and server and web_url.startswith(server)
+        else None,
+        runner_description=clean(description)[:200] if isinstance(description, str) else None,
+        project_path=project,
+    )
+
+
+def lookup_runner_id(client: GitLabClient) -> int:
+    """The job's runner from ``GET /job`` with ``CI_JOB_TOKEN`` (when CI_RUNNER_ID is absent)."""
+    return lookup_job(client).runner_id

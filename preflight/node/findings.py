@@ -52,6 +52,7 @@ _BLOCKER_SEVERITY = {
     "kernel-module-blacklist": Severity.ERROR,
     "install-command": Severity.WARNING,
 }
+BLOCKER_CODES = tuple(_BLOCKER_SEVERITY)
 SEVERITY_RANK = {Severity.ERROR: 0, Severity.WARNING: 1, Severity.INFO: 2}
 
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from preflight import inputs
 from preflight.actions.action import Action
+from preflight.admin.anchors import Anchors, anchors_from, in_pod
+from preflight.admin.config import AdminConfig, effective_action
 from preflight.shown import shown
 
 DEFAULT_TIMEOUT_S = 30.0
@@ -33,6 +36,9 @@ class RunSettings:
     reporter_url: str | None = None  # fleet mode: the reporter's in-cluster URL
     deadline_s: float = DEFAULT_DEADLINE_CAP_S  # the whole run: probe, diagnosis, report
     token_file: str | None = None  # --token-file (else DIND_PREFLIGHT_GITLAB_TOKEN_FILE)
+    # The admin's file and what bends the evidence; the default (no file) never quarantines.
+    anchors: Anchors = field(default_factory=lambda: anchors_from({}, None))
+    notes: tuple[str, ...] = ()  # one line each: where a variable was overruled by the admin
 
 
 def _is_set(env: Mapping[str, str], name: str) -> bool:
@@ -81,6 +87,7 @@ def settings_from_env(
     json_output: bool = False,
     deadline: str | None = None,
     token_file: str | None = None,
+    admin: AdminConfig | None = None,
 ) -> RunSettings:
     """Resolve the settings: flags win over ``DIND_PREFLIGHT_*`` variables, which win over defaults.
 
@@ -107,17 +114,35 @@ def settings_from_env(
     deadline_s = default_deadline(env, timeout_s)
     if raw_deadline.value is not None:
         deadline_s = inputs.seconds(raw_deadline.value, raw_deadline.source, high=MAX_TIMEOUT_S)
-    reporter_url = env.get("DIND_PREFLIGHT_REPORTER_URL", "").strip() or None
+    notes: list[str] = []
+    env_reporter = env.get("DIND_PREFLIGHT_REPORTER_URL", "").strip() or None
+    # Fleet mode: jobs only probe and read; the reporter holds every power. A variable naming a
+    # reporter can only take powers away; the URL a report goes to is the admin's.
+    reporter_url = admin.reporter_url if admin is not None else None
+    if env_reporter and env_reporter.rstrip("/") != reporter_url:
+        notes.append(
+            "DIND_PREFLIGHT_REPORTER_URL is not the reporter_url of the admin's configuration: "
+            "nothing is sent to it"
+        )
+    action, narrowed = effective_action(chosen, admin)
+    if narrowed:
+        notes.append(narrowed)
+    if admin is not None and admin.node_root is not None:
+        if root is not None and root != admin.node_root:
+            notes.append(f"{raw_root.source} is not the admin's node root: {admin.node_root} used")
+        root = admin.node_root if os.path.isdir(admin.node_root) else None
+    in_cluster = _is_set(env, "KUBERNETES_SERVICE_HOST") or (admin is not None and in_pod())
     return RunSettings(
         timeout_s=timeout_s,
-        # Fleet mode: jobs only probe and read; the reporter holds every power.
-        action=Action.NONE if reporter_url else chosen,
+        action=Action.NONE if (reporter_url or env_reporter) else action,
         artifacts_dir=Path(raw_artifacts.value or ".dind-preflight"),
         node_root=root,
-        in_cluster=_is_set(env, "KUBERNETES_SERVICE_HOST"),
-        kubernetes_api=_is_set(env, "KUBERNETES_SERVICE_HOST") or _is_set(env, "KUBECONFIG"),
+        in_cluster=in_cluster,
+        kubernetes_api=in_cluster or _is_set(env, "KUBECONFIG"),
         json_output=json_output,
         reporter_url=reporter_url,
         deadline_s=deadline_s,
         token_file=token_file or None,
+        anchors=anchors_from(env, admin),
+        notes=tuple(notes),
     )

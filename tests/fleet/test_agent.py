@@ -28,7 +28,7 @@ def make_agent(cluster: FakeCluster, root: HostRoot, *, taint: bool = True) -> A
     settings = KubeSettings(kubeconfig=str(cluster.kubeconfig()))
     return Agent(
         AgentSettings(
-            Target(NODE, "dind-preflight", taint=taint),
+            Target(NODE, taint=taint),
             root=str(root.path),
             proc=str(root.path / "proc"),
         ),
@@ -115,7 +115,9 @@ def test_breaks_and_heals(cluster: FakeCluster, tmp_path: Path) -> None:
     }
     assert warning["message"].startswith("DindReady False (was True): ")
     assert "Fix: " in warning["message"] and "modprobe" in warning["message"]
-    assert warning["metadata"]["namespace"] == "dind-preflight"
+    assert (
+        warning["metadata"]["namespace"] == "default"
+    )  # an Event about a Node lives there (the API server refuses any other)
 
     count = len(events(cluster))
     assert cycle(agent)  # still broken: no Event, same transition time
@@ -247,7 +249,7 @@ def test_command_serves_metrics_and_stops_on_sigterm(cluster: FakeCluster, tmp_p
     root = healthy_node(tmp_path)
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("KUBERNETES_SERVICE_HOST", "NODE_NAME")}
-    env.update(KUBECONFIG=str(cluster.kubeconfig()), NODE_NAME=NODE, POD_NAMESPACE="dind-preflight")
+    env.update(KUBECONFIG=str(cluster.kubeconfig()), NODE_NAME=NODE)
     process = subprocess.Popen(
         [
             sys.executable,

@@ -30,6 +30,7 @@ import itertools
 import json
 import logging
 import re
+import ssl
 import threading
 import time
 from collections import deque
@@ -134,8 +135,11 @@ class _Reply(Exception):
 class FakeGitLab:
     """The fake server and its state; start/stop it directly or use it as a context manager."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
-        self.httpserver = _QuickServer(host=host, port=port, threaded=True)
+    def __init__(
+        self, host: str = "127.0.0.1", port: int = 0, ssl_context: ssl.SSLContext | None = None
+    ) -> None:
+        self.httpserver = _QuickServer(host=host, port=port, threaded=True, ssl_context=ssl_context)
+        self.scheme = "https" if ssl_context is not None else "http"
         self._lock = threading.RLock()
         self._ids = itertools.count(1000)
         self.tokens: dict[str, TokenGrant] = {}
@@ -175,7 +179,7 @@ class FakeGitLab:
     @property
     def url(self) -> str:
         """The server URL (what ``CI_SERVER_URL`` holds)."""
-        return f"http://{self.httpserver.host}:{self.httpserver.port}"
+        return f"{self.scheme}://{self.httpserver.host}:{self.httpserver.port}"
 
     @property
     def api_url(self) -> str:

@@ -7,6 +7,9 @@ import re
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import pytest
+
+from preflight.errors import UsageError
 from preflight.gitlab.runner_pause import parse_note
 from preflight.reporter.gitlab_view import FLEET_KEY
 from tests.gitlab.fake_gitlab import FakeGitLab, Fault
@@ -399,3 +402,49 @@ def test_node_watch_wakes_only_for_what_the_reporter_acts_on(cluster: FakeCluste
         settle(False)
     finally:
         stop.set()
+
+
+def test_a_job_pod_cannot_narrow_the_runners_nodes_to_one_broken_node(
+    cluster: FakeCluster, gitlab: FakeGitLab, tmp_path: Path
+) -> None:
+    """Issue 20: a job shapes its own pod (nodeSelector, tolerations). The reporter takes the
+    runner's placement from its flags only, so one broken node of five stays one node: an issue,
+    no pause, no taint."""
+    put_nodes(cluster, node("n0", ready="False"), *(node(f"n{i}") for i in range(1, 5)))
+    forged = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": "runner-abc-project-1-concurrent-0-zzz",
+            "namespace": "ci",
+            "labels": {"job.runner.gitlab.com/pod": "runner-abc"},
+            "creationTimestamp": "2099-01-01T00:00:00Z",  # the newest job pod
+        },
+        "spec": {
+            "nodeSelector": {"kubernetes.io/hostname": "n0"},
+            "tolerations": [{"operator": "Exists"}],
+            "containers": [{"name": "build", "image": "alpine"}],
+        },
+    }
+    cluster.add("v1/pods", "ci", forged)
+    result = make_reporter(cluster, gitlab, tmp_path).cycle()
+    assert result.led and not result.errors, result.errors
+    assert all(state.matches_jobs for state in result.cluster.nodes)
+    assert gitlab.runner_writes(RUNNER) == []
+    assert len(gitlab.project_issues(PROJECT_ID, "opened")) == 1
+    assert not [r for r in cluster.requests() if r.method == "PATCH" and "/nodes/" in r.path]
+    assert not [r for r in cluster.requests() if r.method == "GET" and r.path.endswith("/pods")]
+
+
+def test_placement_comes_from_the_reporters_flags() -> None:
+    from preflight.reporter.cluster import parse_toleration
+
+    assert dict(parse_toleration("dedicated=ci:NoSchedule")) == {
+        "key": "dedicated",
+        "operator": "Equal",
+        "value": "ci",
+        "effect": "NoSchedule",
+    }
+    assert dict(parse_toleration(":NoExecute")) == {"operator": "Exists", "effect": "NoExecute"}
+    with pytest.raises(UsageError, match="expected KEY\\[=VALUE\\]:EFFECT"):
+        parse_toleration("dedicated=ci")
