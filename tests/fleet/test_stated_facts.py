@@ -104,3 +104,22 @@ def test_a_both_backends_report_judged_for_nft_only() -> None:
     assert narrowed.checked == ["nft_chain_nat"] and narrowed.backends == ["nf_tables"]
     assert readiness_of(narrowed).now.status.value == "True"
     assert for_backends(both, ["legacy", "nf_tables"]) is both
+
+
+def test_the_readme_audit_example_says_what_the_analysis_says(tmp_path: Path) -> None:
+    """README's worker-2: CentOS 8 after an admin's modprobe (nf_tables in use too), SELinux
+    enforcing, iptable_nat only in /etc/modules: its real DindReadyAfterReboot sentence."""
+    from tests.fleet.readme_example import example
+    from tests.node import profiles
+
+    root = profiles.centos8_field_report(tmp_path, "manual")
+    tables = ["ip_tables", "nf_nat", "iptable_nat", "iptable_filter"]
+    nft = ["nfnetlink", "nf_tables", "nft_chain_nat"]
+    root.proc(profiles.CENTOS8_NEW, [*profiles.BASE_LOADED, *tables, *nft], ip_tables=["nat"])
+    readiness = readiness_of(analyze_backends(gather(str(root.path), None, union(*BOTH))))
+    assert readiness.now.status.value == "True"
+    line = f"worker-2: DindReadyAfterReboot False: {without_facts(readiness.after_reboot.message)}"
+    assert line in example().splitlines()
+
+
+BOTH = ("legacy", "nf_tables")
