@@ -123,3 +123,24 @@ def test_the_readme_audit_example_says_what_the_analysis_says(tmp_path: Path) ->
 
 
 BOTH = ("legacy", "nf_tables")
+
+
+@pytest.mark.parametrize("code", [0, 1, 2])
+def test_every_node_report_verdict_is_a_finished_helper(code: int) -> None:
+    """node-report exits 0 OK, 1 NOT OK, 2 UNKNOWN: each printed a report to read."""
+    from preflight.kube.helper_pod_manifest import HELPER_CONTAINER
+    from preflight.kube.helper_pod_state import HelperPhase, helper_state
+
+    pod = {
+        "status": {
+            "phase": "Failed" if code else "Succeeded",
+            "containerStatuses": [
+                {
+                    "name": HELPER_CONTAINER,
+                    "state": {"terminated": {"exitCode": code, "reason": "Completed"}},
+                }
+            ],
+        }
+    }
+    state = helper_state(pod)
+    assert (state.phase, state.exit_code) == (HelperPhase.FINISHED, code)
