@@ -22,6 +22,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("GitLab")
     g.add_argument("--gitlab-url", required=True, metavar="URL", help="the pinned GitLab (https)")
     g.add_argument(
+        "--gitlab-ca-file",
+        metavar="FILE",
+        default=None,
+        help="CA bundle of a GitLab with a private certificate (default: the system's)",
+    )
+    g.add_argument(
         "--token-file", required=True, metavar="FILE", help="access token (a mounted Secret file)"
     )
     g.add_argument("--report-project", metavar="PROJECT", help="project id or path for issues")
@@ -101,6 +107,7 @@ def run(args: argparse.Namespace) -> int:
     identity = os.environ.get("POD_NAME") or socket.gethostname()
     cfg = reporter_settings.build(
         gitlab_url=args.gitlab_url,
+        gitlab_ca_file=args.gitlab_ca_file,
         token_file=args.token_file,
         report_project=args.report_project,
         runners=args.runner,

@@ -125,3 +125,36 @@ def kubectl_commands(markdown: Path, after: str, until: str | None = None) -> li
     if not commands:
         raise AssertionError(f"no kubectl command after {after!r} in {markdown}")
     return commands
+
+
+def can_i(
+    cluster: ControlPlane, user: str, verb: str, resource: str, namespace: str | None
+) -> bool:
+    """``kubectl auth can-i`` for ``user``; ``resource`` may name a subresource (``pods/exec``),
+    which kubectl takes only as ``--subresource`` (``pods/exec`` alone means the pod "exec")."""
+    kind, _, sub = resource.partition("/")
+    args = ["auth", "can-i", verb, kind, f"--as={user}"]
+    args += [f"--subresource={sub}"] if sub else []
+    args += ["-n", namespace] if namespace else ["--all-namespaces"]
+    answer = cluster.kubectl(*args, check=False).stdout.strip()
+    assert answer in ("yes", "no"), answer
+    return answer == "yes"
+
+
+def patch_as(
+    cluster: ControlPlane, token: str, path: str, body: Any, kind: str = "strategic-merge-patch"
+) -> tuple[int, str]:
+    """One PATCH with ``token``, nothing read first (kubectl patch GETs before it patches, which
+    a patch-only grant cannot): the answer's status and text."""
+    import requests
+
+    session = requests.Session()
+    session.trust_env = False
+    answer = session.patch(
+        cluster.url + path,
+        data=json.dumps(body),
+        headers={"Authorization": f"Bearer {token}", "Content-Type": f"application/{kind}+json"},
+        verify=str(cluster.ca_file),
+        timeout=30,
+    )
+    return answer.status_code, answer.text
