@@ -209,6 +209,9 @@ def test_reporter_reads_its_secret_opens_one_issue_and_holds_one_lease(fleet: Fl
     titles = [i["title"] for i in fleet.gitlab.project_issues(fleet.project)]
     assert len(titles) == len(set(titles)), titles  # one issue per node and cause
     assert all(HEALTHY not in t for t in titles), titles
+    # The policy (docs/reporter.md): fewer healthy nodes than --min-healthy-nodes=2 -> pause.
+    wait_for("the runner paused", lambda: fleet.gitlab.runners[RUNNER]["paused"], timeout=60)
+    assert "dind-preflight" in (fleet.gitlab.runners[RUNNER]["maintenance_note"] or "")
     lease = get_json(fleet.cluster, "lease", "dind-preflight-reporter", "-n", NS)
     names = {p["metadata"]["name"] for p in reporters}  # type: ignore[index]
     assert lease["spec"]["holderIdentity"] in names
@@ -234,6 +237,7 @@ def test_fixing_the_node_untaints_and_closes_the_issue(fleet: Fleet) -> None:
         lambda: TAINT not in taint_keys(node(fleet.cluster, BROKEN)),
         timeout=60,
     )
+    wait_for("the runner resumed", lambda: not fleet.gitlab.runners[RUNNER]["paused"], timeout=120)
     wait_for(
         "the issue closed",
         lambda: (
