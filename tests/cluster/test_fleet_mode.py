@@ -368,3 +368,39 @@ def test_the_agent_may_write_its_own_condition(fleet: Fleet) -> None:
         {"status": {"conditions": [ready]}},
     )
     assert status == 200, text
+
+
+def test_the_lease_moves_to_the_other_replica_when_the_leader_goes(fleet: Fleet) -> None:
+    wait_for(
+        "two reporters",
+        lambda: _running(fleet, "app.kubernetes.io/component=reporter", 2),
+        timeout=90,
+    )
+    holder = wait_for(
+        "a lease holder",
+        lambda: get_json(fleet.cluster, "lease", "dind-preflight-reporter", "-n", NS)["spec"].get(
+            "holderIdentity"
+        ),
+    )
+    fleet.cluster.kubectl("-n", NS, "delete", "pod", holder, "--timeout=60s")
+    replicas = {
+        p["metadata"]["name"]
+        for p in pods(fleet.cluster, NS, "app.kubernetes.io/component=reporter")
+    }
+    new = wait_for(
+        "another replica holding the lease",
+        lambda: (
+            (
+                h := get_json(fleet.cluster, "lease", "dind-preflight-reporter", "-n", NS)[
+                    "spec"
+                ].get("holderIdentity")
+            )
+            not in (None, "", holder)
+            and h
+        ),
+        timeout=150,
+    )
+    assert new in replicas | {
+        p["metadata"]["name"]
+        for p in pods(fleet.cluster, NS, "app.kubernetes.io/component=reporter")
+    }
