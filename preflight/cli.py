@@ -12,6 +12,7 @@ from preflight import __version__
 from preflight.errors import PreflightError
 from preflight.exitcodes import ExitCode
 from preflight.exitcodes import help_text as exit_help
+from preflight.inputs import TRUE_WORDS
 from preflight.redaction import redact
 from preflight.shown import one_line
 
@@ -77,7 +78,8 @@ def _command_named(arguments: Sequence[str]) -> str | None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: returns the process exit code; never lets a traceback reach the user."""
-    debug = bool(os.environ.get("DIND_PREFLIGHT_DEBUG"))
+    # The switch's own mistakes are not worth an error: only an "on" word shows tracebacks.
+    debug = os.environ.get("DIND_PREFLIGHT_DEBUG", "").strip().lower() in TRUE_WORDS
     try:
         arguments = sys.argv[1:] if argv is None else list(argv)
         if not arguments:

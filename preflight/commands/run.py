@@ -83,13 +83,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from preflight.run.settings import settings_from_env, skip_reason
+    from preflight.run.settings import disabled, settings_from_env, skip_reason
 
     env = os.environ
-    reason = skip_reason(env)
-    disabled = bool(env.get("DIND_PREFLIGHT_DISABLE", "").strip())  # the emergency switch
-    if not disabled:
-        # Checked also when the job does not use dind: a wrong value fails every job alike.
+    if not disabled(env):  # the emergency switch: nothing else is read
+        # Checked before the probe, and also when the job does not use dind: a wrong value
+        # fails every job alike, not only the jobs that meet a broken dind.
         settings = settings_from_env(
             env,
             timeout=args.timeout,
@@ -100,6 +99,7 @@ def _run(args: argparse.Namespace) -> int:
             deadline=args.deadline,
             token_file=args.token_file,
         )
+    reason = skip_reason(env)
     if reason is not None:
         print(f"dind-preflight: skipped: {reason}")
         return 0

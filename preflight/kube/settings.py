@@ -60,10 +60,6 @@ def _flag_or_env(flag: str | None, env: Mapping[str, str], name: str) -> str | N
     return value or None
 
 
-def _truthy(value: str | None) -> bool:
-    return (value or "").strip().lower() in ("1", "true", "yes", "on")
-
-
 def parse_timeout(
     text: str | float | None, default: float = DEFAULT_TIMEOUT_S, source: str = ENV_TIMEOUT
 ) -> float:
@@ -104,7 +100,7 @@ def settings_from(
         helper_pull_policy=canonical,
         helper_pull_secrets=secrets,
         service_container=_flag_or_env(service_container, env, ENV_SERVICE_CONTAINER),
-        use_helper=not (no_helper or _truthy(env.get(ENV_NO_HELPER))),
+        use_helper=not (no_helper or inputs.env_boolean(env, ENV_NO_HELPER)),
         pod_name=env.get("HOSTNAME") or None,
         namespace=env.get(ENV_NAMESPACE) or None,
         job_id=env.get("CI_JOB_ID") or None,
@@ -113,5 +109,7 @@ def settings_from(
         service_account_dir=env.get(ENV_SERVICE_ACCOUNT_DIR) or SERVICE_ACCOUNT_DIR,
         proc=proc or "/proc",
         host_root=host_root,
-        agent_interval_s=parse_timeout(env.get(ENV_AGENT_INTERVAL), DEFAULT_AGENT_INTERVAL_S),
+        agent_interval_s=parse_timeout(
+            env.get(ENV_AGENT_INTERVAL), DEFAULT_AGENT_INTERVAL_S, source=ENV_AGENT_INTERVAL
+        ),
     )

@@ -37,8 +37,8 @@ class JobAdapters:
         self.service_log = env.get("DIND_PREFLIGHT_SERVICE_LOG", "").strip() or None
         self._watch: ServiceDeathWatch | None = None
         self._service_hint: ServiceEvidence | None = None
-        self._kube: KubeSettings | None = None
-        self._gitlab: GitLabSettings | None = None
+        self._kube: KubeSettings | None = settings.kube
+        self._gitlab: GitLabSettings | None = settings.gitlab
         self.progress = Progress()
 
     # -- probe ---------------------------------------------------------------------------------
@@ -222,7 +222,11 @@ class JobAdapters:
         directory = self.settings.artifacts_dir
         junit = directory / JUNIT_FILE
         annotations = directory / ANNOTATIONS_FILE
-        if diagnosis is None:
+        if diagnosis is None and probe.healthy:
+            from preflight.artifacts.healthy import write_healthy_junit
+
+            write_healthy_junit(junit, probe.elapsed_s)
+        elif diagnosis is None:
             from preflight.artifacts.junit import write_probe_junit
 
             write_probe_junit(junit, probe)

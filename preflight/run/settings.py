@@ -5,10 +5,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from preflight import inputs
 from preflight.actions.action import Action
 from preflight.shown import shown
+
+if TYPE_CHECKING:
+    from preflight.gitlab.settings import GitLabSettings
+    from preflight.kube.settings import KubeSettings
+
+ENV_DISABLE = "DIND_PREFLIGHT_DISABLE"
+ENV_REPORTER_URL = "DIND_PREFLIGHT_REPORTER_URL"
 
 DEFAULT_TIMEOUT_S = 30.0
 MAX_TIMEOUT_S = 3600.0
@@ -33,6 +41,9 @@ class RunSettings:
     reporter_url: str | None = None  # fleet mode: the reporter's in-cluster URL
     deadline_s: float = DEFAULT_DEADLINE_CAP_S  # the whole run: probe, diagnosis, report
     token_file: str | None = None  # --token-file (else DIND_PREFLIGHT_GITLAB_TOKEN_FILE)
+    # Resolved (and so checked) before the probe; None only where a test builds settings by hand.
+    kube: KubeSettings | None = None
+    gitlab: GitLabSettings | None = None
 
 
 def _is_set(env: Mapping[str, str], name: str) -> bool:
@@ -45,14 +56,20 @@ def skip_reason(env: Mapping[str, str]) -> str | None:
     Skips when disabled, or when the job does not point DOCKER_HOST at a dind service over TCP
     (unset, or a unix socket: a host daemon, not a service container).
     """
-    if _is_set(env, "DIND_PREFLIGHT_DISABLE"):
-        return "DIND_PREFLIGHT_DISABLE is set"
+    if disabled(env):
+        return f"{ENV_DISABLE} is on"
     docker_host = env.get("DOCKER_HOST", "").strip()
     if not docker_host:
         return "DOCKER_HOST is not set: this job does not use a dind service"
     if docker_host.startswith(("unix://", "npipe://", "fd://", "ssh://")):
         return f"DOCKER_HOST={shown(docker_host)} is not a dind service over TCP"
     return None
+
+
+def disabled(env: Mapping[str, str]) -> bool:
+    """The emergency switch, ``DIND_PREFLIGHT_DISABLE`` (1/true/yes/on; 0/false/no/off does not
+    disable; another value is exit 64)."""
+    return inputs.env_boolean(env, ENV_DISABLE)
 
 
 def _seconds(value: str | None, default: float) -> float:
@@ -84,9 +101,16 @@ def settings_from_env(
 ) -> RunSettings:
     """Resolve the settings: flags win over ``DIND_PREFLIGHT_*`` variables, which win over defaults.
 
-    Every value is checked here, whether or not the run will skip: a wrong flag or variable is
-    an error (exit 64, or 66 for a missing node root) in every job, not only in dind jobs.
+    Every value is checked here, before the probe and whether or not the run will skip: a wrong
+    flag, variable or file is an error (exit 64, or 66 for a missing file) in every job, with a
+    healthy dind as with a broken one, not only during an incident. That includes the settings
+    of the later steps: the diagnosis (:func:`preflight.kube.settings.settings_from`) and the
+    GitLab report (:func:`preflight.gitlab.settings.settings_from_env`, which reads the token
+    files).
     """
+    from preflight.gitlab.settings import settings_from_env as gitlab_settings
+    from preflight.kube.settings import settings_from as kube_settings
+
     raw_timeout = inputs.flag_or_env(timeout, "--timeout", env, "DIND_PREFLIGHT_TIMEOUT")
     raw_action = inputs.flag_or_env(action, "--action", env, "DIND_PREFLIGHT_ACTION")
     raw_root = inputs.flag_or_env(node_root, "--node-root", env, "DIND_PREFLIGHT_NODE_ROOT")
@@ -107,7 +131,11 @@ def settings_from_env(
     deadline_s = default_deadline(env, timeout_s)
     if raw_deadline.value is not None:
         deadline_s = inputs.seconds(raw_deadline.value, raw_deadline.source, high=MAX_TIMEOUT_S)
-    reporter_url = env.get("DIND_PREFLIGHT_REPORTER_URL", "").strip() or None
+    reporter_url = env.get(ENV_REPORTER_URL, "").strip() or None
+    if reporter_url is not None:
+        inputs.http_url(reporter_url, ENV_REPORTER_URL, example="http://dind-reporter.ns.svc:8080")
+    kube = kube_settings(env, host_root=root)
+    gitlab = gitlab_settings(env, token_file=token_file or None)
     return RunSettings(
         timeout_s=timeout_s,
         # Fleet mode: jobs only probe and read; the reporter holds every power.
@@ -120,4 +148,6 @@ def settings_from_env(
         reporter_url=reporter_url,
         deadline_s=deadline_s,
         token_file=token_file or None,
+        kube=kube,
+        gitlab=gitlab,
     )
