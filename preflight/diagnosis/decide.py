@@ -97,6 +97,7 @@ class _Primary:
     detail: str = ""
     module: str | None = None
     quarantine: QuarantineDecision | None = None
+    summary: str = ""  # replaces the catalog's summary where the evidence words it otherwise
 
 
 def decide(
@@ -114,10 +115,12 @@ def decide(
     """
     trust = node_trust(node, helper_trust)
     backend = _backend(probe, service, node)
-    notes = _warning_notes(service)
     primary = _primary(probe, service, node, backend, trust)
+    notes = _warning_notes(service, primary.code)
     entry = causes.info(primary.code)
     cause = causes.cause(primary.code, primary.detail)
+    if primary.summary:
+        cause = Cause(cause.code, primary.summary, cause.module)
     if primary.rule in ("signature", "node-module"):
         cause = Cause(cause.code, cause.summary, primary.module)
     quarantine = primary.quarantine or quarantine_decision(entry.fault)
@@ -205,7 +208,9 @@ def is_fatal(match: SignatureMatch) -> bool:
     return match.fatal and not _WARNING_LEVEL.search(match.line)
 
 
-def _warning_notes(service: ServiceEvidence | None) -> list[str]:
+def _warning_notes(service: ServiceEvidence | None, code: str) -> list[str]:
+    """One note per warning that did not decide; none for a warning that says what the
+    decided cause says (it agrees, it is not a second opinion)."""
     if service is None:
         return []
     notes: list[str] = []
@@ -216,21 +221,28 @@ def _warning_notes(service: ServiceEvidence | None) -> list[str]:
         )
     ignored = [m for m in service.matches if not is_fatal(m)]
     for match in ignored:
-        if _IP6TABLES_WARNING in match.line:
+        if _IP6TABLES_WARNING in match.line or match.cause == code:
             continue
         notes.append(f"warning-level log line did not decide ({match.signature}): {match.line}")
     return list(dict.fromkeys(notes))
 
 
 def _log_warnings(service: ServiceEvidence | None, code: str) -> list[Cause]:
-    """Warning-level matches never decide, but what they say stays visible among the others."""
+    """Warning-level matches never decide, but what they say stays visible among the others:
+    once per cause, and not for moby's ip6tables warning, which has its own note saying that
+    dockerd carries on without IPv6 NAT (it is not a cause of a dead daemon)."""
     if service is None:
         return []
-    return [
-        causes.cause(match.cause, "(A warning in the dind log: dockerd did not stop on it.)")
-        for match in service.matches
-        if not is_fatal(match) and match.cause != code
-    ]
+    seen = {code}
+    out: list[Cause] = []
+    for match in service.matches:
+        if is_fatal(match) or match.cause in seen or _IP6TABLES_WARNING in match.line:
+            continue
+        seen.add(match.cause)
+        out.append(
+            causes.cause(match.cause, "(A warning in the dind log: dockerd did not stop on it.)")
+        )
+    return out
 
 
 def _node_problems(node: NodeReport | None, backend: str) -> list[tuple[str, str]]:
@@ -326,14 +338,18 @@ def _from_signature(
         module = nat_module(backend.backend) if known else None
     evidence = [f"log line ({best.signature}): {best.line[:300]}", *_job_evidence(None, node)]
     agrees = contradicts = kubernetes = ""
-    detail = ""
+    detail = summary = ""
     if module is not None and is_module_cause(code):
         fact = module_fact(node, module)
         if fact == LOADED:
             contradicts = describe(module, fact)
-            detail = (
-                f"The node report says {module} is loaded now: it was probably loaded after "
-                "dind started (by hand?); check that it also loads at boot."
+            # The log speaks of the moment dind started, the node report of now: the headline
+            # says both, never "is not loaded" beside a report that says it is.
+            said = signatures.by_id(best.signature).text.split(": ", 1)[0]
+            summary = (
+                f"{module} was not loaded when dind started ({said}, says the dind log); the "
+                f"node report says {module} is loaded now: it was probably loaded after dind "
+                "started (by hand?); check that it also loads at boot."
             )
         elif fact in (*FAULTS, NOT_LOADED):
             agrees = describe(module, fact)
@@ -352,7 +368,7 @@ def _from_signature(
     confidence = Confidence.HIGH
     if contradicts:
         confidence = Confidence.LOW
-    return _Primary("signature", code, confidence, detail, module, decision)
+    return _Primary("signature", code, confidence, detail, module, decision, summary)
 
 
 def _for_backend(code: str, backend: str) -> str:
@@ -437,19 +453,38 @@ def _exit_detail(service: ServiceEvidence) -> str:
 
 
 def _tls_or_port_mismatch(probe: ProbeResult | None, service: ServiceEvidence | None) -> str:
-    """Why the job's DOCKER_HOST does not fit the daemon ('' when it does, or nothing says so)."""
+    """Why the job's DOCKER_HOST does not fit the daemon ('' when it does, or nothing says so).
+
+    The probe's own TLS verdict, else the service log: dockerd's ``API listen on [::]:2375`` on
+    another port than DOCKER_HOST's, or its plain-HTTP warning (``Binding to IP address without
+    --tlsverify`` / ``API is accessible on http://...``) on the port a TLS client dials. The log
+    counts while the service runs or when only its log is known (a log file, no Kubernetes).
+    """
     if probe is not None and probe.verdict is Verdict.TLS_MISMATCH:
         return probe.detail
-    if probe is None or service is None or service.state != "running":
+    if probe is None or service is None or service.state not in ("running", "unknown"):
         return ""
-    if probe.verdict is not Verdict.REFUSED:
+    if probe.verdict not in (Verdict.REFUSED, Verdict.TIMEOUT):
         return ""
     wanted = _port_of(probe.docker_host)
-    listening = signatures.listen_ports(service.log_tail)
-    if wanted is None or not listening or wanted in listening:
+    if wanted is None:
         return ""
-    ports = ", ".join(str(p) for p in listening)
-    return f"DOCKER_HOST names port {wanted}, the dind service listens on {ports}."
+    listening = signatures.listen_ports(service.log_tail)
+    if listening and wanted not in listening:
+        ports = " and ".join(str(p) for p in listening)
+        line = signatures.listen_line(service.log_tail)
+        return (
+            f"DOCKER_HOST={probe.docker_host} names port {wanted}; the dind service log says "
+            f"dockerd listens on port {ports} ({line})."
+        )
+    plain = signatures.plain_http_ports(service.log_tail)
+    if probe.tls and wanted in plain:
+        return (
+            f"DOCKER_HOST={probe.docker_host} is dialled with TLS (DOCKER_TLS_VERIFY / "
+            f"DOCKER_CERT_PATH); the dind service log says dockerd serves plain HTTP on port "
+            f"{wanted} (started without --tlsverify)."
+        )
+    return ""
 
 
 def _port_of(docker_host: str) -> int | None:
