@@ -28,7 +28,7 @@ from preflight.diagnosis.model import (
 from preflight.diagnosis.module_facts import FAULTS, LOADED, NOT_LOADED, describe, module_fact
 from preflight.diagnosis.remedies import cause_for_module, is_module_cause, nat_module, remedy
 from preflight.diagnosis.trust import NodeTrust, node_trust, quarantine_decision
-from preflight.node.model import NodeReport
+from preflight.node.model import NodeReport, Remedy
 from preflight.node.module_sets import MODULE_SETS
 from preflight.probe.model import ProbeResult, Verdict
 
@@ -147,7 +147,7 @@ def decide(
         probe=probe,
         service=service,
         node_report=node,
-        remedy=remedy(primary.code, cause.module),
+        remedy=_remedy(primary.code, cause.module, limitations),
         limitations=list(limitations),
         other_causes=others,
         backend=backend,
@@ -157,6 +157,18 @@ def decide(
         node_trust=("node-side: " if trust.node_side else "job-side: ") + trust.why
         if trust
         else "",
+    )
+
+
+def _remedy(code: str, module: str | None, limitations: Sequence[str]) -> Remedy | None:
+    """The catalog's fix; for a cause not established, first what could not be seen (the
+    "could not see:" lines of the same log), when something could not."""
+    fix = remedy(code, module)
+    if code != causes.NOT_ESTABLISHED or not limitations or fix is None:
+        return fix
+    return Remedy(
+        text="Give dind-preflight what it could not see (the \"could not see\" lines under Why: "
+        f"{len(limitations)} of them) and run again; meanwhile: {fix.text}"
     )
 
 

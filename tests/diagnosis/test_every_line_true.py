@@ -206,3 +206,17 @@ def test_the_healthy_junit_is_the_one_the_xml_writer_builds() -> None:
             verdict=Verdict.HEALTHY, docker_host="tcp://docker:2375", elapsed_s=elapsed, detail="ok"
         )
         assert healthy_junit(elapsed) == build_probe_junit(result)
+
+
+def test_exit_69_says_what_to_read_and_where() -> None:
+    from preflight.diagnosis.render import fix_section_lines
+
+    d = decide(probe(Verdict.REFUSED), None, None)
+    assert (d.cause.code, d.exit_code) == ("not-established", ExitCode.UNAVAILABLE)
+    fix = " ".join(fix_section_lines(d))
+    assert "CI_DEBUG_SERVICES=true" in fix and "kubectl logs <job pod> -c svc-0" in fix
+    assert "limitations" not in fix and "could not see" not in fix
+    blind = decide(probe(Verdict.REFUSED), None, None, ["no Kubernetes API: not in a pod"])
+    text = render_text(blind)
+    assert "could not see: no Kubernetes API: not in a pod" in text
+    assert 'the "could not see" lines under Why: 1 of them' in " ".join(fix_section_lines(blind))
