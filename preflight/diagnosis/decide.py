@@ -167,7 +167,7 @@ def _remedy(code: str, module: str | None, limitations: Sequence[str]) -> Remedy
     if code != causes.NOT_ESTABLISHED or not limitations or fix is None:
         return fix
     return Remedy(
-        text="Give dind-preflight what it could not see (the \"could not see\" lines under Why: "
+        text='Give dind-preflight what it could not see (the "could not see" lines under Why: '
         f"{len(limitations)} of them) and run again; meanwhile: {fix.text}"
     )
 

@@ -425,6 +425,7 @@ class Action(str, Enum):
     CREATE_ISSUE = "create an issue in"
     UPDATE_ISSUE = "update an issue in"
     CREATE_NOTE = "add a note to an issue in"
+    LIST_NOTES = "list the notes of an issue in"
 
 
 class FailureKind(str, Enum):
@@ -525,6 +526,9 @@ def describe_http_failure(
                 "DIND_PREFLIGHT_REPORT_PROJECT/--report-project"
             )
         return f"cannot {what} (404): {hint}", FailureKind.NOT_FOUND
+    if status is not None and status >= 500:
+        # GitLab (or its proxy) failed: trying later may work; a write may even have landed.
+        return f"cannot {what}: GitLab failed (HTTP {status})", FailureKind.UNAVAILABLE
     if status is None:
         return (
             f"cannot {what}: GitLab redirected the request; check the GitLab URL (http vs https, "
@@ -584,6 +588,40 @@ class GitLabClient:
                 session=self.transport,
             )
         return self._job_api
+
+    def write(
+        self, action: Action, operation: Callable[[], T], landed: Callable[[], T | None] | None
+    ) -> T:
+        """A write that is not safe to resend blindly (a POST: an issue, a note), done once.
+
+        When GitLab fails it (5xx) or its answer is lost, ``landed`` looks the write up by its
+        key (the issue's marker, the note's text): found, it is the result; not found, the write
+        is sent again, with backoff, while the report's time budget lasts. Nothing is lost and
+        nothing is done twice. Without ``landed`` (nothing to look it up by) it is never resent.
+        """
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return self.call(action, operation)
+            except GitLabActionError as exc:
+                if exc.kind is not FailureKind.UNAVAILABLE or landed is None:
+                    raise
+                try:
+                    found = landed()
+                except GitLabActionError:
+                    raise exc from None  # cannot look: say what failed first
+                if found is not None:
+                    return found
+                transport = self.transport
+                step = plan_retry(
+                    transport.policy, attempt, transport.budget.remaining(), None, transport.rng
+                )
+                if not step.retry:
+                    raise GitLabActionError(
+                        f"{exc} (not found when looked up; {step.reason})", exc.kind
+                    ) from None
+                transport.sleep(step.delay_s)
 
     def call(
         self,
