@@ -60,7 +60,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--token-file",
         metavar="FILE",
-        help="read the GitLab runner token from FILE (env DIND_PREFLIGHT_GITLAB_TOKEN_FILE, e.g. "
+        help="read the pause token (a GitLab access token with manage_runner, not the runner's "
+        "glrt- token) from FILE (env DIND_PREFLIGHT_GITLAB_TOKEN_FILE, e.g. "
         "a GitLab File variable); a gitlab-url file beside it pins the GitLab URL",
     )
     parser.add_argument("--json", action="store_true", help="print the outcome as JSON")

@@ -9,14 +9,15 @@ builds python-gitlab on a :class:`RetryingSession` that owns every retry inside 
 
 Two tokens can be given, so that each grants only what its use needs:
 
-- the **runner token** (``DIND_PREFLIGHT_GITLAB_TOKEN_FILE`` or ``DIND_PREFLIGHT_GITLAB_TOKEN``,
+- the **pause token** (``DIND_PREFLIGHT_GITLAB_TOKEN_FILE`` or ``DIND_PREFLIGHT_GITLAB_TOKEN``,
   ``--token-file``): scope ``manage_runner``, pauses the job's runner;
 - the **issues token** (``DIND_PREFLIGHT_ISSUES_TOKEN_FILE`` or ``DIND_PREFLIGHT_ISSUES_TOKEN``):
   a project access token of the incident project, role Reporter, scope ``api``; files issues.
-  Without it the runner token files the issues too.
+  Without it the pause token files the issues too. The pause token is an access token of a bot
+  user, never the runner's own ``glrt-`` authentication token (which cannot pause a runner).
 
 A file wins over a variable, so a GitLab "File" variable or a mounted Secret key never passes
-through a shell. Beside the runner token file (other keys of the same Secret), a file named
+through a shell. Beside the pause token file (other keys of the same Secret), a file named
 ``gitlab-url`` pins the GitLab URL the tokens may be sent to (Destination, below)
 and a file named ``issues-token`` is the issues token.
 
@@ -554,7 +555,7 @@ class GitLabClient:
     """One report's connection to GitLab: the API object, its transport and its settings."""
 
     settings: GitLabSettings
-    api: Any  # gitlab.Gitlab authenticated with the runner token (pauses the runner)
+    api: Any  # gitlab.Gitlab authenticated with the pause token (pauses the runner)
     transport: RetryingSession
     issues_api: Any = None  # gitlab.Gitlab with the issues token (None: ``api`` files issues)
     _job_api: Any = field(default=None, repr=False)

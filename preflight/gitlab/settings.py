@@ -229,7 +229,7 @@ class GitLabSettings:
     """Everything the GitLab reporter needs; secrets are excluded from ``repr``."""
 
     server_url: str | None = None  # e.g. https://gitlab.example.com (no /api/v4)
-    token: str | None = field(default=None, repr=False)  # runner token: manage_runner (or api)
+    token: str | None = field(default=None, repr=False)  # the pause token: manage_runner (or api)
     issues_token: str | None = field(default=None, repr=False)  # Reporter project token, or None
     job_token: str | None = field(default=None, repr=False)  # CI_JOB_TOKEN, for GET /job only
     runner_id: int | None = None
@@ -254,7 +254,7 @@ class GitLabSettings:
 
     @property
     def token_for_issues(self) -> str | None:
-        """The token that files issues: the issues token, else the runner token."""
+        """The token that files issues: the issues token, else the pause token."""
         return self.issues_token or self.token
 
     @property
