@@ -67,7 +67,8 @@ BY_COMMAND: dict[str, dict[ExitCode, str]] = {
         **_COMMON,
     },
     "diagnose": {
-        ExitCode.OK: "the daemon answered: nothing to diagnose",
+        ExitCode.OK: "healthy: the --probe-result given says the daemon answered and the dind "
+        "service is not dead (diagnose itself does not probe)",
         ExitCode.NO_INPUT: "--host-root, --service-log or --probe-result cannot be read, is not a "
         "regular file, is too large, or is JSON nested too deeply",
         ExitCode.UNAVAILABLE: "cause not established: no action",
