@@ -15,10 +15,14 @@ import os
 import re
 import stat
 import sys
-from typing import Any
 
 from preflight.errors import InputError
 from preflight.shown import shown
+
+TYPE_CHECKING = False  # typing's constant without importing typing: the healthy path
+if TYPE_CHECKING:
+    from typing import Any
+
 
 MAX_LOG_BYTES = 256 * 1024  # the tail of a service log that is searched
 MAX_JSON_BYTES = 4 * 1024 * 1024  # a probe result or a diagnosis

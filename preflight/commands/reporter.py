@@ -135,8 +135,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--listen",
         default="0.0.0.0:8080",
         metavar="HOST:PORT",
-        help="where /healthz, /metrics and POST /v1/job-reports are served "
-        "(default 0.0.0.0:8080)",
+        help="where /healthz, /metrics and POST /v1/job-reports are served (default 0.0.0.0:8080)",
     )
     parser.add_argument(
         "--once",

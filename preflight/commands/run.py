@@ -7,14 +7,16 @@ with a documented code. The healthy path imports nothing heavy.
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from collections.abc import Callable
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from types import SimpleNamespace
 
+TYPE_CHECKING = False  # typing's constant without importing typing: the healthy path
 if TYPE_CHECKING:
+    import argparse
+
     from preflight.run.adapters import JobAdapters
     from preflight.run.flow import RunOutcome, RunState
 
@@ -67,7 +69,23 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print the outcome as JSON")
 
 
-def run(args: argparse.Namespace) -> int:
+def defaults() -> SimpleNamespace:
+    """The arguments of a bare ``dind-preflight run``: every flag unset (the variables decide).
+
+    Built without a parser; tests/run/test_run_cli.py checks it equals what the parser gives.
+    """
+    return SimpleNamespace(
+        timeout=None,
+        action=None,
+        artifacts_dir=None,
+        node_root=None,
+        deadline=None,
+        token_file=None,
+        json=False,
+    )
+
+
+def run(args: argparse.Namespace | SimpleNamespace) -> int:
     """Run the preflight and return its exit code."""
     # Every CI job pays for this process: no garbage collection while it imports and at exit
     # (as `probe` does; measured in bench/run.py).
@@ -83,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
             gc.enable()
 
 
-def _run(args: argparse.Namespace) -> int:
+def _run(args: argparse.Namespace | SimpleNamespace) -> int:
     from preflight.run.settings import disabled, settings_from_env, skip_reason
 
     env = os.environ

@@ -11,7 +11,6 @@ import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 from preflight import inputs
@@ -19,6 +18,12 @@ from preflight.errors import UsageError
 from preflight.input_files import MAX_TOKEN_BYTES, read_text
 from preflight.redaction import register_secret
 from preflight.shown import shown
+
+TYPE_CHECKING = False  # typing's constant without importing typing: the healthy path
+if TYPE_CHECKING:
+    from typing import TypeVar
+
+    T = TypeVar("T")
 
 ENV_TOKEN = "DIND_PREFLIGHT_GITLAB_TOKEN"
 ENV_TOKEN_FILE = "DIND_PREFLIGHT_GITLAB_TOKEN_FILE"
@@ -221,7 +226,6 @@ OVERRIDE_FLAGS = {
 
 _PROJECT_PATH = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*(/[A-Za-z0-9_][A-Za-z0-9_.\-]*)+")
 _MAX_ID = 2**63 - 1
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)

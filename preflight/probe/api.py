@@ -10,7 +10,6 @@ import dataclasses
 import os
 import time
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING
 
 from preflight.probe.classify import (
     LOG_HINT,
@@ -28,6 +27,7 @@ from preflight.probe.model import DeepStep, ProbeResult, Verdict
 from preflight.probe.transport import Connection, exchange, tls_context
 from preflight.probe.wait import Attempt, wait_until_settled
 
+TYPE_CHECKING = False  # typing's constant without importing typing: the healthy path
 if TYPE_CHECKING:
     import ssl
 

@@ -13,7 +13,6 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
 
 from preflight.probe.classify import (
     CONNECT,
@@ -27,8 +26,10 @@ from preflight.probe.classify import (
 )
 from preflight.probe.endpoint import Endpoint, TLSSettings
 
+TYPE_CHECKING = False  # typing's constant without importing typing: the healthy path
 if TYPE_CHECKING:
     import ssl  # imported where TLS is used: a plain-tcp probe never loads it
+    from typing import Any
 
 MIN_WAIT_S = 0.001
 USER_AGENT = "dind-preflight"

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
 
 from preflight.progress import Progress, waiting_line
 from preflight.run.settings import RunSettings
 
+TYPE_CHECKING = False  # typing's constant without importing typing: the healthy path
 if TYPE_CHECKING:
+    from typing import Any
+
     from preflight.diagnosis.model import Diagnosis, ServiceEvidence
     from preflight.gitlab.client import GitLabSettings
     from preflight.kube.client import KubeContext

@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from preflight import inputs
 from preflight.actions.action import Action
 from preflight.shown import shown
 
+TYPE_CHECKING = False  # typing's constant without importing typing: the healthy path
 if TYPE_CHECKING:
     from preflight.gitlab.settings import GitLabSettings
     from preflight.kube.settings import KubeSettings

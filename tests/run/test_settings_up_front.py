@@ -136,3 +136,13 @@ def test_one_boolean_parser() -> None:
     assert inputs.boolean(None, "X") is False and inputs.boolean("", "X", default=True) is True
     with pytest.raises(UsageError, match=r"^X='2' must be on"):
         inputs.boolean("2", "X")
+
+
+def test_a_bare_run_gets_the_arguments_the_parser_would_give() -> None:
+    from preflight.cli import build_parser
+    from preflight.commands.run import defaults
+
+    parsed = vars(build_parser("run").parse_args(["run"]))
+    for internal in ("command", "_run"):
+        parsed.pop(internal)
+    assert vars(defaults()) == parsed
