@@ -363,7 +363,11 @@ def _from_signature(
                 f"node report says {module} is loaded now: it was probably loaded after dind "
                 "started (by hand?); check that it also loads at boot."
             )
-        elif fact in (*FAULTS, NOT_LOADED):
+        elif fact == NOT_LOADED:
+            # Not "nothing stops the kernel from loading it on first use": the log line above
+            # shows that the first use did not load it.
+            agrees = f"{module} is not loaded (and dind's first use did not load it)"
+        elif fact in FAULTS:
             agrees = describe(module, fact)
     if code == causes.NOT_PRIVILEGED and service is not None and service.privileged is False:
         kubernetes = "the dind service's spec is not privileged (securityContext.privileged)"

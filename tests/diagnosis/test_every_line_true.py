@@ -220,3 +220,10 @@ def test_exit_69_says_what_to_read_and_where() -> None:
     text = render_text(blind)
     assert "could not see: no Kubernetes API: not in a pod" in text
     assert 'the "could not see" lines under Why: 1 of them' in " ".join(fix_section_lines(blind))
+
+
+def test_the_quarantine_line_does_not_promise_a_load_the_log_shows_failed() -> None:
+    d = decide(probe(Verdict.REFUSED), service(log=NAT_LINE), node(nat=False))
+    assert d.cause.code == "iptable_nat-missing"
+    assert "nothing stops the kernel from loading it on first use" not in render_text(d)
+    assert "dind's first use did not load it" in d.quarantine.reason
