@@ -29,9 +29,10 @@ def test_a_job_url_on_another_host_than_ci_server_host_gets_no_token(job: Job) -
         point_at(job, evil.url)
         job.env["CI_SERVER_HOST"] = "gitlab.example.com"
         result = job.run()
-    assert result.code == 75, result.output
+    # A destination the token may not go to is a setting checked before the probe (issue 21).
+    assert result.code == 64, result.output
     assert evil.requests == []
-    assert "not at this job's GitLab 'gitlab.example.com' (CI_SERVER_HOST)" in result.stdout
+    assert "not at this job's GitLab 'gitlab.example.com' (CI_SERVER_HOST)" in result.stderr
     assert_no_secret(result, job)
 
 
@@ -39,18 +40,18 @@ def test_plain_http_is_refused_without_allow_http(job: Job, gitlab: FakeGitLab) 
     point_at(job, gitlab.url)
     del job.env["DIND_PREFLIGHT_ALLOW_HTTP"]
     result = job.run()
-    assert result.code == 75, result.output
+    assert result.code == 64, result.output
     assert gitlab.recorded == []
-    assert "is plain http: the token would travel in clear text" in result.stdout
+    assert "is plain http: the token would travel in clear text" in result.stderr
 
 
 def test_a_url_with_credentials_is_refused_and_not_echoed(job: Job, gitlab: FakeGitLab) -> None:
     point_at(job, gitlab.url)
     job.env["CI_API_V4_URL"] = gitlab.url.replace("http://", "http://u:hunter2secret@") + "/api/v4"
     result = job.run()
-    assert result.code == 75
+    assert result.code == 64, result.output
     assert gitlab.recorded == []
-    assert "must not contain credentials" in result.stdout
+    assert "must not contain credentials" in result.stderr
     assert "hunter2secret" not in result.output
 
 
@@ -84,9 +85,9 @@ def test_two_pins_that_disagree_send_nothing(job: Job, gitlab: FakeGitLab) -> No
         job.env["DIND_PREFLIGHT_GITLAB_URL"] = evil.url
         job.env["DIND_PREFLIGHT_GITLAB_TOKEN_FILE"] = str(secret_dir / "gitlab-token")
         result = job.run()
-    assert result.code == 75
+    assert result.code == 64, result.output
     assert evil.requests == [] and gitlab.recorded == []
-    assert "pin different GitLab URLs" in result.stdout or "different GitLab URLs" in result.stdout
+    assert "different GitLab URLs" in result.stderr
 
 
 def test_a_redirect_to_another_host_is_a_configuration_error(job: Job) -> None:
