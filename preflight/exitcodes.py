@@ -90,7 +90,10 @@ BY_COMMAND: dict[str, dict[ExitCode, str]] = {
     },
     "run": {
         ExitCode.OK: "dind is healthy, or the job does not use dind (skipped)",
-        ExitCode.NO_INPUT: "DIND_PREFLIGHT_NODE_ROOT (--node-root) does not exist",
+        ExitCode.NO_INPUT: "a file or directory a setting names cannot be read: "
+        "DIND_PREFLIGHT_NODE_ROOT (--node-root), a token file (--token-file, "
+        "DIND_PREFLIGHT_GITLAB_TOKEN_FILE, DIND_PREFLIGHT_ISSUES_TOKEN_FILE); checked before the "
+        "probe",
         ExitCode.UNAVAILABLE: "dind is not healthy, cause not established: no action taken "
         "(also when --deadline ends the run before a cause is established)",
         ExitCode.TEMPFAIL: "node or runner fault: retry the job on another runner "
