@@ -7,6 +7,7 @@ from collections.abc import Collection
 
 from preflight.node.fix_steps import fix_lines
 from preflight.node.model import Finding, ModuleState, NodeReport, Remedy
+from preflight.shown import Explained
 
 _SHORT_WHY = {
     "etc-modules-not-read": "listed only in {where}, which nothing reads here",
@@ -107,11 +108,14 @@ def module_table(
     return [indent + line[2:] for line in _table(rows)]
 
 
-def _finding_lines(finding: Finding, shown: list[Remedy]) -> list[str]:
+def _finding_lines(
+    finding: Finding, shown: list[Remedy], explained: Explained | None = None
+) -> list[str]:
     about = f" {finding.module}" if finding.module else ""
     kernel = f" [kernel {finding.kernel}]" if finding.kernel else ""
     lines = [f"  {finding.severity.value:<7} {finding.code}{about}{kernel}"]
-    lines.append(f"          {finding.message}")
+    message = explained.once(finding.message) if explained is not None else finding.message
+    lines.append(f"          {message}")
     if finding.remedy is not None:
         if finding.remedy in shown:
             lines.append(f"          fix: the same as fix {shown.index(finding.remedy) + 1} above")
@@ -150,8 +154,9 @@ def render_text(report: NodeReport) -> str:
         out.append("")
         out.append("findings:")
         shown: list[Remedy] = []
+        explained = Explained()  # a reason shared by several modules reads once
         for finding in report.findings:
-            out.extend(_finding_lines(finding, shown))
+            out.extend(_finding_lines(finding, shown, explained))
     if report.notes:
         out.append("")
         out.append("notes:")
