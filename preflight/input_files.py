@@ -10,7 +10,6 @@ and reads at most a fixed number of bytes: the whole file (refusing a larger one
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import stat
@@ -83,6 +82,8 @@ def read_stdin(what: str, max_bytes: int) -> str:
 
 def load_json(text: str, name: str, max_depth: int = MAX_JSON_DEPTH) -> Any:
     """Parse JSON nested at most ``max_depth`` levels; one-line :class:`InputError` otherwise."""
+    import json  # here: reading a token file (the healthy path) needs no JSON
+
     depth = json_depth(text)
     if depth > max_depth:
         raise InputError(
