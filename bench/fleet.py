@@ -122,7 +122,7 @@ AGENT_SCRIPT = textwrap.dedent(
     root, sa_dir, checks = sys.argv[1], sys.argv[2], int(sys.argv[3])
     kube = KubeSettings(in_cluster=True, service_account_dir=sa_dir)
     agent = Agent(
-        AgentSettings(Target("worker-1", "dind-preflight"), root=root, proc="/proc"),
+        AgentSettings(Target("worker-1"), root=root, proc="/proc"),
         lambda: connect_agent(kube),
         out=open("/dev/null", "w"),
     )

@@ -93,6 +93,26 @@ def http_url(
     return parts
 
 
+def gitlab_server_url(value: object, source: str, *, allow_http: bool = True) -> str:
+    """A GitLab server URL, ``https://host[:port][/prefix]`` with any trailing ``/api/v4``
+    removed; plain http only when ``allow_http`` (a test server)."""
+    from urllib.parse import urlunsplit
+
+    text = str(value).strip()
+    parts = http_url(text, source)
+    if parts.scheme == "http" and not allow_http:
+        raise UsageError(
+            f"{source}={shown(text)} is plain http: the token would travel in clear text "
+            "(use https, or set DIND_PREFLIGHT_ALLOW_HTTP=1 for a test server)"
+        )
+    if parts.query or parts.fragment:
+        raise UsageError(f"{source}={shown(text)} must not have a query or fragment")
+    path = parts.path.rstrip("/")
+    if path.endswith("/api/v4"):
+        path = path[: -len("/api/v4")]
+    return urlunsplit((parts.scheme, parts.netloc.lower(), path, "", ""))
+
+
 def directory(value: object, source: str) -> str:
     """An existing directory (exit 66 when it is missing or not a directory)."""
     path = str(value).strip()

@@ -3,7 +3,8 @@
 #
 # 1. A runner node after the reboot of the field report: its dind (a real dockerd whose iptables
 #    has no nat table) dies on start, and its host root (demo/roots/centos8-field-report: CentOS 8,
-#    iptable_nat listed only in /etc/modules) is mounted into the job. `dind-preflight run` runs as
+#    iptable_nat listed only in /etc/modules) is mounted into the job read-only where the admin's
+#    file (/etc/dind-preflight/config.json) says. `dind-preflight run` runs as
 #    the job's before_script would: it diagnoses the node, shows what it would send to GitLab
 #    (a dry run, unless DIND_PREFLIGHT_GITLAB_TOKEN and CI_API_V4_URL point at a real GitLab), and
 #    exits 75 so that GitLab retries the job elsewhere.
@@ -41,6 +42,31 @@ export DIND_PREFLIGHT_REPORT_PROJECT="${DIND_PREFLIGHT_REPORT_PROJECT:-infra/run
 export DIND_PREFLIGHT_ARTIFACTS_DIR="$STATE_DIR/reports"
 unset KUBERNETES_SERVICE_HOST
 
+export CI_JOB_TOKEN="${CI_JOB_TOKEN:-glcbt-64_demo-job-token}"  # GET /job names the job's runner
+
+# The runner's admin configured job mode (docs/runner-wide.md, step 2b): the admin's file at its
+# fixed path and the node's root mounted read-only at node_root, in the command's own mount
+# namespace, as a job pod has them. This machine's /etc and /mnt are left alone.
+with_admin() {  # ROOT COMMAND...
+    local root="$1" ns
+    shift
+    ns="$(mktemp -d "$STATE_DIR/admin.XXXXXX")"
+    mkdir "$ns/up" "$ns/work"
+    printf '{"gitlab_url": "%s", "node_root": "/mnt/node-root"}\n' "$CI_SERVER_URL" >"$ns/config.json"
+    # shellcheck disable=SC2016 # expanded by the inner shell
+    unshare --mount --propagation private sh -c '
+        set -e
+        mount -t overlay overlay -o "lowerdir=/etc,upperdir=$1/up,workdir=$1/work" /etc
+        mkdir -p /etc/dind-preflight
+        cp "$1/config.json" /etc/dind-preflight/config.json
+        mount -t tmpfs tmpfs /mnt
+        mkdir -p /mnt/node-root
+        mount --bind "$2" /mnt/node-root
+        mount -o remount,bind,ro /mnt/node-root
+        shift 2
+        exec "$@"' sh "$ns" "$root" "$@"
+}
+
 # Runs a command like a job's before_script would, showing it and its exit code.
 job_step() {
     local code=0
@@ -55,7 +81,7 @@ eval "$("$PY" -m tests.harness.launch start field-report "$STATE_DIR/field-repor
 echo "dind (dockerd pid $DAEMON_PID) exited; the last lines of its log:"
 tail -n 3 "$DAEMON_LOG" | sed 's/^/  | /'
 export DOCKER_HOST="$DAEMON_HOST" DIND_PREFLIGHT_SERVICE_LOG="$DAEMON_LOG"
-export DIND_PREFLIGHT_NODE_ROOT="$BROKEN_ROOT" DIND_PREFLIGHT_TIMEOUT=30
+export DIND_PREFLIGHT_TIMEOUT=30
 
 section "the node, as the helper pod sees it (the field report's dind printed \"(legacy)\")"
 job_step "$PREFLIGHT" node-report --root "$BROKEN_ROOT" --backend legacy
@@ -63,7 +89,7 @@ job_step "$PREFLIGHT" node-report --root "$BROKEN_ROOT" --backend legacy
 section "the job's before_script: dind-preflight run"
 printf '$ %s run\n' "$PREFLIGHT"
 code=0
-"$PREFLIGHT" run >"$STATE_DIR/run.log" 2>&1 || code=$?
+with_admin "$BROKEN_ROOT" "$PREFLIGHT" run >"$STATE_DIR/run.log" 2>&1 || code=$?
 cat "$STATE_DIR/run.log"
 printf '(exit code %s)\n' "$code"
 printf '(the job log of run: %s lines)\n' "$(wc -l <"$STATE_DIR/run.log")"
@@ -75,10 +101,13 @@ cat "$DIND_PREFLIGHT_ARTIFACTS_DIR/gitlab-dry-run.txt"
 
 section "2. after the fix: /etc/modules-load.d/iptable_nat.conf, reboot, healthy dind"
 eval "$("$PY" -m tests.harness.launch start healthy "$STATE_DIR/healthy")"
-export DOCKER_HOST="$DAEMON_HOST" DIND_PREFLIGHT_NODE_ROOT="$FIXED_ROOT"
+export DOCKER_HOST="$DAEMON_HOST"
 unset DIND_PREFLIGHT_SERVICE_LOG
 job_step "$PREFLIGHT" node-report --root "$FIXED_ROOT"
-job_step "$PREFLIGHT" run
+printf '$ %s run\n' "$PREFLIGHT"
+code=0
+with_admin "$FIXED_ROOT" "$PREFLIGHT" run || code=$?
+printf '(exit code %s)\n' "$code"
 printf '$ docker version --format %s\n' "'{{.Server.Version}}'"
 DOCKER_HOST="$DAEMON_HOST" docker version --format '{{.Server.Version}}' 2>/dev/null \
     || echo "(the docker CLI is not installed here)"

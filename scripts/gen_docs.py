@@ -46,14 +46,48 @@ JOB_ENV = {
     "CI_RUNNER_ID": "42",
     "CI_RUNNER_DESCRIPTION": "k8s-runner-a",
     "CI_JOB_ID": "1001",
+    "CI_JOB_TOKEN": "glcbt-64_demo-job-token-1001",  # every job has one: GET /job names its runner
     "CI_PROJECT_PATH": "acme/app",
     "CI_JOB_URL": "https://gitlab.example.com/acme/app/-/jobs/1001",
     "DIND_PREFLIGHT_REPORT_PROJECT": "infra/runner-incidents",
 }
 
 
-def _program(args: list[str], env: dict[str, str] | None = None, cwd: Path = REPO) -> str:
-    """What ``dind-preflight ARGS`` prints (stdout, then stderr), run by this interpreter."""
+ADMIN_NODE_ROOT = "/mnt/node-root"  # where the demo's runner mounts the node's / read-only
+ADMIN_CONFIG = {"gitlab_url": "https://gitlab.example.com", "node_root": ADMIN_NODE_ROOT}
+
+
+def _with_admin_file(command: list[str], work: Path) -> list[str]:
+    """``command`` where the runner's admin has configured job mode: the admin's file at its
+    fixed path and the field report's root mounted read-only at ``node_root``, in the command's
+    own mount namespace (the machine's /etc and /mnt are left alone: an overlay, a tmpfs)."""
+    import json
+    import shlex
+
+    (work / "config.json").write_text(json.dumps(ADMIN_CONFIG))
+    for name in ("up", "work"):
+        (work / name).mkdir()
+    script = "\n".join(
+        [
+            "set -e",
+            f"mount -t overlay overlay -o lowerdir=/etc,upperdir={work}/up,workdir={work}/work /etc",
+            "mkdir -p /etc/dind-preflight",
+            f"cp {work}/config.json /etc/dind-preflight/config.json",
+            "mount -t tmpfs tmpfs /mnt",
+            f"mkdir -p {ADMIN_NODE_ROOT}",
+            f"mount --bind {shlex.quote(str(REPO / FIELD_ROOT))} {ADMIN_NODE_ROOT}",
+            f"mount -o remount,bind,ro {ADMIN_NODE_ROOT}",
+            'exec "$@"',
+        ]
+    )
+    return ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh", *command]
+
+
+def _program(
+    args: list[str], env: dict[str, str] | None = None, cwd: Path = REPO, admin: bool = False
+) -> str:
+    """What ``dind-preflight ARGS`` prints (stdout, then stderr), run by this interpreter;
+    ``admin``: with the admin's file (:func:`_with_admin_file`)."""
     base = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": os.environ.get("HOME", "/root"),
@@ -61,8 +95,11 @@ def _program(args: list[str], env: dict[str, str] | None = None, cwd: Path = REP
         "COLUMNS": "100",
         "PYTHONPATH": str(REPO),
     }
+    command = [sys.executable, "-m", "preflight", *args]
+    if admin:
+        command = _with_admin_file(command, Path(tempfile.mkdtemp(prefix="admin-")))
     result = subprocess.run(
-        [sys.executable, "-m", "preflight", *args],
+        command,
         env={**base, **(env or {})},
         cwd=cwd,
         capture_output=True,
@@ -113,9 +150,8 @@ def run_field_report() -> str:
             **JOB_ENV,
             "DOCKER_HOST": "tcp://localhost:2375",
             "DIND_PREFLIGHT_SERVICE_LOG": "dockerd.log",
-            "DIND_PREFLIGHT_NODE_ROOT": str(REPO / FIELD_ROOT),
         }
-        text = _program(["run"], env, cwd=work)
+        text = _program(["run"], env, cwd=work, admin=True)
     return _fenced(text, "dind-preflight run")
 
 

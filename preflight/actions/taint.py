@@ -16,6 +16,9 @@ from preflight.kube.labels import label_value
 
 TAINT_KEY = "dind-preflight.io/broken"
 TAINT_EFFECT = "NoSchedule"
+# The startup gate: nodes register with it (kubelet ``registerWithTaints``), the agent closes it
+# when it stops (a reboot), and only the agent opens it, after its first healthy check.
+GATE_KEY = "dind-preflight.io/unchecked"
 
 
 @dataclass(frozen=True)
@@ -61,12 +64,13 @@ def with_taint(existing: list[dict[str, Any]] | None, taint: Taint) -> list[dict
     return [*current, wanted]
 
 
-def without_taint(existing: list[dict[str, Any]] | None) -> list[dict[str, Any]] | None:
-    """The node's taints without ours (any cause); ``None`` when it is not there (idempotent)."""
+def without_taint(
+    existing: list[dict[str, Any]] | None, key: str = TAINT_KEY
+) -> list[dict[str, Any]] | None:
+    """The node's taints without ours (``key``, any value); ``None`` when it is not there
+    (idempotent)."""
     current = [dict(t) for t in existing or [] if isinstance(t, dict)]
-    kept = [
-        t for t in current if not (t.get("key") == TAINT_KEY and t.get("effect") == TAINT_EFFECT)
-    ]
+    kept = [t for t in current if not (t.get("key") == key and t.get("effect") == TAINT_EFFECT)]
     return None if len(kept) == len(current) else kept
 
 
@@ -76,3 +80,6 @@ def has_taint(existing: list[dict[str, Any]] | None, key: str = TAINT_KEY) -> st
         if isinstance(entry, dict) and entry.get("key") == key:
             return str(entry.get("value") or "")
     return None
+
+
+GATE = Taint(GATE_KEY, "")

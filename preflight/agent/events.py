@@ -10,6 +10,11 @@ from preflight.readiness.model import Status
 from preflight.readiness.verdict import fix_line
 
 COMPONENT = "dind-preflight-agent"
+# A core/v1 Event about a cluster-scoped object (a Node) lives in ``default``: the API server
+# refuses any other namespace (422, ``involvedObject.namespace ... does not match
+# event.namespace``; pkg/apis/core/validation/events.go, legacyValidateEvent), and
+# ``kubectl describe node`` looks for it there.
+NODE_EVENT_NAMESPACE = "default"
 
 
 def event_message(transition: Transition) -> str:
@@ -23,9 +28,7 @@ def event_message(transition: Transition) -> str:
     return text[:1024]
 
 
-def event_for(
-    transition: Transition, node: str, node_uid: str | None, namespace: str
-) -> dict[str, Any]:
+def event_for(transition: Transition, node: str, node_uid: str | None) -> dict[str, Any]:
     item = transition.readiness
     when = timestamp(transition.at)
     involved: dict[str, str] = {"apiVersion": "v1", "kind": "Node", "name": node}
@@ -34,7 +37,10 @@ def event_for(
     return {
         "apiVersion": "v1",
         "kind": "Event",
-        "metadata": {"generateName": f"{node}.dind-preflight.", "namespace": namespace},
+        "metadata": {
+            "generateName": f"{node}.dind-preflight.",
+            "namespace": NODE_EVENT_NAMESPACE,
+        },
         "involvedObject": involved,
         "reason": item.reason,
         "message": event_message(transition),

@@ -44,6 +44,9 @@ class AgentSettings:
     interval_s: float = DEFAULT_INTERVAL_S
     retry_s: float = DEFAULT_RETRY_S
     boot_poll_s: float = BOOT_POLL_S
+    # The iptables backends this node must serve (default: both, every dind image a project
+    # may choose; the admin narrows it with --backends).
+    backends: tuple[str, ...] = ("legacy", "nf_tables")
 
 
 def read_boot_id(proc: str | None) -> str:
@@ -58,11 +61,20 @@ def read_boot_id(proc: str | None) -> str:
 Analyzer = Callable[[str, str | None], NodeReport]
 
 
-def _analyze(root: str, proc: str | None) -> NodeReport:
-    """The node analysis for the iptables backend docker:dind would pick on this node."""
-    from preflight.node.api import analyze_host_backend
+def analyzer_for(backends: tuple[str, ...]) -> Analyzer:
+    """The node analysis for every backend in ``backends`` (the module-fact rule's input)."""
 
-    return analyze_host_backend(root, proc, "auto")
+    def analyze(root: str, proc: str | None) -> NodeReport:
+        from preflight.node.api import analyze_host_backends
+
+        return analyze_host_backends(root, proc, backends)
+
+    return analyze
+
+
+def _analyze(root: str, proc: str | None) -> NodeReport:
+    """The node analysis for both backends (the default)."""
+    return analyzer_for(("legacy", "nf_tables"))(root, proc)
 
 
 class Agent:
@@ -73,13 +85,13 @@ class Agent:
         settings: AgentSettings,
         connect: Callable[[], KubeContext],
         *,
-        analyze: Analyzer = _analyze,
+        analyze: Analyzer | None = None,
         metrics: AgentMetrics | None = None,
         out: TextIO | None = None,
     ) -> None:
         self.settings = settings
         self._connect = connect
-        self._analyze = analyze
+        self._analyze = analyze or analyzer_for(settings.backends)
         self.metrics = metrics or AgentMetrics()
         self.memory = Memory()
         self.out = out or sys.stdout
@@ -125,6 +137,19 @@ class Agent:
             parts += [result.taint] if result.taint else []
             self._say(f"publish: {', '.join(parts)}")
         return result
+
+    def close_gate(self) -> str:
+        """Put the startup gate back before stopping (see :mod:`.startup_gate`); one line."""
+        from preflight.agent.publish import close_gate
+
+        try:
+            if self._ctx is None:
+                self._ctx = self._connect()
+            line = close_gate(self._ctx, self.settings.target)
+        except KubeError as exc:
+            line = f"startup gate not closed: {exc.limitation}"
+        self._say(line)
+        return line
 
     def run(self, stop: threading.Event) -> None:
         """Check and publish until ``stop`` is set."""

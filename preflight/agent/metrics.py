@@ -2,6 +2,7 @@
 
 - ``dind_preflight_condition{condition,status}``: 1 for the condition's current status, else 0
 - ``dind_preflight_module_loaded{module,backend}`` / ``dind_preflight_module_loads_at_boot``
+  (``backend``: the module's own set, legacy | nf_tables | shared for nat/conntrack/xt)
 - ``dind_preflight_check_duration_seconds``: a histogram of the analysis time
 - ``dind_preflight_last_check_timestamp_seconds``, ``..._last_good_check_timestamp_seconds``
   (the last check that found the node ready now)
@@ -71,8 +72,10 @@ class AgentMetrics:
                     1 if item.status is status else 0
                 )
         if report is not None:
-            backend = report.backend or report.iptables.backend_hint
+            from preflight.node.module_sets import backend_of
+
             for name, state in report.modules.items():
+                backend = backend_of(name)  # each module's own backend, whatever was picked
                 self.loaded.labels(name, backend).set(1 if state.loaded else 0)
                 self.at_boot.labels(name, backend).set(1 if state.loads_at_boot else 0)
         self.duration.observe(seconds)

@@ -1,17 +1,20 @@
 """The agent's side effects on the API: conditions, Events, the taint. One call per check.
 
 Order: read the node (its conditions and taints), patch the conditions, record the pending
-Events, then taint or untaint. Any API failure stops the round and leaves what was not done in
-the agent's memory for the next round; nothing here raises for API problems.
+Events, then taint or untaint. A failed read or condition patch stops the round; a refused Event
+does not stop the taint (the taint is what keeps jobs off a broken node; the Event only tells).
+What was not done stays in the agent's memory for the next round; nothing here raises for API
+problems.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from preflight.actions.taint import TAINT_KEY, Taint, has_taint
-from preflight.agent.events import event_for
+from preflight.actions.taint import GATE, GATE_KEY, TAINT_KEY, Taint, has_taint
+from preflight.agent.events import NODE_EVENT_NAMESPACE, event_for
 from preflight.agent.memory import Memory, delivered, sync_with_node
+from preflight.agent.startup_gate import GateStep, gate_step
 from preflight.agent.taint_policy import TaintAction, taint_decision
 from preflight.kube.client import KubeContext, KubeError
 from preflight.kube.node_status import create_event, patch_conditions, read_node
@@ -21,11 +24,11 @@ from preflight.readiness.conditions import ours, status_patch, timestamp, to_con
 
 @dataclass(frozen=True)
 class Target:
-    """Where the agent publishes: its node, the namespace of its Events, whether it taints."""
+    """Where the agent publishes: its node, and whether it taints."""
 
     node: str
-    event_namespace: str
     taint: bool = True
+    gate: bool = True  # open the startup gate after a healthy check (close it on exit)
 
 
 @dataclass(frozen=True)
@@ -52,20 +55,19 @@ def publish(ctx: KubeContext, target: Target, memory: Memory) -> tuple[Memory, P
         }
         conditions = to_conditions(readiness, previous, checked_at)
         patch_conditions(ctx, target.node, status_patch(conditions))
-        uid = (node.get("metadata") or {}).get("uid")
-        sent = 0
-        try:
-            for transition in memory.pending:
-                create_event(
-                    ctx,
-                    target.event_namespace,
-                    event_for(transition, target.node, uid, target.event_namespace),
-                )
-                sent += 1
-        finally:
-            memory = delivered(memory, sent)
     except KubeError as exc:
         return memory, Published(ok=False, problem=exc.limitation)
+    uid = (node.get("metadata") or {}).get("uid")
+    sent = 0
+    event_problem: str | None = None
+    try:
+        for transition in memory.pending:
+            create_event(ctx, NODE_EVENT_NAMESPACE, event_for(transition, target.node, uid))
+            sent += 1
+    except KubeError as exc:
+        event_problem = exc.limitation
+    finally:
+        memory = delivered(memory, sent)
     current = has_taint((node.get("spec") or {}).get("taints"))
     decision = taint_decision(readiness.now, memory.healthy_streak, current, target.taint)
     taint_text = ""
@@ -75,5 +77,29 @@ def publish(ctx: KubeContext, target: Target, memory: Memory) -> tuple[Memory, P
     elif decision.action is TaintAction.UNTAINT:
         failure = untaint_node(ctx, target.node)
         taint_text = failure or f"removed {TAINT_KEY}"
-    problem = taint_text if taint_text.startswith(("taint node", "untaint node")) else None
+    taints = (node.get("spec") or {}).get("taints")
+    gate = has_taint(taints, GATE_KEY) is not None
+    if gate_step(readiness.now, gate, target.gate) is GateStep.OPEN:
+        failure = untaint_node(ctx, target.node, key=GATE_KEY)
+        opened = failure or f"removed {GATE_KEY} (startup gate open: first healthy check)"
+        taint_text = f"{taint_text}; {opened}" if taint_text else opened
+    problem = next(
+        (
+            part
+            for part in taint_text.split("; ")
+            if part.startswith(("taint node", "untaint node"))
+        ),
+        None,
+    )
+    problem = "; ".join(p for p in (event_problem, problem) if p) or None
     return memory, Published(ok=problem is None, problem=problem, events=sent, taint=taint_text)
+
+
+def close_gate(ctx: KubeContext, target: Target) -> str:
+    """Put the startup gate back (the agent is stopping: a reboot, or a rollout); one line."""
+    if not target.gate:
+        return "startup gate: off"
+    outcome = taint_node(ctx, target.node, GATE)
+    if outcome.problem:
+        return f"startup gate not closed: {outcome.problem}"
+    return f"startup gate closed ({GATE_KEY}:NoSchedule until the next healthy check)"

@@ -9,18 +9,18 @@ import concurrent.futures
 import datetime
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from preflight.audit.helper import audit_with_helper, unknown
-from preflight.audit.model import AGENT, NodeAudit
+from preflight.audit.helper import UNCHECKED, audit_with_helper, unknown
+from preflight.audit.model import AGENT, HELPER_POD, NodeAudit
 from preflight.kube import fleet_permissions
 from preflight.kube.client import KubeContext, KubeError
 from preflight.kube.helper_pod import delete_helper
 from preflight.kube.helper_pod_manifest import JOB_ID_LABEL
 from preflight.kube.settings import KubeSettings
 from preflight.kube.signals import signals_as_exceptions
-from preflight.readiness.conditions import observe
+from preflight.readiness.conditions import STALE, observe
 
 Progress = Callable[[int, int], None]
 
@@ -36,11 +36,14 @@ class AuditSettings:
 
 def from_conditions(
     nodes: list[dict[str, Any]], interval_s: float
-) -> tuple[list[NodeAudit], list[str]]:
-    """Nodes whose agent conditions are fresh, and the names of the others."""
+) -> tuple[list[NodeAudit], list[str], dict[str, NodeAudit]]:
+    """Nodes whose agent conditions are fresh, the names of the others, and for those whose
+    agent did publish but whose last heartbeat is stale, that finding (``agent-heartbeat-stale``:
+    distinct from a node no agent ever checked, ``not-checked``)."""
     now = datetime.datetime.now(tz=datetime.UTC)
     known: list[NodeAudit] = []
     rest: list[str] = []
+    stale: dict[str, NodeAudit] = {}
     for node in nodes:
         name = str((node.get("metadata") or {}).get("name") or "")
         if not name:
@@ -48,9 +51,20 @@ def from_conditions(
         observed = observe(node, now, interval_s)
         if observed.fresh:
             known.append(NodeAudit(name, observed.readiness, AGENT))
-        else:
-            rest.append(name)
-    return known, rest
+            continue
+        rest.append(name)
+        if observed.age_s is not None:
+            message = observed.readiness.now.message
+            stale[name] = NodeAudit(name, observed.readiness, AGENT, message)
+    return known, rest, stale
+
+
+def _stale_note(found: NodeAudit, stale: NodeAudit | None) -> NodeAudit:
+    """A helper pod's result for a node whose agent is stale keeps saying so."""
+    if stale is None or found.source != HELPER_POD:
+        return found
+    note = f"{STALE}: {stale.problem}"
+    return replace(found, problem=f"{found.problem}; {note}" if found.problem else note)
 
 
 def audit_nodes(
@@ -61,7 +75,7 @@ def audit_nodes(
 ) -> list[NodeAudit]:
     """Every node's result, sorted by name. Raises ``KeyboardInterrupt``/``Terminated`` after
     cleaning up when interrupted."""
-    known, rest = from_conditions(nodes, settings.agent_interval_s)
+    known, rest, stale = from_conditions(nodes, settings.agent_interval_s)
     total = len(known) + len(rest)
     done = len(known)
     if progress:
@@ -72,7 +86,9 @@ def audit_nodes(
             if not settings.use_helper
             else "no fresh agent condition and no --helper-image to check it with"
         )
-        return sorted([*known, *(unknown(n, why) for n in rest)], key=lambda r: r.node)
+        return sorted(
+            [*known, *(stale.get(n) or unknown(n, why) for n in rest)], key=lambda r: r.node
+        )
     results = list(known)
     pool = concurrent.futures.ThreadPoolExecutor(max_workers=max(1, settings.parallel))
     futures = {
@@ -89,7 +105,13 @@ def audit_nodes(
                     pending, timeout=0.2, return_when=concurrent.futures.FIRST_COMPLETED
                 )
                 for future in finished:
-                    results.append(_result(future, futures[future]))
+                    name = futures[future]
+                    found = _result(future, name)
+                    if found.readiness.now.code == UNCHECKED and name in stale:
+                        found = replace(
+                            stale[name], problem=f"{stale[name].problem}; {found.problem}"
+                        )
+                    results.append(_stale_note(found, stale.get(name)))
                     done += 1
                     if progress:
                         progress(done, total)

@@ -13,7 +13,6 @@ HELP = (
     "the DindReady and DindReadyAfterReboot conditions, Events, a taint and /metrics."
 )
 ENV_NODE = "NODE_NAME"
-ENV_NAMESPACE = "POD_NAMESPACE"
 ENV_INTERVAL = "DIND_PREFLIGHT_AGENT_INTERVAL"
 DEFAULT_METRICS_PORT = 9808
 
@@ -53,10 +52,17 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--metrics-address", metavar="ADDR", default="0.0.0.0", help="address for /metrics"
     )
     parser.add_argument(
-        "--event-namespace",
-        metavar="NS",
+        "--no-startup-gate",
+        action="store_true",
+        help="neither open nor close the startup gate taint dind-preflight.io/unchecked "
+        "(default: remove it after the first healthy check, put it back when stopping)",
+    )
+    parser.add_argument(
+        "--backends",
+        metavar="LIST",
         default=None,
-        help=f"namespace of the Events (default ${ENV_NAMESPACE}, else default)",
+        help="the iptables backends this node must serve, comma-separated: legacy, nft "
+        "(default both: every dind image a project may choose)",
     )
     parser.add_argument("--once", action="store_true", help="one check and one publish, then exit")
 
@@ -82,14 +88,21 @@ def run(args: argparse.Namespace) -> int:
     )
     if args.metrics_port < 0 or args.metrics_port > 65535:
         raise UsageError(f"invalid --metrics-port {args.metrics_port}")
-    namespace = args.event_namespace or os.environ.get(ENV_NAMESPACE) or "default"
+    from preflight.commands.node_report import backends_list
+
+    backends = backends_list(args.backends)
     kube = settings_from(os.environ)
     settings = AgentSettings(
-        target=Target(node=node, event_namespace=namespace, taint=not args.no_taint),
+        target=Target(
+            node=node,
+            taint=not args.no_taint,
+            gate=not args.no_startup_gate,
+        ),
         root=args.root,
         proc=args.proc,
         interval_s=interval,
         retry_s=min(15.0, interval),
+        backends=backends,
     )
     agent = Agent(settings, lambda: connect_agent(kube))
     if args.once:
@@ -116,6 +129,7 @@ def run(args: argparse.Namespace) -> int:
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
         agent.run(stop)
+        agent.close_gate()  # stopping (a reboot, a rollout): no job before the next check
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)

@@ -48,7 +48,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         metavar="NS",
         default=None,
         help="namespace of the helper pods (default: the kubeconfig context's; it must allow "
-        "a read-only hostPath, e.g. dind-preflight from deploy/agent/namespace.yaml)",
+        "a read-only hostPath, e.g. dind-preflight from deploy/agent/00-namespace.yaml)",
     )
     parser.add_argument(
         "--no-helper",

@@ -40,7 +40,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--helper-image",
         metavar="IMAGE",
         help="image with dind-preflight for the helper pod (default: the build container's "
-        "image; env DIND_PREFLIGHT_HELPER_IMAGE)",
+        "image; env DIND_PREFLIGHT_HELPER_IMAGE); the admin's helper_images win",
     )
     helper.add_argument(
         "--helper-pull-policy",
@@ -89,14 +89,19 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Diagnose, print, optionally taint; exit with the diagnosis' code."""
+    from preflight.admin.anchors import anchors_from
+    from preflight.admin.config import load_admin_config
     from preflight.diagnosis.render import render_text
     from preflight.jsonable import to_json
     from preflight.kube.diagnose import diagnose_in_cluster
     from preflight.kube.settings import settings_from
     from preflight.redaction import redact
 
+    # The admin's file (a fixed path) decides what may quarantine, as in `run`.
+    anchors = anchors_from(os.environ, load_admin_config())
     settings = settings_from(
         os.environ,
+        anchors=anchors,
         timeout=args.timeout,
         helper_image=args.helper_image,
         helper_pull_policy=args.helper_pull_policy,

@@ -41,12 +41,19 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "only +NAME is given: +NAME adds to them); repeat or separate with commas",
     )
     parser.add_argument(
+        "--backends",
+        metavar="LIST",
+        default=None,
+        help="the iptables backends the node must serve, comma-separated: legacy, nft (default "
+        "both: every dind image a project may choose, legacy-only images included); narrow "
+        "it to nft when the runner allows only current images",
+    )
+    parser.add_argument(
         "--backend",
         choices=("auto", "legacy", "nft"),
         default=None,
-        help="check the module set of this iptables backend (default auto: what docker:dind's "
-        "entrypoint would pick on this node); unloaded modules of the other backend are no "
-        "finding; IPv6 counterparts are warnings",
+        help="check one backend's module set only (auto: what a current docker:dind's "
+        "entrypoint would pick on this node); IPv6 counterparts are warnings",
     )
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.add_argument(
@@ -86,8 +93,9 @@ def module_list(values: list[str] | None) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     """Analyse the host root and print the report; 0 when every module is fine, else 1."""
-    if args.module and args.backend:
-        raise UsageError("--module and --backend exclude each other")
+    if sum(bool(v) for v in (args.module, args.backend, args.backends)) > 1:
+        raise UsageError("--module, --backend and --backends exclude each other")
+    backends_list(args.backends)  # a bad --backends is a usage error before any reading
     if args.npd:
         return npd_plugin(args)
     report = _analyze(args)
@@ -104,14 +112,27 @@ def run(args: argparse.Namespace) -> int:
     return int(ExitCode.OK if report.ok else ExitCode.NOT_OK)
 
 
+def backends_list(value: str | None) -> tuple[str, ...]:
+    """``--backends`` as backend names (default both)."""
+    from preflight.node.api import parse_backends
+
+    try:
+        return parse_backends(value if value is not None else "legacy,nft")
+    except ValueError as exc:
+        raise UsageError(f"--backends {value!r}: {exc}") from None
+
+
 def _analyze(args: argparse.Namespace) -> NodeReport:
-    """The report for ``--module`` names, else for the module set of ``--backend``."""
-    from preflight.node.api import analyze_host, analyze_host_backend
+    """The report for ``--module`` names, the module set of ``--backend``, else the sets of
+    every backend of ``--backends`` (default both)."""
+    from preflight.node.api import analyze_host, analyze_host_backend, analyze_host_backends
 
     if args.module:
         return analyze_host(args.root, args.proc, module_list(args.module))
-    backend = {"nft": "nf_tables"}.get(args.backend or "auto", args.backend or "auto")
-    return analyze_host_backend(args.root, args.proc, backend)
+    if args.backend:
+        backend = {"nft": "nf_tables"}.get(args.backend, args.backend)
+        return analyze_host_backend(args.root, args.proc, backend)
+    return analyze_host_backends(args.root, args.proc, backends_list(args.backends))
 
 
 def npd_plugin(args: argparse.Namespace) -> int:

@@ -30,9 +30,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--token-file",
         required=True,
         metavar="FILE",
-        help="the reporter's GitLab access token (a bot user's group or project token with "
-        "scopes api and manage_runner, not a runner's glrt- token), as a mounted Secret file "
-        "(required)",
+        help="the reporter token: a bot user's group or project access token with scopes api and "
+        "manage_runner (not a runner's glrt- token), as a mounted Secret file (required)",
     )
     g.add_argument(
         "--report-project",
@@ -94,15 +93,22 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--job-namespace",
         default="gitlab-runner",
         metavar="NS",
-        help="where the runner's job pods run: their node selectors and tolerations say which "
-        "nodes can take jobs (default gitlab-runner)",
+        help="where the runner's job pods run (default gitlab-runner)",
     )
     k.add_argument(
         "--node-selector",
         default="",
         metavar="K=V,...",
-        help="the job pods' node selector when no job pod runs to read it from (default: "
-        "none, every node)",
+        help="the runner's node_selector: which nodes its jobs may use (never read from a job pod) "
+        "(default: none, every node)",
+    )
+    k.add_argument(
+        "--toleration",
+        action="append",
+        default=[],
+        metavar="KEY[=VALUE]:EFFECT",
+        help="the runner's node_tolerations, repeatable (never read from a job pod) (default: "
+        "none)",
     )
     k.add_argument(
         "--lease-namespace",
@@ -135,7 +141,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--listen",
         default="0.0.0.0:8080",
         metavar="HOST:PORT",
-        help="where /healthz, /metrics and POST /v1/job-reports are served (default 0.0.0.0:8080)",
+        help="where jobs POST their reports (/v1/job-reports) (default 0.0.0.0:8080)",
+    )
+    parser.add_argument(
+        "--health-port",
+        type=int,
+        default=8081,
+        metavar="PORT",
+        help="/healthz and /metrics, on a port of their own (default 8081)",
     )
     parser.add_argument(
         "--once",
@@ -175,12 +188,14 @@ def run(args: argparse.Namespace) -> int:
         interval_s=args.interval,
         job_namespace=args.job_namespace,
         node_selector=args.node_selector,
+        tolerations=tuple(args.toleration),
         taint_nodes=args.taint_nodes,
         lease_namespace=args.lease_namespace,
         lease_name=args.lease_name,
         lease_duration_s=args.lease_duration,
         identity=identity,
         listen=args.listen,
+        health_port=args.health_port,
     )
     logging.basicConfig(
         level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s"
@@ -216,7 +231,7 @@ def run(args: argparse.Namespace) -> int:
         }
         print(json.dumps(document, indent=2, default=str))
         return 0 if not result.errors else int(ExitCode.TEMPFAIL)
-    server = ReporterServer(reporter, cfg.listen_host, cfg.listen_port).start()
+    server = ReporterServer(reporter, cfg.listen_host, cfg.listen_port, cfg.health_port).start()
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: object) -> None:
@@ -226,7 +241,8 @@ def run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     print(
-        f"dind-preflight reporter {identity}: listening on {cfg.listen_host}:{server.port}, "
+        f"dind-preflight reporter {identity}: listening on {cfg.listen_host}:{server.port} "
+        f"(health {server.health_port}), "
         f"lease {lease.namespace}/{lease.name}",
         file=sys.stderr,
         flush=True,

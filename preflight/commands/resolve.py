@@ -35,19 +35,17 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from preflight.errors import PreflightError
     from preflight.exitcodes import ExitCode
-    from preflight.gitlab.client import GitLabActionError, open_client, settings_from_env
+    from preflight.gitlab.client import GitLabActionError, open_client
     from preflight.kube.client import KubeError, connect
     from preflight.kube.settings import settings_from
-    from preflight.reporter.settings import pinned_url, read_token_file
+    from preflight.reporter.settings import admin_gitlab_settings
     from preflight.resolve.apply import helper_pod_reader, resolve
 
-    gitlab = settings_from_env(
-        {},
-        gitlab_url=pinned_url(args.gitlab_url),
-        token=read_token_file(args.token_file),
+    gitlab = admin_gitlab_settings(
+        gitlab_url=args.gitlab_url,
+        token_file=args.token_file,
         report_project=args.report_project,
         budget_s=120.0,
-        settle_s=0,
     )
     kube_settings = settings_from(os.environ, timeout=args.timeout, helper_image=args.helper_image)
     try:

@@ -106,8 +106,12 @@ def _run(args: argparse.Namespace | SimpleNamespace) -> int:
 
     env = os.environ
     if not disabled(env):  # the emergency switch: nothing else is read
+        from preflight.admin.config import load_admin_config
+
         # Checked before the probe, and also when the job does not use dind: a wrong value
         # fails every job alike, not only the jobs that meet a broken dind.
+        # The admin's file is at a fixed path (no variable names it).
+        admin = load_admin_config()
         settings = settings_from_env(
             env,
             timeout=args.timeout,
@@ -117,6 +121,7 @@ def _run(args: argparse.Namespace | SimpleNamespace) -> int:
             json_output=args.json,
             deadline=args.deadline,
             token_file=args.token_file,
+            admin=admin,
         )
     reason = skip_reason(env)
     if reason is not None:

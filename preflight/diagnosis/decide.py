@@ -25,9 +25,9 @@ from preflight.diagnosis.model import (
     ServiceEvidence,
     SignatureMatch,
 )
-from preflight.diagnosis.module_facts import FAULTS, LOADED, NOT_LOADED, describe, module_fact
 from preflight.diagnosis.remedies import cause_for_module, is_module_cause, nat_module, remedy
 from preflight.diagnosis.trust import NodeTrust, node_trust, quarantine_decision
+from preflight.node.loadability import FAULTS, LOADED, NOT_LOADED, UNKNOWN, describe, module_fact
 from preflight.node.model import NodeReport, Remedy
 from preflight.node.module_sets import MODULE_SETS
 from preflight.probe.model import ProbeResult, Verdict
@@ -265,7 +265,11 @@ def _node_problems(node: NodeReport | None, backend: str) -> list[tuple[str, str
     out = []
     for name in names:
         fact = module_fact(node, name)
-        if fact in (*FAULTS, NOT_LOADED):
+        state = node.modules.get(name)
+        # Not loaded, whether it loads for a container unknown (the job's own /proc): listed
+        # as a possible cause, never a fault.
+        seen_missing = state is not None and state.loaded_known and not state.loaded
+        if fact in (*FAULTS, NOT_LOADED) or (fact == UNKNOWN and seen_missing):
             out.append((name, fact))
     return out
 
@@ -363,11 +367,10 @@ def _from_signature(
                 f"node report says {module} is loaded now: it was probably loaded after dind "
                 "started (by hand?); check that it also loads at boot."
             )
-        elif fact == NOT_LOADED:
-            # Not "nothing stops the kernel from loading it on first use": the log line above
-            # shows that the first use did not load it.
-            agrees = f"{module} is not loaded (and dind's first use did not load it)"
         elif fact in FAULTS:
+            # Absent, blocked, unloadable or denied for a container (the module-fact rule).
+            # "Not loaded, nothing blocks it" is no agreement: the kernel would have loaded it,
+            # so a nat-table line there is a forgery or a cause the node report cannot see.
             agrees = describe(module, fact)
     if code == causes.NOT_PRIVILEGED and service is not None and service.privileged is False:
         kubernetes = "the dind service's spec is not privileged (securityContext.privileged)"

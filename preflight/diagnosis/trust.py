@@ -9,6 +9,7 @@ not the job's build image, or the node's root mounted by the runner's configurat
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 from preflight.diagnosis.model import FaultClass, QuarantineDecision
@@ -28,30 +29,37 @@ class NodeTrust:
     why: str
 
 
-def helper_image_trust(image: str | None, build_image: str | None) -> NodeTrust:
-    """A helper pod's report is node-side only when the admin chose its image.
+def helper_image_trust(image_id: str | None, digests: frozenset[str]) -> NodeTrust:
+    """A helper pod's report is node-side only when the node ran one of the admin's images.
 
-    The admin's choice shows as a digest pin (``name@sha256:...``) set in the runner's
-    configuration (``DIND_PREFLIGHT_HELPER_IMAGE`` in ``[runners] environment``) and enforced by
-    the admission policy in ``deploy/``; the job's own build image never counts.
+    ``image_id`` is the helper container's ``status.containerStatuses[].imageID``, which the
+    kubelet fills in from what the runtime really started (``name@sha256:...`` or
+    ``sha256:...``); ``digests`` are the ``sha256:...`` digests of ``helper_images`` in the
+    admin's file (:mod:`preflight.admin.config`). No variable names an image that counts.
     """
-    if not image:
-        return NodeTrust(False, "the helper pod's image is unknown")
-    if build_image and image == build_image:
+    if not digests:
+        return NodeTrust(False, "the admin's configuration names no helper image digest")
+    if not image_id:
+        return NodeTrust(False, "the helper pod's status does not say which image it ran")
+    digest = image_id.rsplit("@", 1)[-1].removeprefix("docker-pullable://")
+    if digest not in digests:
         return NodeTrust(
             False,
-            f"the helper pod ran the job's own build image ({image}): the job chose it",
+            f"the helper pod ran {image_id}, not one of the admin's helper image digests",
         )
-    if "@sha256:" not in image:
-        return NodeTrust(
-            False,
-            f"the helper image {image} is not pinned by digest: set DIND_PREFLIGHT_HELPER_IMAGE "
-            "to name@sha256:... in the runner's configuration",
-        )
-    return NodeTrust(
-        True,
-        f"the helper pod ran {image}, pinned by digest and not the job's image",
-    )
+    return NodeTrust(True, f"the helper pod ran {digest}, one of the admin's helper images")
+
+
+def host_root_trust(root: str, admin_root: str | None, read_only_mount: bool) -> NodeTrust:
+    """A node root is node-side only when it is the admin's mount: the ``node_root`` of the
+    admin's file, and a read-only mount point there (not a directory the job filled)."""
+    if admin_root is None:
+        return NodeTrust(False, f"{root} is not the node root of the admin's configuration")
+    if os.path.normpath(root) != os.path.normpath(admin_root):
+        return NodeTrust(False, f"{root} is not the admin's node root {admin_root}")
+    if not read_only_mount:
+        return NodeTrust(False, f"{root} is not a read-only mount point: the job could fill it")
+    return NodeTrust(True, "the node's own root, mounted read-only by the runner's configuration")
 
 
 def node_trust(report: NodeReport | None, helper: NodeTrust | None = None) -> NodeTrust | None:

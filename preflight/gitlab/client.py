@@ -421,6 +421,7 @@ class Action(str, Enum):
 
     LOOKUP_JOB = "look up the job's runner (GET /job)"
     READ_RUNNER = "read runner"
+    LIST_RUNNERS = "list the paused runners (GET /runners?paused=true)"
     PAUSE_RUNNER = "pause runner"
     LIST_ISSUES = "list issues in"
     CREATE_ISSUE = "create an issue in"
@@ -464,7 +465,7 @@ def _target(action: Action, runner_id: int | None, project: str | None) -> str:
     what: str = action.value
     if action in (Action.READ_RUNNER, Action.PAUSE_RUNNER):
         return f"{what} {runner_id}"
-    if action is Action.LOOKUP_JOB:
+    if action in (Action.LOOKUP_JOB, Action.LIST_RUNNERS):
         return what
     return f"{what} project {project}"
 
@@ -494,10 +495,18 @@ def describe_http_failure(
     """One line for a refused request, naming the missing permission or setting, and its kind."""
     what = _target(action, runner_id, project)
     if action is Action.LOOKUP_JOB:
-        return (
-            f"cannot {what} with CI_JOB_TOKEN (HTTP {status}): set CI_RUNNER_ID or --runner-id",
-            FailureKind.CONFIG,
-        )
+        # The job token is the job's own: no setting of ours fixes a bad one, and a reporter
+        # that checks a job's token must not send the job to set variables.
+        why = {
+            401: "GitLab does not accept it as a running job's token (the job finished, or the "
+            "token is not a job token)",
+            403: "GitLab refuses the job token here",
+            404: "GitLab does not know that job",
+        }.get(status or 0, "GitLab refused the request")
+        return (f"cannot {what} with the job token (HTTP {status}): {why}", FailureKind.PERMISSION)
+    if status is not None and status >= 500:
+        # GitLab (or its proxy) failed: trying later may work; a write may even have landed.
+        return f"cannot {what}: GitLab failed (HTTP {status})", FailureKind.UNAVAILABLE
     if status == 401:
         return (
             f"cannot {what}: GitLab rejected the token (401): DIND_PREFLIGHT_GITLAB_TOKEN is "
@@ -506,7 +515,7 @@ def describe_http_failure(
         )
     if status == 403:
         scope = required_scope_hint(body)
-        if action in (Action.READ_RUNNER, Action.PAUSE_RUNNER):
+        if action in (Action.READ_RUNNER, Action.PAUSE_RUNNER, Action.LIST_RUNNERS):
             need = f"a token with {_TOKEN_SCOPES} whose user is {_RUNNER_ROLE}"
         else:
             need = (
@@ -527,9 +536,6 @@ def describe_http_failure(
                 "DIND_PREFLIGHT_REPORT_PROJECT/--report-project"
             )
         return f"cannot {what} (404): {hint}", FailureKind.NOT_FOUND
-    if status is not None and status >= 500:
-        # GitLab (or its proxy) failed: trying later may work; a write may even have landed.
-        return f"cannot {what}: GitLab failed (HTTP {status})", FailureKind.UNAVAILABLE
     if status is None:
         return (
             f"cannot {what}: GitLab redirected the request; check the GitLab URL (http vs https, "
@@ -587,6 +593,7 @@ class GitLabClient:
                 timeout=self.settings.timeout_s,
                 user_agent=USER_AGENT,
                 session=self.transport,
+                ssl_verify=self.settings.ca_file or True,
             )
         return self._job_api
 
@@ -707,6 +714,7 @@ def open_client(
             user_agent=USER_AGENT,
             retry_transient_errors=False,
             session=transport,
+            ssl_verify=settings.ca_file or True,  # the admin's CA for a private GitLab
         )
 
     api = connect(settings.token)

@@ -78,6 +78,7 @@ class ReportOutcome:
     errors: tuple[str, ...] = ()  # one line each, redacted
     failure_kinds: tuple[str, ...] = ()  # FailureKind values, parallel to errors
     planned: tuple[PlannedRequest, ...] = ()
+    dry_run_reason: str = ""  # why nothing was sent (a dry run), e.g. "no token"
 
     @property
     def ok(self) -> bool:
@@ -167,7 +168,9 @@ def render_plan(
 ) -> str:
     """The plan as readable HTTP: request line, headers (token masked), then the body's fields,
     Markdown and multi-line text verbatim (indented), lists comma-separated."""
-    why = f"{ENV_TOKEN} is not set" if not settings.token else "--dry-run was given"
+    why = settings.dry_run_reason or (
+        f"{ENV_TOKEN} is not set" if not settings.token else "--dry-run was given"
+    )
     lines = [f"dind-preflight: dry run ({why}): nothing was sent to GitLab."]
     if not planned:
         lines.append("dind-preflight: a report would send no request (nothing to report).")

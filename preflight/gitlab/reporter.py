@@ -38,6 +38,7 @@ from preflight.gitlab.runner_pause import (
     PauseNote,
     RunnerState,
     decide_pause,
+    lookup_job,
     lookup_runner_id,
 )
 from preflight.gitlab.runner_pause import pause_runner as pause_with_note
@@ -93,6 +94,7 @@ def _pause_note(
         job_url=settings.job_url,
         issue_iid=issue_iid,
         issue_url=issue_url,
+        report_project=settings.report_project or None,
     )
 
 
@@ -126,6 +128,25 @@ def report_diagnosis(
         return _dry_run(base, settings, incident, draft, pause_runner, when)
 
     client = open_client(settings, policy=policy, rng=rng, sleep=sleep, clock=clock)
+    if settings.runner_id is None and settings.job_token:
+        # Job mode: who the job is (runner, job, project) comes from GitLab, not its variables.
+        try:
+            job = lookup_job(client)
+        except GitLabActionError:
+            pass  # the pause below asks again and records the error
+        else:
+            settings = replace(
+                settings,
+                runner_id=job.runner_id,
+                job_id=job.job_id,
+                job_url=job.job_url,
+                runner_description=job.runner_description,
+                project_path=job.project_path,
+            )
+            client.settings = settings
+            ctx = _context(diagnosis, settings, when, reporter, pause_runner)
+            draft = draft_issue(diagnosis, incident, ctx) if file_issue else None
+            base = replace(base, runner_id=settings.runner_id)
 
     def settle() -> None:
         if settings.settle_s > 0:
@@ -261,6 +282,7 @@ def _dry_run(
         base,
         {},
         dry_run=True,
+        dry_run_reason=settings.dry_run_reason or "",
         issue_action=IssueAction.PLANNED if issue_draft else IssueAction.NONE,
         runner_action=RunnerAction.PLANNED if pause_runner else RunnerAction.NONE,
         planned=tuple(planned),

@@ -31,7 +31,7 @@ from enum import Enum
 from typing import Any
 
 from preflight.gitlab.client import Action, FailureKind, GitLabActionError, GitLabClient
-from preflight.gitlab.issue_text import clean, safe_token
+from preflight.gitlab.issue_text import clean, one_line, safe_token
 from preflight.redaction import redact
 
 MAX_NOTE_CHARS = 1024  # GitLab's limit for maintenance_note
@@ -60,6 +60,10 @@ class PauseNote:
     issue_url: str | None = None
     paused_before: bool = False  # someone else had paused the runner: our block only annotates
     actor: str | None = None  # who paused, when not a job (e.g. "the fleet reporter")
+    # Where the issues are when no single issue URL names them (the fleet reporter pauses for
+    # many nodes, one issue each), and the project issues go to (None: none configured).
+    issues: str | None = None
+    report_project: str | None = None
 
 
 @dataclass(frozen=True)
@@ -97,6 +101,20 @@ def _url(value: str | None) -> str | None:
     return text if len(text) <= _URL_MAX and " " not in text else None
 
 
+def _issue_line(note: PauseNote, issue_url: str | None) -> str:
+    """Where the incident is written up, as true as we know it."""
+    if issue_url:
+        return f"Issue: {issue_url}"
+    if note.issues:
+        return f"Issues: {one_line(note.issues, 300)}"
+    if note.report_project:
+        return (
+            f"Issue: none yet in {one_line(note.report_project, 120)} (the issue write did not "
+            "succeed; see the job log)"
+        )
+    return "Issue: none (no report project configured)"
+
+
 def our_block(note: PauseNote, *, compact: bool = False) -> str:
     """Our block of the maintenance note (plain text, safe tokens and validated URLs only)."""
     head = f"[dind-preflight] paused key={safe_token(note.key)}"
@@ -125,7 +143,7 @@ def our_block(note: PauseNote, *, compact: bool = False) -> str:
             head,
             f"Paused by dind-preflight: {why} on node {node}.",
             f"When: {_stamp(note.when)}, by {job}" + (f": {job_url}" if job_url else "."),
-            f"Issue: {issue_url}" if issue_url else "Issue: none (no report project configured)",
+            _issue_line(note, issue_url),
             "Resume after fixing the node: Resume this runner in GitLab, or "
             f"PUT /api/v4/runners/{runner} with paused=false.",
             "[/dind-preflight]",
@@ -351,8 +369,30 @@ def resume_runner(client: GitLabClient, runner_id: int, *, key: str | None = Non
     return PauseResult(decision.action, decision.reason, state)
 
 
-def lookup_runner_id(client: GitLabClient) -> int:
-    """The job's runner from ``GET /job`` with ``CI_JOB_TOKEN`` (when CI_RUNNER_ID is absent)."""
+def paused_runner_ids(client: GitLabClient) -> list[int]:
+    """``GET /runners?paused=true``, every page: the paused runners the token's user manages
+    (the list has no maintenance notes: read each with :func:`read_runner`)."""
+
+    def listed() -> list[int]:
+        found = client.api.runners.list(paused=True, iterator=True)
+        return sorted({int(r.id) for r in found if isinstance(getattr(r, "id", None), int)})
+
+    return client.call(Action.LIST_RUNNERS, listed)
+
+
+@dataclass(frozen=True)
+class JobIdentity:
+    """Who the job is, as GitLab says for its ``CI_JOB_TOKEN`` (``GET /api/v4/job``)."""
+
+    runner_id: int
+    job_id: int | None = None
+    job_url: str | None = None
+    runner_description: str | None = None
+    project_path: str | None = None  # from the job's web_url on the pinned GitLab
+
+
+def lookup_job(client: GitLabClient) -> JobIdentity:
+    """The job, its runner and its project from ``GET /job`` with ``CI_JOB_TOKEN``."""
     if not client.settings.job_token:
         raise GitLabActionError(
             "the runner is not known: set CI_RUNNER_ID or --runner-id (CI_JOB_TOKEN is not set "
@@ -368,4 +408,26 @@ def lookup_runner_id(client: GitLabClient) -> int:
             "GET /job did not name the job's runner: set CI_RUNNER_ID or --runner-id",
             FailureKind.CONFIG,
         )
-    return runner_id
+    assert isinstance(data, dict) and isinstance(runner, dict)
+    job_id = data.get("id")
+    web_url = data.get("web_url")
+    description = runner.get("description")
+    server = client.settings.server_url or ""
+    project: str | None = None
+    if isinstance(web_url, str) and server and web_url.startswith(server + "/"):
+        path = web_url[len(server) + 1 :].split("/-/jobs/", 1)[0]
+        project = path if path and "/-/" not in path else None
+    return JobIdentity(
+        runner_id=runner_id,
+        job_id=job_id if isinstance(job_id, int) and job_id > 0 else None,
+        job_url=web_url
+        if isinstance(web_url, str) and server and web_url.startswith(server)
+        else None,
+        runner_description=clean(description)[:200] if isinstance(description, str) else None,
+        project_path=project,
+    )
+
+
+def lookup_runner_id(client: GitLabClient) -> int:
+    """The job's runner from ``GET /job`` with ``CI_JOB_TOKEN`` (when CI_RUNNER_ID is absent)."""
+    return lookup_job(client).runner_id

@@ -11,7 +11,7 @@ import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from preflight import inputs
 from preflight.errors import UsageError
@@ -116,20 +116,9 @@ class Destination:
 
 
 def parse_server_url(value: str, source: str, *, allow_http: bool = True) -> str:
-    """``https://host[:port][/prefix]`` with any trailing ``/api/v4`` removed."""
-    text = value.strip()
-    parts = inputs.http_url(text, source)
-    if parts.scheme == "http" and not allow_http:
-        raise UsageError(
-            f"{source}={shown(text, 60)} is plain http: the token would travel in clear text "
-            f"(use https, or set {ENV_ALLOW_HTTP}=1 for a test server)"
-        )
-    if parts.query or parts.fragment:
-        raise UsageError(f"{source}={shown(text, 60)} must not have a query or fragment")
-    path = parts.path.rstrip("/")
-    if path.endswith("/api/v4"):
-        path = path[: -len("/api/v4")]
-    return urlunsplit((parts.scheme, parts.netloc.lower(), path, "", ""))
+    """``https://host[:port][/prefix]`` with any trailing ``/api/v4`` removed
+    (:func:`preflight.inputs.gitlab_server_url`)."""
+    return inputs.gitlab_server_url(value, source, allow_http=allow_http)
 
 
 def allow_http(env: Mapping[str, str]) -> bool:
@@ -250,6 +239,8 @@ class GitLabSettings:
     max_notes: int = 20  # no recurrence note once the issue has this many notes
     force_dry_run: bool = False
     url_pinned: bool = False  # the URL came with the token, not from the job's CI_* variables
+    dry_run_reason: str | None = None  # why a dry run is forced (job mode without admin file)
+    ca_file: str | None = None  # the admin's CA bundle for the GitLab (else the system's)
 
     @property
     def dry_run(self) -> bool:

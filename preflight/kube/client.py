@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from preflight.admin.identity import Identity
 from preflight.kube.api_json import status_message
 from preflight.kube.permissions import Permission, forbidden_advice
 from preflight.kube.settings import KubeSettings
@@ -56,6 +57,8 @@ class KubeContext:
     namespace: str
     server: str
     source: str  # in-cluster | kubeconfig
+    identity: Identity | None = None  # from a SelfSubjectReview (settings.anchors set)
+    identity_problem: str | None = None  # why there is no identity
 
     def call(
         self,
@@ -156,13 +159,28 @@ def connect(settings: KubeSettings, environ: dict[str, str] | None = None) -> Ku
     """Connect the way a pod does (service-account token), else through ``KUBECONFIG``."""
     env = dict(os.environ if environ is None else environ)
     if settings.in_cluster:
-        return _connect_in_cluster(settings, env)
+        return _with_identity(_connect_in_cluster(settings, env), settings)
     if settings.kubeconfig:
-        return _connect_kubeconfig(settings)
+        return _with_identity(_connect_kubeconfig(settings), settings)
     raise KubeUnavailable(
         "no Kubernetes API: not running in a pod (KUBERNETES_SERVICE_HOST unset) and "
         "KUBECONFIG unset"
     )
+
+
+def _with_identity(ctx: KubeContext, settings: KubeSettings) -> KubeContext:
+    """Job mode (the admin's anchors are set): who the token is, from the API server."""
+    if settings.anchors is None:
+        return ctx
+    from dataclasses import replace
+
+    from preflight.kube.self_review import review_identity
+
+    try:
+        identity = review_identity(ctx, timeout=min(5.0, settings.timeout))
+    except KubeError as exc:
+        return replace(ctx, identity_problem=f"no SelfSubjectReview: {exc.limitation}")
+    return replace(ctx, identity=identity, identity_problem=identity.missing)
 
 
 def _new_configuration() -> Any:
@@ -192,6 +210,9 @@ def _connect_in_cluster(settings: KubeSettings, env: dict[str, str]) -> KubeCont
 
     loader_class: Any = incluster_config.InClusterConfigLoader
     sa_dir = settings.service_account_dir
+    if settings.api_server:  # the admin's API server, not KUBERNETES_SERVICE_HOST
+        host, port = settings.api_server.rsplit(":", 1)
+        env = {**env, "KUBERNETES_SERVICE_HOST": host.strip("[]"), "KUBERNETES_SERVICE_PORT": port}
     configuration = _new_configuration()
     loader: Any = loader_class(
         token_filename=os.path.join(sa_dir, "token"),

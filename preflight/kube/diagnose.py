@@ -20,7 +20,7 @@ from preflight.diagnosis import causes
 from preflight.diagnosis.decide import decide
 from preflight.diagnosis.local import NodeEvidence, host_name, local_node_evidence
 from preflight.diagnosis.model import Diagnosis, FaultClass, ServiceEvidence
-from preflight.diagnosis.trust import NodeTrust, helper_image_trust
+from preflight.diagnosis.trust import NodeTrust, helper_image_trust, host_root_trust
 from preflight.kube.client import KubeContext, KubeError, connect, remaining
 from preflight.kube.discovery import JobPod, job_pod_from
 from preflight.kube.helper_pod import run_helper_pod
@@ -89,6 +89,7 @@ def diagnose_in_cluster(
     helper_trust: NodeTrust | None = None
     if settings.host_root:
         node = local_node_evidence(settings.host_root, settings.proc)
+        helper_trust = _host_root_trust(settings)
     elif ctx is not None and job is not None and needs_node_evidence(probe, service):
         if not job.node_name:
             seen_limits.append("the job pod has no node name yet: helper pod not started")
@@ -108,8 +109,10 @@ def diagnose_in_cluster(
             helper_name = outcome.pod_name
             if outcome.report is not None:
                 node = NodeEvidence(outcome.report, "helper-pod")
+                admin = settings.anchors.admin if settings.anchors is not None else None
                 helper_trust = helper_image_trust(
-                    settings.helper_image or job.build_image, job.build_image
+                    outcome.state.image_id,
+                    admin.helper_digests if admin is not None else frozenset(),
                 )
             if outcome.problem:
                 seen_limits.append(outcome.problem)
@@ -121,6 +124,16 @@ def diagnose_in_cluster(
     seen_limits.extend(node.limitations)
 
     diagnosis = decide(probe, service, node.report, seen_limits, helper_trust=helper_trust)
+    blockers = quarantine_blockers(settings, ctx, job)
+    if blockers and diagnosis.quarantine.allowed:
+        diagnosis = dataclasses.replace(
+            diagnosis,
+            quarantine=dataclasses.replace(
+                diagnosis.quarantine,
+                allowed=False,
+                reason="; ".join(blockers),
+            ),
+        )
     return dataclasses.replace(
         diagnosis,
         node=_node_name(job, settings.host_root if node.source == "host-root" else None),
@@ -129,6 +142,45 @@ def diagnose_in_cluster(
         evidence_source=node.source if node.report is not None else "none",
         helper_pod=helper_name if node.source == "helper-pod" else None,
         elapsed_s=round(time.monotonic() - started, 4),
+    )
+
+
+def quarantine_blockers(
+    settings: KubeSettings, ctx: KubeContext | None, job: JobPod | None
+) -> tuple[str, ...]:
+    """Why nothing this diagnosis found may quarantine (empty: the anchors hold).
+
+    The admin's file must exist and no variable may have bent the API server or the
+    service-account directory (:mod:`preflight.admin.anchors`); when the API was used, the
+    pod and node must come from a SelfSubjectReview and match the pod that was read."""
+    from preflight.admin.config import absent_reason
+
+    anchors = settings.anchors
+    if anchors is None:
+        return (absent_reason(),)
+    blockers = list(anchors.late_blockers() if ctx is not None else anchors.blockers)
+    if ctx is not None:
+        identity = ctx.identity
+        if identity is None or identity.missing:
+            blockers.append(ctx.identity_problem or "the job pod's identity is not known")
+        elif job is not None and (job.name != identity.pod or job.node_name != identity.node):
+            blockers.append(
+                f"the pod read ({job.name} on {job.node_name}) is not the token's pod "
+                f"({identity.pod} on {identity.node})"
+            )
+    return tuple(blockers)
+
+
+def _host_root_trust(settings: KubeSettings) -> NodeTrust:
+    from preflight.admin.mounts import is_read_only_mount
+
+    assert settings.host_root is not None
+    admin = settings.anchors.admin if settings.anchors is not None else None
+    admin_root = admin.node_root if admin is not None else None
+    return host_root_trust(
+        settings.host_root,
+        admin_root,
+        admin_root is not None and is_read_only_mount(settings.host_root),
     )
 
 

@@ -51,10 +51,22 @@ class HelperState:
     phase: HelperPhase
     detail: str = ""
     exit_code: int | None = None
+    image_id: str | None = None  # status.containerStatuses[].imageID: what the node really ran
 
 
 def helper_state(pod: dict[str, Any] | None) -> HelperState:
-    """Classify the helper pod object (``None``: it no longer exists)."""
+    """Classify the helper pod object (``None``: it no longer exists), with the image it ran."""
+    state = _classify(pod)
+    container = container_status(pod, HELPER_CONTAINER) if pod is not None else None
+    image_id = (container or {}).get("imageID")
+    if isinstance(image_id, str) and image_id:
+        from dataclasses import replace
+
+        return replace(state, image_id=image_id)
+    return state
+
+
+def _classify(pod: dict[str, Any] | None) -> HelperState:
     if pod is None:
         return HelperState(HelperPhase.GONE, "the helper pod was deleted")
     status = pod.get("status") or {}

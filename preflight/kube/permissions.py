@@ -40,6 +40,13 @@ CREATE_POD = Permission("create", "pods", why="start the helper pod on the job's
 WATCH_POD = Permission("watch", "pods", why="wait for the helper pod without polling")
 DELETE_POD = Permission("delete", "pods", why="remove the helper pod")
 GET_NODE = Permission("get", "nodes", cluster_scoped=True, why="read the node's taints")
+CREATE_SELF_REVIEW = Permission(
+    "create",
+    "selfsubjectreviews",
+    cluster_scoped=True,
+    why="learn the job's pod and node from its own token (every authenticated user may)",
+    granted_in="the system:basic-user ClusterRole (Kubernetes default)",
+)
 PATCH_NODE = Permission("patch", "nodes", cluster_scoped=True, why="taint a broken node")
 
 

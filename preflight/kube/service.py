@@ -37,13 +37,17 @@ LOG_LIMIT_BYTES = 512 * 1024
 
 
 def read_own_pod(ctx: KubeContext, settings: KubeSettings, timeout: float = 5.0) -> dict[str, Any]:
-    """The job's own pod object (``$HOSTNAME`` in the job's namespace), as API JSON."""
-    if not settings.pod_name:
+    """The job's own pod object, as API JSON: the pod its token is bound to (SelfSubjectReview)
+    in job mode, else ``$HOSTNAME`` in the job's namespace."""
+    # Without an identity (HOSTNAME) the diagnosis still runs, but cannot quarantine
+    # (preflight.kube.diagnose applies the anchors).
+    name = ctx.identity.pod if ctx.identity is not None and ctx.identity.pod else settings.pod_name
+    if not name:
         raise KubeError("the job's pod name is unknown (HOSTNAME is unset)")
     pod = ctx.get_json(
         permissions.GET_POD,
         ctx.api.read_namespaced_pod,
-        settings.pod_name,
+        name,
         ctx.namespace,
         timeout=timeout,
     )

@@ -5,8 +5,12 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from preflight import inputs
+
+if TYPE_CHECKING:
+    from preflight.admin.anchors import Anchors
 
 PULL_POLICIES = ("IfNotPresent", "Always", "Never")
 DEFAULT_TIMEOUT_S = 30.0
@@ -46,6 +50,10 @@ class KubeSettings:
     host_root: str | None = None  # a host root the user gave (local mode)
     log_tail_lines: int = 200
     agent_interval_s: float = DEFAULT_AGENT_INTERVAL_S  # DindReady older than 2x: not used
+    # The admin's file and the variables that bend evidence (preflight/admin/anchors.py).
+    # None: no admin file was read, so nothing found here may quarantine (fail closed).
+    anchors: Anchors | None = None
+    api_server: str | None = None  # host:port to connect to in a pod (the admin's), else env
 
     @property
     def helper_deadline_s(self) -> int:
@@ -58,6 +66,12 @@ def _flag_or_env(flag: str | None, env: Mapping[str, str], name: str) -> str | N
         return flag
     value = env.get(name, "").strip()
     return value or None
+
+
+def _in_pod() -> bool:
+    from preflight.admin.anchors import in_pod
+
+    return in_pod()
 
 
 def parse_timeout(
@@ -80,6 +94,7 @@ def settings_from(
     no_helper: bool = False,
     host_root: str | None = None,
     proc: str | None = None,
+    anchors: Anchors | None = None,
 ) -> KubeSettings:
     """Settings from command-line values (which win) and the environment."""
     policy = inputs.flag_or_env(
@@ -94,9 +109,20 @@ def settings_from(
         secrets = tuple(s for s in helper_pull_secrets if s)
     elif env.get(ENV_HELPER_PULL_SECRETS, "").strip():
         secrets = tuple(s.strip() for s in env[ENV_HELPER_PULL_SECRETS].split(",") if s.strip())
+    admin = anchors.admin if anchors is not None else None
+    interval = parse_timeout(
+        env.get(ENV_AGENT_INTERVAL), DEFAULT_AGENT_INTERVAL_S, source=ENV_AGENT_INTERVAL
+    )
+    if admin is not None:
+        interval = admin.agent_interval_s  # freshness is the admin's, not a variable's
     return KubeSettings(
         timeout=parse_timeout(raw_timeout.value, source=raw_timeout.source),
-        helper_image=_flag_or_env(helper_image, env, ENV_HELPER_IMAGE),
+        # The admin's pinned image when the admin's file names one: no variable picks it.
+        helper_image=(
+            admin.helper_images[0]
+            if admin is not None and admin.helper_images
+            else _flag_or_env(helper_image, env, ENV_HELPER_IMAGE)
+        ),
         helper_pull_policy=canonical,
         helper_pull_secrets=secrets,
         service_container=_flag_or_env(service_container, env, ENV_SERVICE_CONTAINER),
@@ -105,11 +131,11 @@ def settings_from(
         namespace=env.get(ENV_NAMESPACE) or None,
         job_id=env.get("CI_JOB_ID") or None,
         kubeconfig=env.get("KUBECONFIG") or None,
-        in_cluster=bool(env.get("KUBERNETES_SERVICE_HOST")),
+        in_cluster=bool(env.get("KUBERNETES_SERVICE_HOST")) or (admin is not None and _in_pod()),
         service_account_dir=env.get(ENV_SERVICE_ACCOUNT_DIR) or SERVICE_ACCOUNT_DIR,
         proc=proc or "/proc",
         host_root=host_root,
-        agent_interval_s=parse_timeout(
-            env.get(ENV_AGENT_INTERVAL), DEFAULT_AGENT_INTERVAL_S, source=ENV_AGENT_INTERVAL
-        ),
+        agent_interval_s=interval,
+        anchors=anchors,
+        api_server=admin.api_server if admin is not None else None,
     )

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from preflight.actions.taint import Taint, taint_for, with_taint, without_taint
+from preflight.actions.taint import TAINT_KEY, Taint, taint_for, with_taint, without_taint
 from preflight.diagnosis.model import Diagnosis
 from preflight.kube import permissions
 from preflight.kube.client import KubeConflict, KubeContext, KubeError, connect
@@ -37,9 +37,14 @@ def taint_node(ctx: KubeContext, node: str, taint: Taint, attempts: int = ATTEMP
     return TaintOutcome(node, taint, changed=changed, problem=problem)
 
 
-def untaint_node(ctx: KubeContext, node: str, attempts: int = ATTEMPTS) -> str | None:
-    """Remove our taint from ``node`` (others kept); None when done or absent, else the problem."""
-    return _rewrite_taints(ctx, node, without_taint, attempts, f"untaint node {node}")[1]
+def untaint_node(
+    ctx: KubeContext, node: str, attempts: int = ATTEMPTS, key: str = TAINT_KEY
+) -> str | None:
+    """Remove our taint ``key`` from ``node`` (others kept); None when done or absent, else the
+    problem."""
+    return _rewrite_taints(
+        ctx, node, lambda taints: without_taint(taints, key), attempts, f"untaint node {node}"
+    )[1]
 
 
 def _rewrite_taints(

@@ -24,7 +24,7 @@ from preflight.node.iptables import iptables_state, parse_table_names
 from preflight.node.kernel import normalize
 from preflight.node.kernels import kernel_inventory
 from preflight.node.model import Finding, ModuleState, NodeReport, Severity
-from preflight.node.module_sets import LEGACY, NF_TABLES, module_set
+from preflight.node.module_sets import BACKENDS, LEGACY, NF_TABLES, module_set
 from preflight.node.module_state import (
     autoload,
     derive_host,
@@ -36,7 +36,14 @@ from preflight.node.module_state import (
 )
 from preflight.node.modules_load import FileRole
 
-__all__ = ["DEFAULT_MODULES", "analyze", "kernel_index", "loaded_only_facts", "modprobe_config"]
+__all__ = [
+    "DEFAULT_MODULES",
+    "analyze",
+    "analyze_backends",
+    "kernel_index",
+    "loaded_only_facts",
+    "modprobe_config",
+]
 
 
 DEFAULT_MODULES: tuple[str, ...] = ("iptable_nat", "iptable_filter")
@@ -77,6 +84,7 @@ def analyze(
         nft_present(host),
         {n: presence(host, n)[0] for n in ("iptable_nat", "nft_chain_nat")},
         autoload(host, "iptable_nat"),
+        _tables_unreadable(facts),
     )
     return NodeReport(
         root=facts.root,
@@ -93,6 +101,7 @@ def analyze(
         modprobe_files=[c.path for c in host.modprobe_files if c.role is FileRole.EFFECTIVE],
         cmdline=host.cmdline.text if facts.cmdline.ok else None,
         checked=names,
+        module_requests=host.requests,
     )
 
 
@@ -139,6 +148,52 @@ def analyze_backend(facts: HostFacts, backend: str) -> NodeReport:
         checked=list(tables),
         backend=backend,
         backend_reason=why,
+        backends=[backend],
+    )
+
+
+def analyze_backends(facts: HostFacts, backends: Sequence[str] = BACKENDS) -> NodeReport:
+    """The report a node must pass to serve every dind image a project may choose: the module
+    sets of every backend in ``backends`` (default both: images before the 24.0.7/25 entrypoint
+    are legacy-only, current ones pick nf_tables on most nodes). ``backend`` still names what a
+    current docker:dind's entrypoint would pick here (what ``auto`` saw), for the reader."""
+    wanted = [b for b in BACKENDS if b in backends]
+    if not wanted:
+        raise ValueError(f"no known backend in {list(backends)}")
+    picked, why = _auto_backend(facts)
+    tables = [n for b in wanted for n in module_set(b).tables]
+    support = [n for b in wanted for n in (*module_set(b).support, *module_set(b).ipv6)]
+    support = [n for n in dict.fromkeys(support) if n not in tables]
+    others = [n for b in BACKENDS if b not in wanted for n in module_set(b).all]
+    report = analyze(facts, tables, context_modules=others)
+    unhonoured = [n for n in others if n in report.modules and _not_honoured(report.modules[n])]
+    unhonoured = [n for n in unhonoured if any(n in module_set(b).tables for b in BACKENDS)]
+    if unhonoured:
+        tables += unhonoured
+        report = analyze(facts, tables, context_modules=others)
+    extra = analyze(facts, support)
+    ipv6 = {n for b in wanted for n in module_set(b).ipv6}
+    findings = list(report.findings)
+    for finding in extra.findings:
+        if finding.module is None or finding.code not in _ABSENT_OR_BLOCKED:
+            continue
+        if finding.module in ipv6 and finding.severity is Severity.ERROR:
+            finding = replace(finding, severity=Severity.WARNING)
+        findings.append(finding)
+    findings.sort(key=lambda f: SEVERITY_RANK[f.severity])
+    names = " and ".join(wanted)
+    return replace(
+        report,
+        modules={**report.modules, **extra.modules},
+        findings=findings,
+        checked=list(tables),
+        backend=picked,
+        backend_reason=(
+            f"checked for {names} (every dind image a project may choose"
+            + ("" if len(wanted) == len(BACKENDS) else ", narrowed by the admin")
+            + f"); a current docker:dind would pick {picked} here: {why}"
+        ),
+        backends=list(wanted),
     )
 
 
@@ -161,10 +216,25 @@ _ABSENT_OR_BLOCKED = frozenset(
 )
 
 
+def _tables_unreadable(facts: HostFacts) -> str:
+    """Why /proc/net/ip_tables_names could not be read ('' when read, or when it does not exist:
+    no legacy table is registered then). Unreadable evidence is unknown, never absence."""
+    read = facts.ip_tables_names
+    if read.ok or read.status is FileStatus.MISSING:
+        return ""
+    return f"{read.path} could not be read ({read.error or read.status.value})"
+
+
 def _auto_backend(facts: HostFacts) -> tuple[str, str]:
     tables = parse_table_names(facts.ip_tables_names.text) if facts.ip_tables_names.ok else []
     if tables:
         return LEGACY, f"legacy iptables tables are registered ({', '.join(tables)})"
+    unreadable = _tables_unreadable(facts)
+    if unreadable:
+        return LEGACY, (
+            f"whether legacy tables are registered is unknown ({unreadable}); legacy is assumed "
+            "(its set is the one the field report lacked)"
+        )
     host = derive_host(facts, "host-root")
     nft = module_state(host, "nf_tables")
     if nft.loaded:
@@ -197,4 +267,5 @@ def loaded_only_facts(
         modules_disabled=absent("/proc/sys/kernel/modules_disabled"),
         kernel_modprobe=absent("/proc/sys/kernel/modprobe"),
         ip_tables_names=text_read("/proc/net/ip_tables_names", ip_tables_names),
+        host_config_visible=False,
     )

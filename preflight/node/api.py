@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from preflight.node.analysis import DEFAULT_MODULES, analyze, analyze_backend, loaded_only_facts
+from preflight.node.analysis import (
+    DEFAULT_MODULES,
+    analyze,
+    analyze_backend,
+    analyze_backends,
+    loaded_only_facts,
+)
 from preflight.node.gather import gather
 from preflight.node.model import NodeReport
 
@@ -28,6 +34,33 @@ def analyze_host_backend(
     from preflight.node.module_sets import union
 
     return analyze_backend(gather(root, proc, union("legacy", "nf_tables")), backend)
+
+
+def analyze_host_backends(
+    root: str = "/", proc: str | None = None, backends: Sequence[str] = ("legacy", "nf_tables")
+) -> NodeReport:
+    """Analyse ``root`` for every backend a node must serve (default: both; see
+    :func:`preflight.node.analysis.analyze_backends`)."""
+    from preflight.node.module_sets import union
+
+    return analyze_backends(gather(root, proc, union("legacy", "nf_tables")), backends)
+
+
+def parse_backends(text: str) -> tuple[str, ...]:
+    """``legacy,nft`` -> ``("legacy", "nf_tables")``; ValueError on an unknown name."""
+    names = {"legacy": "legacy", "nft": "nf_tables", "nf_tables": "nf_tables"}
+    out: list[str] = []
+    for item in text.split(","):
+        item = item.strip().lower()
+        if not item:
+            continue
+        if item not in names:
+            raise ValueError(f"unknown backend {item!r} (legacy, nft)")
+        if names[item] not in out:
+            out.append(names[item])
+    if not out:
+        raise ValueError("no backend named (legacy, nft)")
+    return tuple(out)
 
 
 def analyze_loaded_only(

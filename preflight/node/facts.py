@@ -122,3 +122,9 @@ class HostFacts:
     modprobe_dirs: tuple[ConfDir, ...] = ()
     os_release: FileRead = field(default_factory=lambda: absent("/etc/os-release"))
     has_grubby: bool = False
+    # SELinux: the mode the next boot applies, and the running kernel's mode (where readable).
+    selinux_config: FileRead = field(default_factory=lambda: absent("/etc/selinux/config"))
+    selinux_enforce: FileRead = field(default_factory=lambda: absent("/sys/fs/selinux/enforce"))
+    # False when the facts come from somewhere that cannot show the host's configuration (the
+    # job's own /proc): whether a container's module request is denied is then unknown.
+    host_config_visible: bool = True

@@ -79,6 +79,8 @@ def gather(root: str, proc: str | None, modules: Sequence[str]) -> HostFacts:
         modprobe_dirs=tuple(_conf_dir(fs, d) for d in MODPROBE_DIRS),
         os_release=_first_ok(fs, ("/etc/os-release", "/usr/lib/os-release")),
         has_grubby=any(fs.kind(p) is FileStatus.OK for p in ("/usr/sbin/grubby", "/sbin/grubby")),
+        selinux_config=fs.read("/etc/selinux/config", CONF_LIMIT),
+        selinux_enforce=fs.read("/sys/fs/selinux/enforce", 64),
     )
 
 

@@ -38,6 +38,7 @@ def iptables_state(
     nft_present: bool,
     nat_loaded: Mapping[str, bool],
     legacy_nat_autoload: bool,
+    tables_unreadable: str = "",
 ) -> IptablesState:
     """What dind's entrypoint will pick, and what its nat table then needs.
 
@@ -46,7 +47,15 @@ def iptables_state(
     ``nft_chain_nat`` are present in the running kernel.
     """
     tables = legacy_tables or []
-    if tables:
+    if tables_unreadable:
+        backend = "unknown"
+        need = "iptable_nat"
+        detail = (
+            f"whether legacy iptables tables are registered is unknown: {tables_unreadable} "
+            "(it is per network namespace and mode 0440 root); dind's entrypoint decides in the "
+            "dind pod's own namespace"
+        )
+    elif tables:
         backend = "legacy"
         need = "iptable_nat"
         detail = (
@@ -74,8 +83,8 @@ def iptables_state(
             "; the kernel would load iptable_nat on first use of the legacy nat table "
             "(nothing blocks it)"
         )
-    if legacy_tables is None:
-        detail += "; /proc/net/ip_tables_names could not be read"
+    if legacy_tables is None and not tables_unreadable:
+        detail += "; /proc/net/ip_tables_names does not exist (no legacy table in use)"
     return IptablesState(
         legacy_tables=tables,
         nft_loaded=nft_present,

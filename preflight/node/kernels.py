@@ -40,11 +40,7 @@ def kernel_inventory(
             for n in names
             if n not in missing and n not in builtin and not _boot_loads(host, index, n)
         ]
-        on_first_use = [
-            n
-            for n in later_boot
-            if first_use_suffices(host, n, index, states[n].ignored, states[n].blockers)
-        ]
+        on_first_use = [n for n in later_boot if first_use_suffices(host, n, index)]
         not_at_boot = [n for n in later_boot if n not in on_first_use]
         kernels.append(
             KernelModules(

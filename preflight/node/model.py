@@ -95,11 +95,9 @@ class ModuleState:
     # through an alias (nf_tables: nft_chain_nat, alias nft-chain-2-nat), it exists for the boot
     # kernel and nothing blocks that path; no admin's listing of it goes unhonoured.
     first_use_suffices: bool = False
-
-    @property
-    def ready_now(self) -> bool:
-        """Present now, or a module that needs no boot listing and the kernel would load now."""
-        return self.loaded or (self.first_use_suffices and self.autoload_on_use)
+    # The kernel's own request for it (e.g. ``iptable_nat``, alias ``nft-chain-2-nat``) fails:
+    # an install rule, ``module_blacklist=``, a blacklisted alias.
+    autoload_blocked: bool = False
 
     @property
     def ready_at_boot(self) -> bool:
@@ -134,6 +132,17 @@ class IptablesState:
 
 
 @dataclass(frozen=True)
+class ModuleRequests:
+    """Whether the kernel refuses a container's module request (SELinux enforcing on the RHEL
+    family), now and after the next boot; None: unknown (see :mod:`.loadability`)."""
+
+    denied_now: bool | None = False
+    denied_at_boot: bool | None = False
+    reason: str = ""
+    evidence: list[str] = field(default_factory=list)  # the files that said so
+
+
+@dataclass(frozen=True)
 class NodeReport:
     """Everything node-report found for one host root."""
 
@@ -153,14 +162,16 @@ class NodeReport:
     checked: list[str] = field(default_factory=list)  # the modules ``ok`` is about ([]: all)
     backend: str = ""  # the iptables backend whose set was checked (legacy | nf_tables | "")
     backend_reason: str = ""  # why that backend (--backend, or what auto saw)
+    backends: list[str] = field(default_factory=list)  # every backend whose set was checked
+    module_requests: ModuleRequests = field(default_factory=ModuleRequests)
+    # Only in a report made from a Node condition: the facts the condition stated, per module.
+    stated_facts: dict[str, str] = field(default_factory=dict)
+    stated_boot_facts: dict[str, str] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
-        """Every checked module is loaded now and loads at boot (or, for a module its backend
-        loads on first use, nothing blocks that: :attr:`ModuleState.first_use_suffices`)."""
-        names = self.checked or list(self.modules)
-        return all(
-            self.modules[n].ready_now and self.modules[n].ready_at_boot
-            for n in names
-            if n in self.modules
-        )
+        """No checked module is a fault for containers now or after the next boot, and none is
+        unknown (the module-fact rule, :func:`preflight.node.loadability.verdict`)."""
+        from preflight.node.loadability import verdict
+
+        return verdict(self).ok

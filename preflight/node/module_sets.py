@@ -41,11 +41,13 @@ class ModuleSet:
     their absence or a block is a finding. ``ipv6``: the IPv6 counterparts, warnings only.
 
     ``on_first_use``: the table modules that need no boot listing, because the kernel loads them
-    on first use through an alias and that load is what dind's start triggers (nf_tables: the nat
-    chain type, alias ``nft-chain-2-nat``). Not listed for boot is then a warning as long as the
-    module exists for that kernel and nothing blocks the alias path. Empty for legacy: in the
-    field report and docker-library/docker#350 the kernel's autoload of ``iptable_nat`` did not
-    save dind (the entrypoint decides the backend before any nat table is used).
+    on first use and that load is what dind's start triggers (legacy: x_tables asks for
+    ``iptable_nat``/``iptable_filter`` by name; nf_tables: the nat chain type, alias
+    ``nft-chain-2-nat``). Not listed for boot is then a warning as long as the module exists for
+    that kernel, nothing blocks the kernel's request and nothing denies a container's module
+    request (SELinux enforcing on the RHEL family: the field report and
+    docker-library/docker#350, where the autoload of ``iptable_nat`` did not save dind; the rule
+    is :mod:`preflight.node.loadability`).
     """
 
     backend: str
@@ -76,6 +78,7 @@ MODULE_SETS: dict[str, ModuleSet] = {
         tables=("iptable_nat", "iptable_filter"),
         support=("ip_tables", *_XT),
         ipv6=("ip6table_nat", "ip6table_filter", "ip6_tables"),
+        on_first_use=("iptable_nat", "iptable_filter"),
     ),
     NF_TABLES: ModuleSet(
         NF_TABLES,
@@ -113,3 +116,12 @@ def union(*backends: str) -> tuple[str, ...]:
             if name not in out:
                 out.append(name)
     return tuple(out)
+
+
+def backend_of(name: str) -> str:
+    """The backend whose set holds ``name``: ``legacy``, ``nf_tables``, or ``shared`` when both
+    sets need it (``nf_nat``, ``nf_conntrack``, the ``xt_*`` modules), ``other`` for none."""
+    owners = [b for b, s in MODULE_SETS.items() if name in s.all]
+    if len(owners) == 1:
+        return owners[0]
+    return "shared" if owners else "other"

@@ -9,7 +9,7 @@ the kernel's (``module_blacklist=``, ``modules_disabled``, autoload on first use
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from preflight.node.cmdline import Cmdline, parse_cmdline
 from preflight.node.facts import ConfDir, FileStatus, HostFacts, KernelTree
@@ -31,6 +31,7 @@ from preflight.node.model import (
     Blocker,
     BootSource,
     IgnoredSource,
+    ModuleRequests,
     ModuleState,
 )
 from preflight.node.modprobe_conf import (
@@ -85,6 +86,8 @@ class HostView:
     # Boot configuration that exists but could not be read (permission denied, I/O error):
     # whether a module loads at boot is then unknown, never "not listed".
     unreadable_boot: tuple[str, ...] = ()
+    # Whether the kernel refuses a container's module request (SELinux on the RHEL family).
+    requests: ModuleRequests = field(default_factory=ModuleRequests)
 
 
 # --- deriving the host view -------------------------------------------------------------------
@@ -120,6 +123,8 @@ def modprobe_config(dirs: Sequence[ConfDir]) -> tuple[ModprobeConfig, list[ConfF
 
 
 def derive_host(facts: HostFacts, evidence_source: str) -> HostView:
+    from preflight.node.loadability import module_requests
+
     notes: list[str] = []
     kernel = facts.osrelease.text.strip() if facts.osrelease.ok else None
     if facts.proc is None and evidence_source == "host-root":
@@ -187,6 +192,7 @@ def derive_host(facts: HostFacts, evidence_source: str) -> HostView:
         evidence_source=evidence_source,
         notes=tuple(notes),
         unreadable_boot=_unreadable(facts.modules_load_dirs, load_files),
+        requests=module_requests(facts),
     )
 
 
@@ -252,7 +258,7 @@ def module_state(host: HostView, name: str) -> ModuleState:
         and boot_known
         and not listed
         and exists_for_boot(host, name, available)
-        and first_use_suffices(host, name, host.boot, ignored, blockers)
+        and first_use_suffices(host, name, host.boot)
     )
     return ModuleState(
         name=name,
@@ -265,6 +271,7 @@ def module_state(host: HostView, name: str) -> ModuleState:
         blocked_by=[] if builtin else blocked_text,
         autoload_on_use=not loaded and autoload(host, name),
         first_use_suffices=on_first_use,
+        autoload_blocked=not loaded and not builtin and autoload_blocked(host, name),
         loaded_known=known,
         loaded_source=source,
         loads_at_boot_known=boot_known,
@@ -488,6 +495,18 @@ def _blocker_text(blocker: Blocker) -> str:
     return f"{blocker.code}: `{blocker.text}` ({where})"
 
 
+def autoload_blocked(host: HostView, name: str) -> bool:
+    """The kernel's own request for ``name`` fails on the running kernel: an install rule,
+    ``module_blacklist=``, a blacklist of the alias it asks for."""
+    plan = _autoload_plan(host, name, host.running)
+    return plan is not None and plan.outcome in (
+        Outcome.BLACKLISTED,
+        Outcome.INSTALL_FAILS,
+        Outcome.INSTALL_NOTHING,
+        Outcome.KERNEL_REFUSES,
+    )
+
+
 def autoload(host: HostView, name: str) -> bool:
     """The kernel would load ``name`` on first use (e.g. of the legacy nat table)."""
     plan = _autoload_plan(host, name, host.running)
@@ -512,23 +531,20 @@ def _autoload_plan(host: HostView, name: str, index: KernelIndex | None) -> Modu
     ).for_module(name)
 
 
-def first_use_suffices(
-    host: HostView,
-    name: str,
-    index: KernelIndex | None,
-    ignored: Sequence[IgnoredSource],
-    blockers: Sequence[Blocker],
-) -> bool:
-    """Not listed for boot, and it need not be, on the kernel of ``index``: ``name`` is a table
-    module its backend loads on first use through an alias (:func:`.module_sets.
-    loads_on_first_use`), it exists there, and nothing blocks that path (a blacklist of the
-    alias, an install rule, ``module_blacklist=``, a custom install command whose effect is
-    unknown, ``modules_disabled``). Never when an admin listed it somewhere that is not honoured
-    (``ignored``): intent not honoured is the field report's lesson. Computed whether or not the
-    module is loaded now."""
+def first_use_suffices(host: HostView, name: str, index: KernelIndex | None) -> bool:
+    """Not loaded at boot, and it need not be, on the kernel of ``index``: ``name`` is a table
+    module the kernel loads on first use (:func:`.module_sets.loads_on_first_use`), it exists
+    there, the kernel's own request for it goes through (no install rule, ``module_blacklist=``
+    or blacklisted alias; no custom install command whose effect is unknown), and nothing
+    denies a container's module request after the next boot (SELinux enforcing on the RHEL
+    family, :func:`.loadability.module_requests`). A plain ``blacklist`` of the module or an
+    unhonoured listing does not matter here: the kernel asks for the plain name. Computed
+    whether or not the module is loaded now."""
     if host.evidence_source != "host-root" or not loads_on_first_use(name):
         return False
-    if ignored or blockers or index is None or not index.exists(name):
+    if host.requests.denied_at_boot is not False:
+        return False
+    if index is None or not index.exists(name):
         return False
     plan = _autoload_plan(host, name, index)
     if plan is None or plan.outcome not in (Outcome.LOADS, Outcome.BUILTIN):

@@ -134,6 +134,40 @@ def _is_ipv6_of(report: NodeReport, name: str) -> bool:
     return chosen is not None and name in chosen.ipv6
 
 
+def result_line(report: NodeReport) -> str:
+    """The last line: the module-fact rule's verdict (the exit code says the same)."""
+    from preflight.node.loadability import DENIED, FAULTS, FIRST_USE, NOT_LOADED, verdict
+
+    rule = verdict(report)
+    where = f" ({', '.join(report.backends)})" if report.backends else ""
+    if rule.ok:
+        on_use = sorted(
+            {n for n, f in rule.now.items() if f == NOT_LOADED}
+            | {n for n, f in rule.after_boot.items() if f == FIRST_USE}
+        )
+        later = f" ({', '.join(on_use)}: loaded by the kernel on first use)" if on_use else ""
+        return f"result: OK: no checked module is a fault now or after the next boot{where}{later}"
+    parts = []
+    for label, facts in (("now", rule.now), ("after the next boot", rule.after_boot)):
+        bad = [f"{n} {f}" for n, f in facts.items() if f in FAULTS]
+        if bad:
+            parts.append(f"{label}: {', '.join(bad)}")
+    unknown = sorted(
+        {n for facts in (rule.now, rule.after_boot) for n, f in facts.items() if f not in FAULTS}
+        - {n for n, f in rule.now.items() if f in FAULTS}
+    )
+    unknown = [
+        n
+        for n in unknown
+        if rule.now.get(n) in ("unknown", "unchecked") or rule.after_boot.get(n) in ("unknown",)
+    ]
+    if unknown:
+        parts.append(f"unknown: {', '.join(unknown)}")
+    denied = any(f == DENIED for f in (*rule.now.values(), *rule.after_boot.values()))
+    tail = " (SELinux denies a container's module request: list them for boot)" if denied else ""
+    return f"result: NOT OK{where}: {'; '.join(parts)}{tail}"
+
+
 def render_text(report: NodeReport) -> str:
     """The report as a human reads it in a job log or a terminal."""
     out = [f"node-report for {report.root} (kernel {report.kernel or 'unknown'})"]
@@ -162,24 +196,5 @@ def render_text(report: NodeReport) -> str:
         out.append("notes:")
         out.extend(f"  - {note}" for note in report.notes)
     out.append("")
-    if report.ok:
-        names = report.checked or list(report.modules)
-        on_use = [
-            n
-            for n in names
-            if n in report.modules
-            and report.modules[n].first_use_suffices
-            and not report.modules[n].loads_at_boot
-        ]
-        later = f" ({', '.join(on_use)}: loaded by the kernel on first use)" if on_use else ""
-        out.append(f"result: OK: every checked module is present now and at the next boot{later}")
-    else:
-        names = report.checked or list(report.modules)
-        bad = [
-            n
-            for n in names
-            if n in report.modules
-            and not (report.modules[n].ready_now and report.modules[n].ready_at_boot)
-        ]
-        out.append(f"result: NOT OK: {', '.join(bad)} not present now or not at the next boot")
+    out.append(result_line(report))
     return "\n".join(out) + "\n"

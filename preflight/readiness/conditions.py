@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from preflight.diagnosis import causes
+from preflight.node import findings
 from preflight.readiness import verdict
 from preflight.readiness.model import (
     CONDITION_TYPES,
@@ -40,6 +41,9 @@ _KNOWN_CODES = (
     verdict.NOT_PERSISTENT,
     verdict.UNREADABLE,
     "module-not-loaded",
+    *findings.NOT_LISTED_CODES,  # the after-reboot condition's reasons name a finding
+    *findings.BLOCKER_CODES,
+    findings.FIRST_USE,
     STALE,
     NOT_PUBLISHED,
 )

@@ -46,7 +46,8 @@ class NodeReadiness:
 
     now: Readiness
     after_reboot: Readiness
-    backend: str = "unknown"  # legacy | nf_tables | unknown
+    backend: str = "unknown"  # what a current docker:dind picks here: legacy | nf_tables | unknown
+    backends: tuple[str, ...] = ()  # every backend whose module set was checked
 
     @property
     def conditions(self) -> tuple[Readiness, Readiness]:

@@ -1,15 +1,11 @@
 """NodeReport -> NodeReadiness: can the node run dind now, and after its next reboot? Pure.
 
-Now: no table module of the backend's set (what the analysis checked) is absent, blocked or
-unloadable; the same facts as the diagnosis (:mod:`preflight.diagnosis.module_facts`): "not
-loaded" alone is no fault, the kernel loads a table module on first use.
-
-After the next reboot: every checked module loads at boot, for the running kernel and for every
-other installed kernel (any of them may be the next boot), or need not: an nf_tables table module
-the kernel loads on first use through its alias, which exists there and which nothing blocks
-(``ModuleState.first_use_suffices``, ``KernelModules.on_first_use``; the message then carries
-node-report's warning). Unknown where the analysis could not
-see (no /proc/modules, only the job's /proc, unreadable configuration).
+Both conditions are the module-fact rule (:mod:`preflight.node.loadability`) over the modules
+the report checked (the tables of every backend a node must serve): False for a module that is
+a fault for containers (absent, blocked, unloadable, or not loaded where SELinux denies a
+container's module request), Unknown where the analysis could not see, True otherwise ("not
+loaded, nothing blocks it" loads on first use). After the next reboot the rule holds for every
+installed kernel. Each message ends with the facts it stands for (:mod:`.stated`).
 """
 
 from __future__ import annotations
@@ -17,17 +13,22 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from preflight.diagnosis import causes
-from preflight.diagnosis.module_facts import (
+from preflight.diagnosis.remedies import remedy
+from preflight.node.findings import FIRST_USE as FIRST_USE_FINDING
+from preflight.node.findings import first_use_message
+from preflight.node.loadability import (
+    DENIED,
     FAULTS,
+    FIRST_USE,
     NOT_LOADED,
     UNCHECKED,
     UNKNOWN,
+    Verdict,
     describe,
-    module_fact,
+    describe_after_boot,
+    verdict,
 )
-from preflight.diagnosis.remedies import remedy
-from preflight.node.findings import FIRST_USE, first_use_message
-from preflight.node.model import Finding, ModuleState, NodeReport, Remedy, Severity
+from preflight.node.model import Finding, NodeReport, Remedy, Severity
 from preflight.readiness.model import (
     READY_AFTER_REBOOT,
     READY_NOW,
@@ -35,6 +36,7 @@ from preflight.readiness.model import (
     Readiness,
     Status,
 )
+from preflight.readiness.stated import with_facts
 
 MODULES_LOADED = "modules-loaded"
 MODULES_LOAD_AT_BOOT = "modules-load-at-boot"
@@ -47,13 +49,15 @@ _NOW_CODES = frozenset({"module-not-loaded", "module-state-unknown", "module-una
 
 def readiness_of(report: NodeReport) -> NodeReadiness:
     """The two conditions for the node ``report`` describes: about the modules it checked (the
-    iptables backend's tables, :attr:`NodeReport.checked`; every module when it names none)."""
+    iptables backends' tables, :attr:`NodeReport.checked`; every module when it names none)."""
     names = report.checked or list(report.modules)
-    checked = {name: report.modules[name] for name in names if name in report.modules}
+    rule = verdict(report, [n for n in names if n in report.modules])
+    backends = report.backends or ([report.backend] if report.backend else [])
     return NodeReadiness(
-        now=_now(report, checked),
-        after_reboot=_after_reboot(report, checked),
+        now=_now(report, rule, backends),
+        after_reboot=_after_reboot(report, rule, backends),
         backend=report.backend or report.iptables.backend_hint,
+        backends=tuple(backends),
     )
 
 
@@ -63,18 +67,25 @@ def missing_cause(module: str) -> str:
     return code if code in causes.CAUSES else "module-not-loaded"
 
 
-def _now(report: NodeReport, checked: dict[str, ModuleState]) -> Readiness:
-    """False only for a module that is absent, blocked or unloadable (the decision's rule:
-    "not loaded" alone is no fault, the kernel loads a table module on first use)."""
-    facts = {name: module_fact(report, name) for name in checked}
+def _now(report: NodeReport, rule: Verdict, backends: list[str]) -> Readiness:
+    """False only for a module that is a fault for containers (the rule): "not loaded" alone is
+    no fault where nothing blocks or denies the kernel's load on first use."""
+    facts = rule.now
+
+    def said(text: str) -> str:
+        return with_facts(text, backends, facts)
+
     for name, fact in facts.items():
         if fact in FAULTS:
             code = missing_cause(name)
             finding = _first(report, _now_finding(name))
             fix = (finding.remedy if finding else None) or remedy(code, name)
             detail = f": {finding.message}" if finding else ""
+            if fact == DENIED:
+                detail = f": {report.module_requests.reason}"
+            how = f"; fix: {fix_line(fix)}" if fix_line(fix) else ""
             return Readiness(
-                READY_NOW, Status.FALSE, code, _one_line(describe(name, fact) + detail), fix
+                READY_NOW, Status.FALSE, code, said(describe(name, fact) + detail + how), fix
             )
     unknown = [n for n, fact in facts.items() if fact in (UNKNOWN, UNCHECKED)]
     if unknown or not facts:
@@ -82,10 +93,12 @@ def _now(report: NodeReport, checked: dict[str, ModuleState]) -> Readiness:
             READY_NOW,
             Status.UNKNOWN,
             STATE_UNKNOWN,
-            f"cannot tell whether {', '.join(unknown) or 'the modules'} can be loaded: no "
-            "/proc/modules, /sys/module or kernel configuration could be read",
+            said(
+                f"cannot tell whether {', '.join(unknown) or 'the modules'} can be loaded for a "
+                "container: the evidence could not be read"
+                + (f" ({report.module_requests.reason})" if report.module_requests.reason else "")
+            ),
         )
-    backend = report.backend or report.iptables.backend_hint
     waiting = [n for n, fact in facts.items() if fact == NOT_LOADED]
     loaded = [n for n in facts if n not in waiting]
     parts = [f"{', '.join(loaded)} loaded"] if loaded else []
@@ -94,58 +107,66 @@ def _now(report: NodeReport, checked: dict[str, ModuleState]) -> Readiness:
             f"{', '.join(waiting)} not loaded yet, nothing blocks the kernel from loading it "
             "on first use"
         )
+    where = " and ".join(backends) or report.backend or report.iptables.backend_hint
     message = "; ".join(parts)
-    return Readiness(
-        READY_NOW, Status.TRUE, MODULES_LOADED, f"{message} ({backend} iptables backend)"
-    )
+    return Readiness(READY_NOW, Status.TRUE, MODULES_LOADED, said(f"{message} ({where} iptables)"))
 
 
-def _after_reboot(report: NodeReport, checked: dict[str, ModuleState]) -> Readiness:
-    for name, state in checked.items():
-        if state.loads_at_boot_known and not state.ready_at_boot and not state.builtin:
-            finding = _first(report, _boot_finding(name))
-            if finding is not None:
-                return _from_finding(finding)
+def _after_reboot(report: NodeReport, rule: Verdict, backends: list[str]) -> Readiness:
+    facts = rule.after_boot
+
+    def said(text: str) -> str:
+        return with_facts(text, backends, facts)
+
+    for name, fact in facts.items():
+        if fact not in FAULTS:
+            continue
+        finding = _first(report, _boot_finding(name))
+        if finding is None:
+            kernel = next(
+                (k for k in report.kernels if name in (*k.missing, *k.not_at_boot) or k.problem),
+                None,
+            )
+            finding = _first(report, _kernel_finding(kernel.release)) if kernel else None
+        if finding is not None:
+            denied = f" ({report.module_requests.reason})" if fact == DENIED else ""
             return Readiness(
                 READY_AFTER_REBOOT,
                 Status.FALSE,
-                NOT_PERSISTENT,
-                f"nothing loads {name} at boot",
-                remedy(missing_cause(name), name),
+                finding.code,
+                said(f"{describe_after_boot(name, fact)}: {finding.message}{denied}"),
+                finding.remedy,
             )
-    for kernel in report.kernels:
-        if kernel.missing or kernel.not_at_boot or (kernel.problem and not kernel.running):
-            finding = _first(report, _kernel_finding(kernel.release))
-            if finding is not None:
-                return _from_finding(finding)
-            names = ", ".join([*kernel.missing, *kernel.not_at_boot]) or "modules"
-            return Readiness(
-                READY_AFTER_REBOOT,
-                Status.FALSE,
-                "kernel-missing-module",
-                f"installed kernel {kernel.release}: {names} would not be loaded after booting it",
-            )
-    blind = [n for n, s in checked.items() if not s.loads_at_boot_known]
-    if blind or not checked:
+        return Readiness(
+            READY_AFTER_REBOOT,
+            Status.FALSE,
+            NOT_PERSISTENT,
+            said(describe_after_boot(name, fact)),
+            remedy(missing_cause(name), name),
+        )
+    blind = [n for n, fact in facts.items() if fact in (UNKNOWN, UNCHECKED)]
+    if blind or not facts:
         return Readiness(
             READY_AFTER_REBOOT,
             Status.UNKNOWN,
             BOOT_UNKNOWN,
-            "boot persistence not visible (only the loaded modules could be read)",
+            said("boot persistence not visible (only the loaded modules could be read)"),
         )
     kernels = len(report.kernels)
-    on_first_use = [n for n, s in checked.items() if not s.loads_at_boot and s.first_use_suffices]
-    at_boot = [n for n in checked if n not in on_first_use]
+    on_first_use = [n for n, fact in facts.items() if fact == FIRST_USE]
+    at_boot = [n for n in facts if n not in on_first_use]
     everywhere = f" on all {kernels} installed kernels" if kernels > 1 else ""
     parts = [f"{', '.join(at_boot)} load at boot{everywhere}"] if at_boot else []
     also = f", on all {kernels} installed kernels" if kernels > 1 else ""
     parts += [_first_use_words(report, name) + also for name in on_first_use]
-    return Readiness(READY_AFTER_REBOOT, Status.TRUE, MODULES_LOAD_AT_BOOT, "; ".join(parts))
+    return Readiness(READY_AFTER_REBOOT, Status.TRUE, MODULES_LOAD_AT_BOOT, said("; ".join(parts)))
 
 
 def _first_use_words(report: NodeReport, name: str) -> str:
     """The node report's own warning for a module that needs no boot listing."""
-    finding = next((f for f in report.findings if f.module == name and f.code == FIRST_USE), None)
+    finding = next(
+        (f for f in report.findings if f.module == name and f.code == FIRST_USE_FINDING), None
+    )
     return finding.message if finding is not None else first_use_message(name)
 
 

@@ -227,6 +227,7 @@ class Applier:
             runner_id=action.runner_id,
             when=self.now,
             actor=FLEET_ACTOR,
+            issues=_issues_text(action.broken_nodes, str(client.settings.report_project or "")),
         )
         decision = decide_pause(state, note, can_keep_elsewhere=False)
         if decision.action is not PauseAction.PAUSE:
@@ -272,3 +273,11 @@ class Applier:
         if problem:
             raise ActionFailed(problem)
         return f"node {safe_token(action.node)} untainted"
+
+
+def _issues_text(nodes: tuple[str, ...], project: str) -> str:
+    """The pause note's issue line of the fleet reporter: one issue per broken node."""
+    where = f" in project {project}" if project else ""
+    listed = ", ".join(safe_token(n) for n in nodes[:5]) + (" ..." if len(nodes) > 5 else "")
+    count = f"{len(nodes)} broken node(s): {listed}" if nodes else "the broken nodes"
+    return f"one per broken node{where} (label dind-preflight; {count})"

@@ -1,9 +1,10 @@
 """The cluster's side of the picture (adapter): nodes, and where the runner's job pods may land.
 
-``GET /api/v1/nodes`` and ``GET /api/v1/namespaces/<jobs>/pods?labelSelector=...``: the newest job
-pod's ``nodeSelector`` and tolerations say which nodes the next job can use (the runner's
-``[runners.kubernetes]`` settings, as the runner applied them); with no job pod to look at,
-``--node-selector`` does. Parsing is in :mod:`preflight.reporter.conditions`.
+``GET /api/v1/nodes``; which nodes the runner's next job can use comes from the reporter's own
+flags (``--node-selector``, ``--toleration``: the runner's ``[runners.kubernetes]`` node_selector
+and node_tolerations), never from a job pod: a job can shape its own pod (its variables
+override the runner's ``KUBERNETES_NODE_SELECTOR_*`` overwrites) and so would steer which nodes
+count as the runner's. Parsing is in :mod:`preflight.reporter.conditions`.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 
 from preflight.kube.client import KubeContext, KubeError, KubeNotFound
 from preflight.kube.permissions import Permission
-from preflight.reporter.conditions import job_pod_placement, node_state
+from preflight.reporter.conditions import node_state
 from preflight.reporter.model import ClusterView
 
 LIST_NODES = Permission("list", "nodes", cluster_scoped=True, why="read the nodes' DindReady")
@@ -32,6 +33,7 @@ class ClusterSource:
     job_namespace: str = "gitlab-runner"
     job_pod_selector: str = JOB_POD_LABEL
     node_selector: tuple[tuple[str, str], ...] = ()
+    tolerations: tuple[tuple[tuple[str, str], ...], ...] = ()  # each a toleration's fields
 
 
 def read_cluster(ctx: KubeContext, source: ClusterSource, errors: list[str]) -> ClusterView:
@@ -42,21 +44,7 @@ def read_cluster(ctx: KubeContext, source: ClusterSource, errors: list[str]) -> 
         errors.append(exc.limitation)
         return ClusterView((), complete=False)
     selector: dict[str, str] = dict(source.node_selector)
-    tolerations: list[Any] = []
-    try:
-        pods = ctx.get_json(
-            LIST_PODS,
-            ctx.api.list_namespaced_pod,
-            source.job_namespace,
-            label_selector=source.job_pod_selector,
-            limit=200,
-        )
-        learned, tolerations = job_pod_placement(_items(pods))
-        selector.update(learned)
-    except KubeNotFound:
-        pass  # no job pod yet: the fallback selector decides
-    except KubeError as exc:
-        errors.append(exc.limitation)
+    tolerations = [dict(t) for t in source.tolerations]
     nodes = tuple(
         node_state(item, node_selector=selector, tolerations=tolerations) for item in _items(body)
     )
@@ -86,6 +74,26 @@ def node_of_job(ctx: KubeContext, namespace: str, job_id: int) -> str | None:
             node = (pod.get("spec") or {}).get("nodeName")
             return str(node) if node else None
     return None
+
+
+def parse_toleration(text: str) -> tuple[tuple[str, str], ...]:
+    """``KEY[=VALUE]:EFFECT`` (or ``:EFFECT`` for every key) -> a toleration's fields, as
+    ``kubectl taint`` spells taints; without ``=VALUE`` the operator is Exists."""
+    from preflight.errors import UsageError
+
+    head, sep, effect = text.strip().rpartition(":")
+    if not sep or effect not in ("NoSchedule", "PreferNoSchedule", "NoExecute"):
+        raise UsageError(
+            f"--toleration {text.strip()!r}: expected KEY[=VALUE]:EFFECT "
+            "(NoSchedule, PreferNoSchedule or NoExecute)"
+        )
+    key, has_value, value = head.partition("=")
+    fields = [("effect", effect), ("operator", "Equal" if has_value else "Exists")]
+    if key.strip():
+        fields.append(("key", key.strip()))
+    if has_value:
+        fields.append(("value", value.strip()))
+    return tuple(sorted(fields))
 
 
 def parse_selector(text: str) -> tuple[tuple[str, str], ...]:

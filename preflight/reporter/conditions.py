@@ -99,18 +99,3 @@ def node_state(
         our_taint=ours,
         matches_jobs=selector_matches(node_selector or {}, labels),
     )
-
-
-def job_pod_placement(pods: Iterable[Mapping[str, Any]]) -> tuple[dict[str, str], list[Any]]:
-    """The node selector and tolerations of the runner's newest job pod (what the next job gets)."""
-    newest: Mapping[str, Any] | None = None
-    for pod in pods:
-        stamp = str((pod.get("metadata") or {}).get("creationTimestamp") or "")
-        if newest is None or stamp > str(
-            (newest.get("metadata") or {}).get("creationTimestamp") or ""
-        ):
-            newest = pod
-    if newest is None:
-        return {}, []
-    spec = newest.get("spec") or {}
-    return dict(spec.get("nodeSelector") or {}), list(spec.get("tolerations") or [])

@@ -5,6 +5,12 @@
 computed from, so two replicas racing for an expired lease cannot both win: the API answers 409
 to the second. A leader that cannot renew stops acting before its lease runs out
 (``renew_deadline_s`` < ``duration_s``), so two leaders never overlap.
+
+Expiry is judged on this replica's own clock, as client-go's leader election does
+(``observedTime``): a lease held by another replica expires ``leaseDurationSeconds`` after this
+replica last saw its record change, never by comparing the holder's ``renewTime`` (the other
+replica's clock) with ours. A replica that just started waits one duration before taking a held
+lease; clock skew between nodes cannot make two leaders.
 """
 
 from __future__ import annotations
@@ -48,15 +54,28 @@ def record_of(lease: dict[str, Any]) -> LeaseRecord:
     )
 
 
-def decide(record: LeaseRecord, me: str, now: datetime) -> LeaseStep:
-    """Renew our own lease; take a free or expired one; otherwise wait."""
+def decide(
+    record: LeaseRecord, me: str, now: datetime, observed_at: datetime | None = None
+) -> LeaseStep:
+    """Renew our own lease; take a free one, or one whose record this replica has seen
+    unchanged for longer than its duration (``observed_at``: when this replica, on its own
+    clock, saw the record change last; None: just now); otherwise wait."""
     if record.holder == me:
         return LeaseStep.RENEW
-    if record.holder is None or record.renewed is None:
+    if record.holder is None:
         return LeaseStep.TAKE
-    if now - record.renewed > timedelta(seconds=record.duration_s):
+    seen = observed_at or now
+    if now - seen > timedelta(seconds=record.duration_s):
         return LeaseStep.TAKE
     return LeaseStep.WAIT
+
+
+def _identity_of(lease: dict[str, Any]) -> tuple[Any, ...]:
+    """What makes a renewal visible: the record's fields as written (client-go compares the
+    whole LeaderElectionRecord)."""
+    spec = lease.get("spec") or {}
+    keys = ("holderIdentity", "renewTime", "acquireTime", "leaseTransitions")
+    return tuple(spec.get(k) for k in keys)
 
 
 def _stamp(now: datetime) -> str:
@@ -74,6 +93,8 @@ class LeaseKeeper:
     duration_s: int = 15
     holder: str | None = None  # last seen holder
     problem: str | None = None  # last API problem, for /healthz
+    observed: tuple[Any, ...] | None = None  # the record as last seen
+    observed_at: datetime | None = None  # when (this replica's clock) it last changed
 
     def _api(self) -> Any:
         from kubernetes import client
@@ -95,7 +116,10 @@ class LeaseKeeper:
             return False
         record = record_of(lease)
         self.holder = record.holder
-        step = decide(record, self.identity, now)
+        seen = _identity_of(lease)
+        if seen != self.observed or self.observed_at is None:
+            self.observed, self.observed_at = seen, now
+        step = decide(record, self.identity, now, self.observed_at)
         if step is LeaseStep.WAIT:
             self.problem = None
             return False

@@ -1,16 +1,24 @@
-"""The reporter's HTTP endpoint: ``/healthz``, ``/metrics``, ``POST /v1/job-reports``.
+"""The reporter's HTTP endpoints: ``POST /v1/job-reports`` on one port (what jobs reach), and
+``/healthz`` and ``/metrics`` on a port of their own (what the kubelet and Prometheus reach), so
+that a flood of job reports cannot make the reporter look dead.
 
-Standard library ``http.server`` in a thread: three small routes do not need a web framework.
-Bodies larger than :data:`~preflight.reporter.job_report.MAX_BODY_BYTES` are refused before they
-are read; reads time out, so a slow client cannot hold a thread.
+Standard library ``http.server`` in threads: three small routes do not need a web framework.
+The job-report port is bounded three ways, cheapest first: a request for another path, without
+``Content-Length`` or larger than :data:`~preflight.reporter.job_report.MAX_BODY_BYTES` is
+refused before its body is read; then each source address has its own token bucket
+(:class:`PerSource`: one noisy job pod cannot use up everyone's budget, and never reaches GitLab);
+at most :data:`MAX_WORKERS` requests are served at once (:class:`BoundedServer`, the rest get
+503 at once). Reads time out, so a slow client cannot hold a thread for long.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import threading
 import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -24,6 +32,66 @@ from preflight.reporter.service import Reporter
 
 log = logging.getLogger("dind-preflight.reporter")
 REPORT_PATH = "/v1/job-reports"
+MAX_WORKERS = 16  # job-report requests served at once
+MAX_SOURCES = 4096  # source addresses remembered by the per-source limit
+
+
+class PerSource:
+    """A token bucket per source address (``rate_per_s``, ``burst``), at most ``MAX_SOURCES``
+    remembered (the least recently seen is forgotten)."""
+
+    def __init__(
+        self,
+        rate_per_s: float = 0.2,
+        burst: int = 5,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        from collections import OrderedDict
+
+        self.rate, self.burst, self.clock = rate_per_s, burst, clock
+        self.buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def admit(self, source: str) -> bool:
+        with self.lock:
+            now = self.clock()
+            tokens, last = self.buckets.pop(source, (float(self.burst), now))
+            tokens = min(float(self.burst), tokens + (now - last) * self.rate)
+            admitted = bool(tokens >= 1)
+            self.buckets[source] = (tokens - 1 if admitted else tokens, now)
+            while len(self.buckets) > MAX_SOURCES:
+                self.buckets.popitem(last=False)
+            return admitted
+
+
+class BoundedServer(ThreadingHTTPServer):
+    """A threading server that serves at most ``workers`` requests at once; the others get a
+    503 without a thread."""
+
+    daemon_threads = True
+    BUSY = b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+
+    def __init__(self, address: tuple[str, int], handler: Any, workers: int) -> None:
+        super().__init__(address, handler)
+        self.slots = threading.BoundedSemaphore(workers)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self.slots.acquire(blocking=False):
+            with contextlib.suppress(OSError):
+                request.sendall(self.BUSY)
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self.slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self.slots.release()
 
 
 def healthy(reporter: Reporter, now: float | None = None) -> tuple[bool, str]:
@@ -37,24 +105,28 @@ def healthy(reporter: Reporter, now: float | None = None) -> tuple[bool, str]:
     return True, "leader" if reporter.lease.holder == reporter.lease.identity else "standby"
 
 
-def make_handler(reporter: Reporter) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        timeout = 10
-        server_version = "dind-preflight-reporter"
+class _Handler(BaseHTTPRequestHandler):
+    timeout = 10
+    server_version = "dind-preflight-reporter"
 
-        def log_message(self, format: str, *args: Any) -> None:
-            log.debug("http: " + format, *args)
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("http: " + format, *args)
 
-        def _send(self, status: int, body: bytes, content_type: str = "application/json") -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+    def _send(self, status: int, body: bytes, content_type: str = "application/json") -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
 
-        def _json(self, status: int, message: str) -> None:
-            self._send(status, json.dumps({"message": message}).encode() + b"\n")
+    def _json(self, status: int, message: str) -> None:
+        self._send(status, json.dumps({"message": message}).encode() + b"\n")
 
+
+def make_health_handler(reporter: Reporter) -> type[BaseHTTPRequestHandler]:
+    """``GET /healthz`` and ``GET /metrics`` (the health port)."""
+
+    class Handler(_Handler):
         def do_GET(self) -> None:
             if self.path == "/healthz":
                 ok, text = healthy(reporter)
@@ -65,6 +137,19 @@ def make_handler(reporter: Reporter) -> type[BaseHTTPRequestHandler]:
                 self._send(200, reporter.metrics.render(), CONTENT_TYPE_LATEST)
             else:
                 self._json(404, "not found")
+
+    return Handler
+
+
+def make_handler(
+    reporter: Reporter, per_source: PerSource | None = None
+) -> type[BaseHTTPRequestHandler]:
+    """``POST /v1/job-reports`` (the job-report port)."""
+    limit = per_source or PerSource()
+
+    class Handler(_Handler):
+        def do_GET(self) -> None:
+            self._json(404, "not found (health and metrics are on the health port)")
 
         def do_POST(self) -> None:
             if self.path != REPORT_PATH:
@@ -82,6 +167,11 @@ def make_handler(reporter: Reporter) -> type[BaseHTTPRequestHandler]:
                 self.close_connection = True
                 self._json(413, f"report larger than {MAX_BODY_BYTES} bytes")
                 return
+            if not limit.admit(str(self.client_address[0])):
+                reporter.metrics.job_reports.labels("rate-limited").inc()
+                self.close_connection = True
+                self._json(429, "too many job reports from this address")
+                return
             body = self.rfile.read(length)
             try:
                 report = parse_report(body)
@@ -97,23 +187,40 @@ def make_handler(reporter: Reporter) -> type[BaseHTTPRequestHandler]:
 
 
 class ReporterServer:
-    """The HTTP server in a daemon thread."""
+    """The job-report server and the health server, each in a daemon thread."""
 
-    def __init__(self, reporter: Reporter, host: str = "0.0.0.0", port: int = 8080) -> None:
-        self.httpd = ThreadingHTTPServer((host, port), make_handler(reporter))
-        self.httpd.daemon_threads = True
-        self.thread = threading.Thread(
-            target=self.httpd.serve_forever, name="reporter-http", daemon=True
-        )
+    def __init__(
+        self,
+        reporter: Reporter,
+        host: str = "0.0.0.0",
+        port: int = 8080,
+        health_port: int = 8081,
+        *,
+        workers: int = MAX_WORKERS,
+        per_source: PerSource | None = None,
+    ) -> None:
+        self.httpd = BoundedServer((host, port), make_handler(reporter, per_source), workers)
+        self.health = ThreadingHTTPServer((host, health_port), make_health_handler(reporter))
+        self.health.daemon_threads = True
+        self.threads = [
+            threading.Thread(target=server.serve_forever, name=name, daemon=True)
+            for server, name in ((self.httpd, "reporter-http"), (self.health, "reporter-health"))
+        ]
 
     @property
     def port(self) -> int:
         return int(self.httpd.server_address[1])
 
+    @property
+    def health_port(self) -> int:
+        return int(self.health.server_address[1])
+
     def start(self) -> ReporterServer:
-        self.thread.start()
+        for thread in self.threads:
+            thread.start()
         return self
 
     def stop(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        for server in (self.httpd, self.health):
+            server.shutdown()
+            server.server_close()

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 from preflight.errors import UsageError
 from preflight.gitlab.client import GitLabSettings, parse_token, settings_from_env
 from preflight.input_files import read_regular
-from preflight.reporter.cluster import ClusterSource, parse_selector
+from preflight.reporter.cluster import ClusterSource, parse_selector, parse_toleration
 from preflight.reporter.model import Executor, Policy, ReporterPolicy, RunnerTarget
 
 MAX_TOKEN_FILE = 4096
@@ -34,6 +34,7 @@ class ReporterSettings:
     interval_s: float = 15.0
     listen_host: str = "0.0.0.0"
     listen_port: int = 8080
+    health_port: int = 8081  # /healthz and /metrics, on the same host as --listen
 
 
 def pinned_url(url: str) -> str:
@@ -74,6 +75,35 @@ def parse_share(text: str) -> float:
     return share
 
 
+def admin_gitlab_settings(
+    *,
+    gitlab_url: str,
+    token_file: str,
+    report_project: str | None,
+    budget_s: float,
+    timeout_s: float = 10.0,
+    note_interval_s: float | None = None,
+) -> GitLabSettings:
+    """GitLab settings of an admin command (reporter, resolve): ``--gitlab-url`` and
+    ``--token-file`` only, never the environment a job could set."""
+    url = pinned_url(gitlab_url)
+    token = read_token_file(token_file)
+    # The URL is pinned by the flag (pinned_url: https, or http to loopback only); the token is
+    # handed over as the one variable settings_from_env reads it from.
+    env = {"DIND_PREFLIGHT_GITLAB_TOKEN": token}
+    if urlsplit(url).scheme == "http":
+        env["DIND_PREFLIGHT_ALLOW_HTTP"] = "1"
+    return settings_from_env(
+        env,
+        gitlab_url=url,
+        report_project=report_project,
+        budget_s=budget_s,
+        timeout_s=timeout_s,
+        note_interval_s=note_interval_s,
+        settle_s=0,
+    )
+
+
 def build(
     *,
     gitlab_url: str,
@@ -88,31 +118,25 @@ def build(
     interval_s: float = 15.0,
     job_namespace: str = "gitlab-runner",
     node_selector: str = "",
+    tolerations: tuple[str, ...] = (),
     taint_nodes: bool = False,
     lease_namespace: str | None = None,
     lease_name: str = "dind-preflight-reporter",
     lease_duration_s: int = 60,
     identity: str = "reporter",
     listen: str = "0.0.0.0:8080",
+    health_port: int = 8081,
     budget_s: float = 30.0,
     timeout_s: float = 10.0,
     note_interval_s: float | None = None,
 ) -> ReporterSettings:
-    url = pinned_url(gitlab_url)
-    token = read_token_file(token_file)
-    # The URL is pinned by the flag (pinned_url: https, or http to loopback only); the token is
-    # handed over as the one variable settings_from_env reads it from.
-    env = {"DIND_PREFLIGHT_GITLAB_TOKEN": token}
-    if urlsplit(url).scheme == "http":
-        env["DIND_PREFLIGHT_ALLOW_HTTP"] = "1"
-    gitlab = settings_from_env(
-        env,
-        gitlab_url=url,
+    gitlab = admin_gitlab_settings(
+        gitlab_url=gitlab_url,
+        token_file=token_file,
         report_project=report_project,
         budget_s=budget_s,
         timeout_s=timeout_s,
         note_interval_s=note_interval_s,
-        settle_s=0,
     )
     targets = tuple(parse_runner(text) for text in runners)
     exec_kind = Executor(executor)
@@ -125,6 +149,10 @@ def build(
     host, _, port = listen.rpartition(":")
     if not port.isdigit() or not 0 <= int(port) < 65536:
         raise UsageError(f"--listen {listen!r}: expected HOST:PORT")
+    if not 0 <= health_port < 65536 or (health_port == int(port) and health_port != 0):
+        raise UsageError(
+            f"--health-port={health_port}: a port of its own (0-65535, not --listen's)"
+        )
     return ReporterSettings(
         gitlab=gitlab,
         policy=ReporterPolicy(
@@ -139,7 +167,9 @@ def build(
             taint_nodes=taint_nodes,
         ),
         source=ClusterSource(
-            job_namespace=job_namespace, node_selector=parse_selector(node_selector)
+            job_namespace=job_namespace,
+            node_selector=parse_selector(node_selector),
+            tolerations=tuple(parse_toleration(text) for text in tolerations),
         ),
         lease_namespace=lease_namespace,
         lease_name=lease_name,
@@ -148,4 +178,5 @@ def build(
         interval_s=interval_s,
         listen_host=host or "0.0.0.0",
         listen_port=int(port),
+        health_port=health_port,
     )

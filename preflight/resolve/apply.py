@@ -1,9 +1,10 @@
 """Undo job mode's quarantine for fixed nodes (adapter): helper pod, taint, runner, issue.
 
 For every open issue with the project's marker: take a fresh node report with a helper pod on the
-issue's node, and when the cause is gone remove our taint, resume the runner our block paused for
-this incident (restoring the human's note; never a runner someone else paused), comment with the
-evidence and close the issue. ``dry_run`` reads everything and writes nothing.
+issue's node, and when the cause is gone remove our taint, resume every runner our block paused
+for this incident (each paused runner whose maintenance note carries the incident's key, and the
+one the issue's marker names; restoring the human's note; never a runner someone else paused),
+comment with the evidence and close the issue. ``dry_run`` reads everything and writes nothing.
 """
 
 from __future__ import annotations
@@ -72,6 +73,28 @@ def helper_pod_reader(ctx: KubeContext, settings: KubeSettings) -> NodeReader:
     return read
 
 
+def paused_runners(client: GitLabClient, result: ResolveResult) -> dict[int, str | None]:
+    """Every paused runner the token's user manages, with the key in its maintenance note."""
+    from preflight.gitlab.runner_pause import parse_note, paused_runner_ids, read_runner
+
+    found: dict[int, str | None] = {}
+    try:
+        for runner_id in paused_runner_ids(client):
+            found[runner_id] = parse_note(read_runner(client, runner_id).maintenance_note).key
+    except GitLabActionError as exc:
+        result.errors.append(f"cannot list the paused runners: {exc}")
+    return found
+
+
+def runners_of(incident: ResolveIncident, paused: dict[int, str | None]) -> list[int]:
+    """The runners to resume for ``incident``: every paused runner whose note carries its key
+    (job mode may have paused several for one incident), and the one its marker names."""
+    ids = {runner_id for runner_id, key in paused.items() if key == incident.key}
+    if incident.runner_id is not None:
+        ids.add(incident.runner_id)
+    return sorted(ids)
+
+
 def resolve(
     client: GitLabClient,
     kube: KubeContext | None,
@@ -84,6 +107,7 @@ def resolve(
     from preflight.kube.taint_node import untaint_node
 
     result = ResolveResult()
+    paused: dict[int, str | None] | None = None  # paused runner -> its note's key (read once)
     reports: dict[str, tuple[NodeReport | None, str | None]] = {}
     for incident in open_incidents(client):
         if incident.node not in reports:
@@ -98,6 +122,8 @@ def resolve(
             continue
         result.fixed += 1
         prefix = "would " if dry_run else ""
+        if paused is None:
+            paused = paused_runners(client, result)
         try:
             if kube is not None:
                 if not dry_run:
@@ -105,14 +131,19 @@ def resolve(
                     if problem:
                         result.errors.append(problem)
                 result.lines.append(f"{head}: {prefix}remove the taint from {incident.node}")
-            if incident.runner_id is not None:
+            for runner_id in runners_of(incident, paused):
                 if dry_run:
-                    state = read_runner(client, incident.runner_id)
+                    state = read_runner(client, runner_id)
                     decision = decide_resume(state, key=incident.key)
-                    result.lines.append(f"{head}: would {decision.action.value}: {decision.reason}")
+                    result.lines.append(
+                        f"{head}: runner {runner_id}: would {decision.action.value}: "
+                        f"{decision.reason}"
+                    )
                 else:
-                    done = resume_runner(client, incident.runner_id, key=incident.key)
-                    result.lines.append(f"{head}: {done.action.value}: {done.detail}")
+                    done = resume_runner(client, runner_id, key=incident.key)
+                    result.lines.append(
+                        f"{head}: runner {runner_id}: {done.action.value}: {done.detail}"
+                    )
             body = (
                 f"Resolved by `dind-preflight resolve`: a fresh node report from node "
                 f"{code_span(incident.node)} shows {code_span(judgement.evidence, 300)}. The taint "

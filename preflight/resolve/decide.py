@@ -1,8 +1,8 @@
 """Whether an incident of job mode is over (pure): the node's fresh report no longer shows it.
 
 Only issues that carry the project's marker (the hidden ``<!-- dind-preflight v1 ... -->`` line)
-and a node fault are considered; the node's report from a helper pod must show the cause's
-modules loaded now and at boot. A report that could not be taken keeps everything as it is.
+and a node fault are considered; the node's report from a helper pod must show no fault for
+the cause's modules, now or after the next boot (the module-fact rule). A report that could not be taken keeps everything as it is.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from preflight.diagnosis.causes import CAUSES
+from preflight.node.loadability import AT_BOOT, FAULTS, LOADED, UNCHECKED, UNKNOWN, verdict
 from preflight.node.model import NodeReport
 
 
@@ -44,24 +45,44 @@ def modules_of(cause: str) -> tuple[str, ...]:
 
 
 def judge(incident: ResolveIncident, report: NodeReport | None, problem: str | None) -> Judgement:
-    """Fixed when the cause's modules are loaded now and at boot (or, without a module, when every
-    checked module is)."""
+    """Fixed when the module-fact rule finds no fault, now or after the next boot, for the
+    cause's modules (or, without a module, for every module the report checked); the same rule
+    as the agent, audit and the job (:mod:`preflight.node.loadability`): a module that is not
+    loaded but loads on first use is fixed, one SELinux denies to a container is not."""
     if report is None:
         return Judgement(incident, Verdict.UNKNOWN, problem or "no node report")
     wanted = modules_of(incident.cause)
-    states = [report.modules[name] for name in wanted if name in report.modules]
-    if wanted and len(states) != len(wanted):
+    if wanted and any(name not in report.modules for name in wanted):
         return Judgement(
             incident, Verdict.UNKNOWN, f"the node report does not check {', '.join(wanted)}"
         )
-    checked = states or list(report.modules.values())
-    bad = [m.name for m in checked if not (m.ready_now and m.ready_at_boot)]
+    rule = verdict(report, list(wanted) or None)
     kernel = report.kernel or "?"
+    bad = [f"{name} {fact} now" for name, fact in rule.now.items() if fact in FAULTS] + [
+        f"{name} {fact} after the next boot"
+        for name, fact in rule.after_boot.items()
+        if fact in FAULTS
+    ]
     if bad:
+        return Judgement(incident, Verdict.BROKEN, f"{', '.join(bad)} (kernel {kernel})")
+    unknown = [
+        name
+        for name in rule.now
+        if rule.now[name] in (UNKNOWN, UNCHECKED) or rule.after_boot[name] in (UNKNOWN, UNCHECKED)
+    ]
+    if unknown:
         return Judgement(
-            incident,
-            Verdict.BROKEN,
-            f"{', '.join(bad)} not loaded now or not at boot (kernel {kernel})",
+            incident, Verdict.UNKNOWN, f"{', '.join(unknown)}: could not be read (kernel {kernel})"
         )
-    names = ", ".join(m.name for m in checked) or "no module"
-    return Judgement(incident, Verdict.FIXED, f"{names} loaded now and at boot (kernel {kernel})")
+    names = ", ".join(rule.now) or "no module"
+    if all(f == LOADED for f in rule.now.values()) and all(
+        f == AT_BOOT for f in rule.after_boot.values()
+    ):
+        return Judgement(
+            incident, Verdict.FIXED, f"{names} loaded now and at boot (kernel {kernel})"
+        )
+    return Judgement(
+        incident,
+        Verdict.FIXED,
+        f"{names}: no fault for containers now or after the next boot (kernel {kernel})",
+    )

@@ -93,7 +93,9 @@ class JobAdapters:
         if self._kube is None:
             from preflight.kube.settings import settings_from
 
-            self._kube = settings_from(self.env, host_root=self.settings.node_root)
+            self._kube = settings_from(
+                self.env, host_root=self.settings.node_root, anchors=self.settings.anchors
+            )
         return self._kube
 
     def _left_s(self) -> float | None:
@@ -111,6 +113,7 @@ class JobAdapters:
     def diagnose(self, probe: ProbeResult) -> Diagnosis:
         """The one diagnosis of ``run`` and ``diagnose``: Kubernetes, a host root, or /proc."""
         self.progress.phase(f"dind is {probe.verdict.value}: diagnosing...")
+        self._say_overruled()
         from preflight.kube.diagnose import diagnose_in_cluster
 
         service = self._service_hint
@@ -139,12 +142,22 @@ class JobAdapters:
 
     # -- actions and report --------------------------------------------------------------------
 
+    def _say_overruled(self) -> None:
+        """One line for each variable the admin's file overrules, and for a missing file."""
+        import sys
+
+        from preflight.redaction import redact
+
+        lines = list(self.settings.notes)
+        if self.settings.anchors.admin is None:
+            lines[:0] = self.settings.anchors.blockers[:1]
+        for line in lines:
+            print(redact(f"dind-preflight: {line}"), file=sys.stderr, flush=True)
+
     @property
     def gitlab_settings(self) -> GitLabSettings:
         if self._gitlab is None:
-            from preflight.gitlab.client import settings_from_env
-
-            self._gitlab = settings_from_env(self.env, token_file=self.settings.token_file)
+            self._gitlab = job_gitlab_settings(self.env, self.settings)
         return self._gitlab
 
     def taint_node(self, diagnosis: Diagnosis) -> str:
@@ -250,3 +263,45 @@ class JobAdapters:
         else:
             write_text(annotations, "{}\n")
         return written
+
+
+# Variables a job could set to send a token elsewhere or to name another runner or project: job
+# mode takes these from the admin's file and from GitLab's own GET /job instead.
+_JOB_SET = (
+    "DIND_PREFLIGHT_GITLAB_URL",
+    "DIND_PREFLIGHT_ALLOW_HTTP",
+    "CI_API_V4_URL",
+    "CI_SERVER_URL",
+    "CI_SERVER_HOST",
+    "CI_SERVER_PORT",
+    "CI_RUNNER_ID",
+    "CI_PROJECT_PATH",
+)
+
+
+def job_gitlab_settings(env: Mapping[str, str], settings: RunSettings) -> GitLabSettings:
+    """Job mode's GitLab: the admin's URL, CA and token file; the runner from ``GET /job``.
+
+    Without the admin's file nothing is sent (a dry run that says why). No variable names the
+    URL a token goes to, the runner that is paused or the project the job belongs to.
+    """
+    from dataclasses import replace
+
+    from preflight.gitlab.settings import settings_from_env  # no HTTP library: checked early
+
+    admin = settings.anchors.admin
+    if admin is None:
+        from preflight.admin.config import ADMIN_CONFIG_PATH
+
+        # Read the tokens only to check them; nothing is sent without the admin's URL.
+        kept = {k: v for k, v in env.items() if k not in _JOB_SET}
+        dry = settings_from_env(kept, token_file=settings.token_file, dry_run=True)
+        why = f"no admin configuration at {ADMIN_CONFIG_PATH}"
+        return replace(dry, dry_run_reason=why, runner_id=None, project_path=None)
+    kept = {k: v for k, v in env.items() if k not in _JOB_SET}
+    gitlab = settings_from_env(
+        kept,
+        token_file=admin.token_file or settings.token_file,
+        gitlab_url=admin.gitlab_url,
+    )
+    return replace(gitlab, runner_id=None, project_path=None, ca_file=admin.gitlab_ca_file)

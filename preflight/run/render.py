@@ -56,7 +56,9 @@ def _report_words(report: Any) -> list[str]:
         return []
     words = []
     if getattr(report, "dry_run", False):
-        return ["GitLab: dry run (no token), nothing sent"] if report.planned else []
+        why = getattr(report, "dry_run_reason", "") or "no token"
+        short = "no admin configuration" if why.startswith("no admin configuration") else why
+        return [f"GitLab: dry run ({short}), nothing sent"] if report.planned else []
     action = getattr(report, "runner_action", None)
     if action is not None and action.value in ("paused", "annotated"):
         words.append(f"runner {report.runner_id} paused")
@@ -115,9 +117,8 @@ def done_lines(outcome: RunOutcome, dry_run_file: str | None = None) -> list[str
 
             planned = f"{len(report.planned)} planned requests"
             where = f" are in {dry_run_file}" if dry_run_file else " were not written"
-            lines.append(
-                f"GitLab: dry run ({ENV_TOKEN} is not set): nothing sent; the {planned}{where}"
-            )
+            why = report.dry_run_reason or f"{ENV_TOKEN} is not set"
+            lines.append(f"GitLab: dry run ({why}): nothing sent; the {planned}{where}")
         from preflight.gitlab.outcome import summary_lines
 
         lines += [line.removeprefix(f"{PREFIX}: ") for line in summary_lines(report)]

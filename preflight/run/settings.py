@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from preflight import inputs
 from preflight.actions.action import Action
+from preflight.admin.anchors import Anchors, anchors_from, in_pod
+from preflight.admin.config import AdminConfig, effective_action
 from preflight.shown import shown
 
 TYPE_CHECKING = False  # typing's constant without importing typing: the healthy path
@@ -44,6 +47,9 @@ class RunSettings:
     # Resolved (and so checked) before the probe; None only where a test builds settings by hand.
     kube: KubeSettings | None = None
     gitlab: GitLabSettings | None = None
+    # The admin's file and what bends the evidence; the default (no file) never quarantines.
+    anchors: Anchors = field(default_factory=lambda: anchors_from({}, None))
+    notes: tuple[str, ...] = ()  # one line each: where a variable was overruled by the admin
 
 
 def _is_set(env: Mapping[str, str], name: str) -> bool:
@@ -98,6 +104,7 @@ def settings_from_env(
     json_output: bool = False,
     deadline: str | None = None,
     token_file: str | None = None,
+    admin: AdminConfig | None = None,
 ) -> RunSettings:
     """Resolve the settings: flags win over ``DIND_PREFLIGHT_*`` variables, which win over defaults.
 
@@ -105,10 +112,9 @@ def settings_from_env(
     flag, variable or file is an error (exit 64, or 66 for a missing file) in every job, with a
     healthy dind as with a broken one, not only during an incident. That includes the settings
     of the later steps: the diagnosis (:func:`preflight.kube.settings.settings_from`) and the
-    GitLab report (:func:`preflight.gitlab.settings.settings_from_env`, which reads the token
+    GitLab report (:func:`preflight.run.adapters.job_gitlab_settings`, which reads the token
     files).
     """
-    from preflight.gitlab.settings import settings_from_env as gitlab_settings
     from preflight.kube.settings import settings_from as kube_settings
 
     raw_timeout = inputs.flag_or_env(timeout, "--timeout", env, "DIND_PREFLIGHT_TIMEOUT")
@@ -131,23 +137,49 @@ def settings_from_env(
     deadline_s = default_deadline(env, timeout_s)
     if raw_deadline.value is not None:
         deadline_s = inputs.seconds(raw_deadline.value, raw_deadline.source, high=MAX_TIMEOUT_S)
-    reporter_url = env.get(ENV_REPORTER_URL, "").strip() or None
-    if reporter_url is not None:
-        inputs.http_url(reporter_url, ENV_REPORTER_URL, example="http://dind-reporter.ns.svc:8080")
-    kube = kube_settings(env, host_root=root)
-    gitlab = gitlab_settings(env, token_file=token_file or None)
-    return RunSettings(
+    notes: list[str] = []
+    env_reporter = env.get(ENV_REPORTER_URL, "").strip() or None
+    if env_reporter is not None:
+        inputs.http_url(env_reporter, ENV_REPORTER_URL, example="http://dind-reporter.ns.svc:8080")
+    # Fleet mode: jobs only probe and read; the reporter holds every power. A variable naming a
+    # reporter can only take powers away; the URL a report goes to is the admin's.
+    reporter_url = admin.reporter_url if admin is not None else None
+    if env_reporter and env_reporter.rstrip("/") != reporter_url:
+        notes.append(
+            "DIND_PREFLIGHT_REPORTER_URL is not the reporter_url of the admin's configuration: "
+            "nothing is sent to it"
+        )
+    action, narrowed = effective_action(chosen, admin)
+    if narrowed:
+        notes.append(narrowed)
+    if admin is not None and admin.node_root is not None:
+        if root is not None and root != admin.node_root:
+            notes.append(f"{raw_root.source} is not the admin's node root: {admin.node_root} used")
+        root = admin.node_root if os.path.isdir(admin.node_root) else None
+    in_cluster = _is_set(env, "KUBERNETES_SERVICE_HOST") or (admin is not None and in_pod())
+    anchors = anchors_from(env, admin)
+    settings = RunSettings(
         timeout_s=timeout_s,
-        # Fleet mode: jobs only probe and read; the reporter holds every power.
-        action=Action.NONE if reporter_url else chosen,
+        action=Action.NONE if (reporter_url or env_reporter) else action,
         artifacts_dir=Path(raw_artifacts.value or ".dind-preflight"),
         node_root=root,
-        in_cluster=_is_set(env, "KUBERNETES_SERVICE_HOST"),
-        kubernetes_api=_is_set(env, "KUBERNETES_SERVICE_HOST") or _is_set(env, "KUBECONFIG"),
+        in_cluster=in_cluster,
+        kubernetes_api=in_cluster or _is_set(env, "KUBECONFIG"),
         json_output=json_output,
         reporter_url=reporter_url,
         deadline_s=deadline_s,
         token_file=token_file or None,
-        kube=kube,
-        gitlab=gitlab,
+        anchors=anchors,
+        notes=tuple(notes),
+    )
+    # The later steps' settings, resolved (and so checked) now: a wrong one is the same line
+    # with a healthy dind as during an incident.
+    from dataclasses import replace
+
+    from preflight.run.adapters import job_gitlab_settings  # here: adapters imports this module
+
+    return replace(
+        settings,
+        kube=kube_settings(env, host_root=settings.node_root, anchors=anchors),
+        gitlab=job_gitlab_settings(env, settings),
     )

@@ -123,7 +123,9 @@ def test_make_demo_replays_the_field_report_and_leaves_docker_alone(
     assert "etc-modules-not-read" in broken
     assert "dind-preflight: FAILED:" in broken and "iptable_nat-missing" in broken
     assert "dry run (DIND_PREFLIGHT_GITLAB_TOKEN is not set): nothing was sent" in broken
-    assert "PUT /api/v4/runners/42 HTTP/1.1\nHost: gitlab.example.com\n" in broken
+    # The runner comes from GET /job (the job's own token), never from CI_RUNNER_ID.
+    assert "GET /api/v4/job HTTP/1.1\nHost: gitlab.example.com\n" in broken
+    assert "PUT /api/v4/runners/<id> HTTP/1.1\nHost: gitlab.example.com\n" in broken
     assert "1. Write /etc/modules-load.d/iptable_nat.conf:" in broken
     # The field report's run log: one summary line and three short sections, in 60 lines.
     run_log = broken.split("dind-preflight run\n", 1)[1].split("\n(exit code 75)\n", 1)[0]

@@ -7,6 +7,7 @@ from preflight.diagnosis.signatures import match_lines
 from preflight.node.model import (
     Finding,
     KernelModules,
+    ModuleRequests,
     ModuleState,
     NodeReport,
     Remedy,
@@ -84,7 +85,11 @@ def node(
     known: bool = True,
     findings: bool = True,
     available: bool = True,
+    selinux: bool = True,
 ) -> NodeReport:
+    """The field report's node (CentOS 8): by default SELinux is enforcing, so a module that is
+    not loaded is denied to a container; ``selinux=False`` for a node where it loads on first
+    use."""
     report_findings = []
     if findings and not nat:
         report_findings.append(
@@ -106,4 +111,9 @@ def node(
         findings=report_findings,
         kernels=[KernelModules(release="4.18.0-348.7.1.el8_5.x86_64", running=True)],
         evidence_source=source,
+        module_requests=ModuleRequests(
+            selinux, selinux, "SELinux is enforcing (CentOS Linux 8, /etc/selinux/config)"
+        )
+        if source == "host-root"
+        else ModuleRequests(None, None, "only /proc"),
     )

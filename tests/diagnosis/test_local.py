@@ -13,6 +13,7 @@ from preflight.errors import InputError
 from preflight.kube.diagnose import diagnose_in_cluster
 from preflight.kube.settings import KubeSettings
 from preflight.probe.model import ProbeResult, Verdict
+from tests.admin.support import trusted_anchors
 from tests.kube.failing_daemons import saved_log
 
 REPO = Path(__file__).resolve().parents[2]
@@ -50,8 +51,19 @@ def test_the_bundled_field_report_root_is_a_node_fault_named_after_its_host() ->
     assert diagnosis.evidence_source == "host-root"
     assert diagnosis.remedy is not None
     assert diagnosis.remedy.file == "/etc/modules-load.d/iptable_nat.conf"
-    # the node's own root agrees with the log line: the quarantine is backed
-    assert diagnosis.quarantine.allowed, diagnosis.quarantine
+    # The root agrees with the log line, but it is a directory, not the admin's read-only
+    # mount: job-side evidence, no quarantine (tests/admin proves the admin's mount counts).
+    assert not diagnosis.quarantine.allowed, diagnosis.quarantine
+    assert diagnosis.node_trust.startswith("job-side: ")
+    named = diagnose_in_cluster(
+        REFUSED,
+        KubeSettings(
+            host_root=str(root), proc="/proc", anchors=trusted_anchors(node_root=str(root))
+        ),
+        service_hint=log,
+    )
+    assert not named.quarantine.allowed  # named by the admin, but not a read-only mount point
+    assert "not a read-only mount point" in named.node_trust
     assert diagnosis.backend.backend == "legacy"
 
 

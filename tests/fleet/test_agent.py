@@ -28,7 +28,7 @@ def make_agent(cluster: FakeCluster, root: HostRoot, *, taint: bool = True) -> A
     settings = KubeSettings(kubeconfig=str(cluster.kubeconfig()))
     return Agent(
         AgentSettings(
-            Target(NODE, "dind-preflight", taint=taint),
+            Target(NODE, taint=taint),
             root=str(root.path),
             proc=str(root.path / "proc"),
         ),
@@ -54,8 +54,9 @@ def heal_node(root: HostRoot) -> None:
 
 
 def healthy_node(path: Path) -> HostRoot:
-    """A healthy legacy node: both modules loaded and listed, the legacy tables registered."""
-    root = profiles.healthy(path)
+    """A healthy legacy node: both modules loaded and listed, the legacy tables registered; no
+    SELinux, so nf_tables' nft_chain_nat (not loaded) loads on first use: both backends served."""
+    root = profiles.healthy(path, selinux=False)
     heal_node(root)
     return root
 
@@ -114,7 +115,9 @@ def test_breaks_and_heals(cluster: FakeCluster, tmp_path: Path) -> None:
     }
     assert warning["message"].startswith("DindReady False (was True): ")
     assert "Fix: " in warning["message"] and "modprobe" in warning["message"]
-    assert warning["metadata"]["namespace"] == "dind-preflight"
+    assert (
+        warning["metadata"]["namespace"] == "default"
+    )  # an Event about a Node lives there (the API server refuses any other)
 
     count = len(events(cluster))
     assert cycle(agent)  # still broken: no Event, same transition time
@@ -219,10 +222,16 @@ def test_metrics(cluster: FakeCluster, tmp_path: Path) -> None:
     agent = make_agent(cluster, root)
     assert cycle(agent)
     text = agent.metrics.text()
-    assert 'dind_preflight_condition{condition="DindReady",status="True"} 1.0' in text
+    # An admin ran modprobe for the legacy tables; nft_chain_nat is not loaded and SELinux
+    # denies a container's module request (CentOS 8): not ready for an nf_tables dind.
+    assert 'dind_preflight_condition{condition="DindReady",status="False"} 1.0' in text
     assert 'dind_preflight_condition{condition="DindReadyAfterReboot",status="False"} 1.0' in text
     assert 'dind_preflight_module_loaded{backend="legacy",module="iptable_nat"} 1.0' in text
     assert 'dind_preflight_module_loads_at_boot{backend="legacy",module="iptable_nat"} 0.0' in text
+    # Each module carries its own backend, whichever backend dind would pick.
+    assert 'dind_preflight_module_loaded{backend="nf_tables",module="nft_chain_nat"} 0.0' in text
+    assert 'dind_preflight_module_loaded{backend="shared",module="nf_nat"} 1.0' in text
+    assert 'backend="legacy",module="nft_chain_nat"' not in text
     assert "dind_preflight_check_duration_seconds_count 1.0" in text
     assert "dind_preflight_last_good_check_timestamp_seconds " in text
 
@@ -240,7 +249,7 @@ def test_command_serves_metrics_and_stops_on_sigterm(cluster: FakeCluster, tmp_p
     root = healthy_node(tmp_path)
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("KUBERNETES_SERVICE_HOST", "NODE_NAME")}
-    env.update(KUBECONFIG=str(cluster.kubeconfig()), NODE_NAME=NODE, POD_NAMESPACE="dind-preflight")
+    env.update(KUBECONFIG=str(cluster.kubeconfig()), NODE_NAME=NODE)
     process = subprocess.Popen(
         [
             sys.executable,
@@ -276,7 +285,11 @@ def test_command_serves_metrics_and_stops_on_sigterm(cluster: FakeCluster, tmp_p
             process.wait()
     assert process.returncode == 0, err
     assert out.splitlines()[-1] == "dind-preflight agent: stopped"
-    assert "check: DindReady=True" in out
+    # Stopping (a reboot stops the agent first) closes the startup gate: no dind job lands on
+    # the node before the next agent's first healthy check.
+    assert "startup gate closed" in out
+    closed = [{k: v for k, v in t.items() if k != "timeAdded"} for t in gate_taints(cluster)]
+    assert closed == [{"key": "dind-preflight.io/unchecked", "value": "", "effect": "NoSchedule"}]
 
 
 def test_busy_metrics_port_is_one_line_and_exit_69(
@@ -347,3 +360,46 @@ def test_a_new_boot_id_triggers_a_check_and_stop_is_prompt(
         runner.join(30)
     assert not runner.is_alive()
     assert agent.out.getvalue().count("check:") == 2  # nothing more until the next interval
+
+
+GATE_TAINT = {"key": "dind-preflight.io/unchecked", "effect": "NoSchedule"}
+
+
+def gate_taints(cluster: FakeCluster) -> list[dict[str, Any]]:
+    node = cluster.get("v1/nodes", None, NODE)
+    assert node is not None
+    return [t for t in node["spec"].get("taints") or [] if t["key"] == GATE_TAINT["key"]]
+
+
+def registered_with_gate(cluster: FakeCluster) -> None:
+    """A node as the kubelet registers it with registerWithTaints: the gate closed."""
+    fresh = node_object(NODE)
+    fresh["spec"]["taints"].append(dict(GATE_TAINT))
+    cluster.add("v1/nodes", None, fresh)
+
+
+def test_startup_gate_opens_only_after_a_healthy_check(
+    cluster: FakeCluster, tmp_path: Path
+) -> None:
+    registered_with_gate(cluster)
+    root = healthy_node(tmp_path)
+    break_node(root)
+    agent = make_agent(cluster, root)
+    assert cycle(agent)
+    # Broken: the gate stays closed and the broken taint joins it.
+    assert gate_taints(cluster) and our_taints(cluster)
+    heal_node(root)
+    assert cycle(agent)
+    assert gate_taints(cluster) == []  # the first healthy check opens the gate
+    other = [
+        t for t in cluster.get("v1/nodes", None, NODE)["spec"]["taints"] if t["key"] == "other"
+    ]
+    assert other  # nobody else's taint is touched
+
+
+def test_unknown_never_opens_the_startup_gate(cluster: FakeCluster, tmp_path: Path) -> None:
+    registered_with_gate(cluster)
+    agent = make_agent(cluster, HostRoot(tmp_path / "missing"))
+    assert cycle(agent)
+    assert conditions(cluster)["DindReady"]["status"] == "Unknown"
+    assert gate_taints(cluster)

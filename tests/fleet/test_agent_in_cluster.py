@@ -36,9 +36,7 @@ def test_breaks_heals_and_rotated_tokens(
     settings = KubeSettings(in_cluster=True, service_account_dir=str(sa))
     root = healthy_node(tmp_path)
     agent = Agent(
-        AgentSettings(
-            Target(NODE, "dind-preflight"), root=str(root.path), proc=str(root.path / "proc")
-        ),
+        AgentSettings(Target(NODE), root=str(root.path), proc=str(root.path / "proc")),
         lambda: connect_agent(settings, env),
         out=io.StringIO(),
     )
@@ -70,9 +68,7 @@ def test_forbidden_is_one_line_naming_the_rule(
     settings = KubeSettings(in_cluster=True, service_account_dir=str(sa))
     root = healthy_node(tmp_path)
     agent = Agent(
-        AgentSettings(
-            Target(NODE, "dind-preflight"), root=str(root.path), proc=str(root.path / "proc")
-        ),
+        AgentSettings(Target(NODE), root=str(root.path), proc=str(root.path / "proc")),
         lambda: connect_agent(settings, in_cluster_env(cluster, sa)),
         out=io.StringIO(),
     )

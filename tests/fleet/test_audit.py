@@ -142,8 +142,9 @@ def test_200_nodes_in_mixed_states(cluster: FakeCluster, outputs: dict[str, str]
             "agent-broken": ("False", "False"),
             "stale": ("True", "True"),
             "helper-ok": ("True", "True"),
-            # Not loaded but nothing blocks it: fine now; nothing loads it at boot: not after.
-            "helper-broken": ("True", "False"),
+            # CentOS 8, SELinux enforcing: not loaded, and a container's module request is
+            # denied: a fault now and after the next boot (the module-fact rule).
+            "helper-broken": ("False", "False"),
             "unschedulable": ("Unknown", "Unknown"),
             "pull-fails": ("Unknown", "Unknown"),
         }[kind]
@@ -223,6 +224,28 @@ def test_command_json_and_exit_codes(cluster: FakeCluster) -> None:
         check=False,
     )
     assert done.returncode == 0 and "1 of 1 nodes" in done.stdout
+
+
+def test_stale_agent_is_agent_heartbeat_stale_and_no_agent_is_not_checked(
+    cluster: FakeCluster,
+) -> None:
+    cluster.add("v1/nodes", None, node_object("old", agent_conditions("True", "True", 90 * 86400)))
+    cluster.add("v1/nodes", None, node_object("never"))
+    done = subprocess.run(
+        [sys.executable, "-m", "preflight", "audit", "--no-helper", "--json"],
+        env=_env(cluster),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2, done.stderr
+    by = {d["node"]: d for d in json.loads(done.stdout)}
+    assert by["old"]["readiness"]["now"]["code"] == "agent-heartbeat-stale"
+    assert by["old"]["readiness"]["now"]["status"] == "Unknown"
+    assert by["old"]["source"] == "agent"
+    assert by["never"]["readiness"]["now"]["code"] == "not-checked"
+    assert by["never"]["source"] == "none"
 
 
 def test_sigint_leaves_no_helper_pod(cluster: FakeCluster) -> None:

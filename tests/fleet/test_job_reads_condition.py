@@ -10,6 +10,7 @@ from typing import Any
 from preflight.kube.diagnose import diagnose_in_cluster
 from preflight.kube.settings import KubeSettings
 from preflight.probe.model import ProbeResult, Verdict
+from tests.admin.support import trusted_anchors
 from tests.fleet.conftest import node_object
 from tests.kube.conftest import JOB_ID, JOB_POD, NODE, TERMINATED_NAT, job_pod_manifest
 from tests.kube.failing_daemons import saved_log
@@ -24,10 +25,14 @@ FLEET_JOB_RBAC = {("get", "pods"), ("get", "pods/log"), ("watch", "pods"), ("get
 
 
 MESSAGES = {
-    # What the agent writes: the decision's own words for the fact first (describe()).
-    "False": "iptable_nat is blocked (a blacklist, install rule or module_blacklist=): "
-    "/etc/modprobe.d/hardening.conf:3: install iptable_nat /bin/false",
-    "True": "iptable_nat, iptable_filter loaded (legacy iptables backend)",
+    # What the agent writes: a sentence, then the facts it stands for (readiness.stated).
+    "False": "iptable_nat is blocked (an install rule, module_blacklist= or a blacklisted "
+    "alias): /etc/modprobe.d/hardening.conf:3: install iptable_nat /bin/false "
+    "[checked legacy,nf_tables: iptable_nat=blocked iptable_filter=loaded "
+    "nft_chain_nat=not-loaded]",
+    "True": "iptable_nat, iptable_filter loaded (legacy iptables backend) "
+    "[checked legacy,nf_tables: iptable_nat=loaded iptable_filter=loaded "
+    "nft_chain_nat=not-loaded]",
 }
 
 
@@ -65,12 +70,14 @@ def setup(cluster: FakeCluster, node_conditions: list[dict[str, Any]]) -> KubeSe
     # dind died on the legacy nat table: the log says so, the node's own condition confirms.
     cluster.set_log(JOB_POD, "svc-0", saved_log("legacy-nat-missing"))
     cluster.allow_only(FLEET_JOB_RBAC)
+    cluster.identity = (JOB_POD, NODE)  # the job pod's bound token
     return KubeSettings(
         timeout=10.0,
         pod_name=JOB_POD,
         job_id=JOB_ID,
         kubeconfig=str(cluster.kubeconfig()),
         proc="/nonexistent-proc",
+        anchors=trusted_anchors(),
     )
 
 

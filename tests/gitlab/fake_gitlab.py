@@ -30,6 +30,7 @@ import itertools
 import json
 import logging
 import re
+import ssl
 import threading
 import time
 from collections import deque
@@ -137,8 +138,11 @@ class _Reply(Exception):
 class FakeGitLab:
     """The fake server and its state; start/stop it directly or use it as a context manager."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
-        self.httpserver = _QuickServer(host=host, port=port, threaded=True)
+    def __init__(
+        self, host: str = "127.0.0.1", port: int = 0, ssl_context: ssl.SSLContext | None = None
+    ) -> None:
+        self.httpserver = _QuickServer(host=host, port=port, threaded=True, ssl_context=ssl_context)
+        self.scheme = "https" if ssl_context is not None else "http"
         self._lock = threading.RLock()
         self._ids = itertools.count(1000)
         self.tokens: dict[str, TokenGrant] = {}
@@ -178,7 +182,7 @@ class FakeGitLab:
     @property
     def url(self) -> str:
         """The server URL (what ``CI_SERVER_URL`` holds)."""
-        return f"http://{self.httpserver.host}:{self.httpserver.port}"
+        return f"{self.scheme}://{self.httpserver.host}:{self.httpserver.port}"
 
     @property
     def api_url(self) -> str:
@@ -429,6 +433,8 @@ class FakeGitLab:
     ) -> tuple[int, Any, dict[str, str]]:
         if method == "GET" and path == "/api/v4/job":
             return self._get_job(headers)
+        if method == "GET" and path == "/api/v4/runners":
+            return self._list_runners(query, self._grant(headers))
         match = re.fullmatch(r"/api/v4/runners/(\d+)", path)
         if match:
             return self._runner(method, int(match.group(1)), body, self._grant(headers))
@@ -491,6 +497,25 @@ class FakeGitLab:
             },
             {},
         )
+
+    def _list_runners(
+        self, query: dict[str, list[str]], grant: TokenGrant
+    ) -> tuple[int, Any, dict[str, str]]:
+        """``GET /runners``: the runners the user owns or maintains (doc/api/runners.md: no
+        ``maintenance_note`` in the list), filtered by ``paused``."""
+        self._need_scope(grant, RUNNER_READ_SCOPES, "api read_api manage_runner")
+        wanted = (query.get("paused") or [None])[0]
+        out = []
+        for runner_id, runner in sorted(self.runners.items()):
+            if not grant.admin and runner_id not in grant.runner_ids:
+                continue
+            # Grape's Boolean: true, True, 1, t, yes, on (any case) are true.
+            truthy = wanted is not None and wanted.lower() in ("true", "t", "1", "yes", "y", "on")
+            if wanted is not None and bool(runner.get("paused")) != truthy:
+                continue
+            keys = ("id", "description", "active", "paused", "is_shared", "runner_type")
+            out.append({k: runner.get(k) for k in keys} | {"status": runner.get("status")})
+        return 200, out, {}
 
     def _runner(
         self, method: str, runner_id: int, body: Any, grant: TokenGrant

@@ -249,9 +249,14 @@ def test_runner_id_from_get_job_with_the_job_token(fake: FakeGitLab) -> None:
     assert "Private-Token" not in request.headers
 
 
-def test_bad_job_token_names_the_fix(fake: FakeGitLab) -> None:
+def test_bad_job_token_says_what_gitlab_said_and_gives_no_variable_advice(
+    fake: FakeGitLab,
+) -> None:
+    """The job token is the job's own: no variable fixes a bad one (and the reporter, which
+    checks a job's token, must not send anyone to set CI_RUNNER_ID)."""
     cfg = GitLabSettings(**{**settings(fake).__dict__, "job_token": "wrong-job-token"})
     with pytest.raises(GitLabActionError) as caught:
         lookup_runner_id(client_for(cfg))
-    assert caught.value.kind is FailureKind.CONFIG
-    assert "set CI_RUNNER_ID or --runner-id" in str(caught.value)
+    assert caught.value.kind is FailureKind.PERMISSION
+    assert "(HTTP 401): GitLab does not accept it as a running job's token" in str(caught.value)
+    assert "CI_RUNNER_ID" not in str(caught.value)

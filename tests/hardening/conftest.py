@@ -9,15 +9,19 @@ about a second, and each test changes one thing: the GitLab it talks to, a file,
 from __future__ import annotations
 
 import os
+import ssl
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from tests.admin.support import in_admin_namespace, namespaces_work
 from tests.gitlab.fake_gitlab import FakeGitLab, fake_gitlab
 from tests.harness.dockerd import free_port
 from tests.kube.failing_daemons import saved_log
@@ -40,6 +44,10 @@ class Job:
 
     tmp: Path
     env: dict[str, str]
+    # The admin's file (None: absent) and read-only mounts, in the run's own mount namespace.
+    admin: dict[str, Any] | None = None
+    read_only: tuple[tuple[Path, str], ...] = ()
+    tls: ssl.SSLContext | None = None  # the servers' TLS, whose CA the admin's file names
 
     @property
     def artifacts(self) -> Path:
@@ -52,8 +60,14 @@ class Job:
             return ""
 
     def start(self, *args: str) -> subprocess.Popen[str]:
+        command = [sys.executable, "-m", "preflight", *args]
+        if self.admin is not None:
+            workdir = Path(tempfile.mkdtemp(prefix="ns-", dir=self.tmp))
+            command = in_admin_namespace(
+                command, workdir, config=self.admin, read_only=self.read_only
+            )
         return subprocess.Popen(
-            [sys.executable, "-m", "preflight", *args],
+            command,
             env=self.env,
             cwd=self.tmp,  # a relative path a job sets lands in its own directory, not the repo
             stdout=subprocess.PIPE,
@@ -125,7 +139,10 @@ def job(tmp_path: Path) -> Job:
 
 
 def point_at(job: Job, url: str) -> None:
-    """The job's GitLab variables name ``url`` (a server on 127.0.0.1)."""
+    """The job's GitLab variables name ``url`` (a server on 127.0.0.1), and so does the admin's
+    file when the job has one."""
+    if job.admin is not None:
+        job.admin["gitlab_url"] = url
     job.env["CI_SERVER_URL"] = url
     job.env["CI_API_V4_URL"] = f"{url}/api/v4"
     job.env["CI_SERVER_PORT"] = url.rsplit(":", 1)[1]
@@ -166,3 +183,51 @@ def stderr_lines(result: Result) -> list[str]:
 
 def env_without(env: Mapping[str, str], *names: str) -> dict[str, str]:
     return {k: v for k, v in env.items() if k not in names}
+
+
+@pytest.fixture
+def admin_job(job: Job) -> Iterator[Job]:
+    """The broken-node job on a runner with the admin's file: GitLab over TLS (the admin's CA),
+    the token file the admin names, the node's root mounted read-only where the admin says, the
+    runner found with GET /job. :func:`point_at` sets the admin's GitLab URL."""
+    if not namespaces_work():
+        pytest.skip("needs root and mount namespaces (unshare --mount)")
+    import trustme
+
+    ca = trustme.CA()
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ca.issue_cert("127.0.0.1").configure_cert(context)
+    ca_file = job.tmp / "gitlab-ca.crt"
+    ca.cert_pem.write_to_path(str(ca_file))
+    secret = job.tmp / "admin-secret"
+    secret.mkdir()
+    (secret / "gitlab-token").write_text(TOKEN)
+    host = str(job.tmp / "host")
+    job.read_only = ((Path(job.env.pop("DIND_PREFLIGHT_NODE_ROOT")), host),)
+    for name in ("DIND_PREFLIGHT_GITLAB_TOKEN", "DIND_PREFLIGHT_ALLOW_HTTP"):
+        job.env.pop(name, None)
+    job.env["CI_JOB_TOKEN"] = JOB_TOKEN
+    job.tls = context
+    job.admin = {
+        "gitlab_url": "https://127.0.0.1:1",
+        "gitlab_ca_file": str(ca_file),
+        "token_file": str(secret / "gitlab-token"),
+        "actions": ["pause-runner"],
+        "node_root": host,
+    }
+    yield job
+
+
+@pytest.fixture
+def tls_gitlab(admin_job: Job) -> Iterator[FakeGitLab]:
+    """The stateful fake GitLab over TLS, knowing the job's token (GET /job names the runner)."""
+    fake = FakeGitLab(ssl_context=admin_job.tls).start()
+    try:
+        fake.add_token(TOKEN, scopes=("api",), admin=True)
+        fake.add_runner(RUNNER_ID)
+        fake.add_project(INCIDENTS)
+        fake.add_job(JOB_TOKEN, 7001, RUNNER_ID)
+        yield fake
+    finally:
+        fake.stop()
+    assert not fake.errors, fake.errors

@@ -9,6 +9,7 @@ that never ends, one byte every ``drip_every_s``), or a fixed raw ``answer`` (re
 from __future__ import annotations
 
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Iterator
@@ -27,6 +28,7 @@ class RawServer:
     drip_prefix: bytes = b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n"
     requests: list[bytes] = field(default_factory=list)
     port: int = 0
+    tls: ssl.SSLContext | None = None  # https (e.g. the admin's GitLab), else plain http
 
     def __post_init__(self) -> None:
         self._sock = socket.socket()
@@ -43,7 +45,8 @@ class RawServer:
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        scheme = "https" if self.tls is not None else "http"
+        return f"{scheme}://{self.host}:{self.port}"
 
     def all_bytes(self) -> bytes:
         with self._lock:
@@ -94,6 +97,9 @@ class RawServer:
 
     def _handle(self, client: socket.socket) -> None:
         try:
+            if self.tls is not None:
+                client.settimeout(5.0)
+                client = self.tls.wrap_socket(client, server_side=True)
             if self.behaviour == "hang":
                 self._read_request(client)
                 self._stop.wait()

@@ -56,10 +56,11 @@ def _assert_found_and_kept(result: Result, job: Job) -> None:
     ids=["hang", "drip", "html", "401", "503"],
 )
 def test_a_misbehaving_gitlab_never_stretches_the_run(
-    job: Job, behaviour: str, answer: bytes, message: str
+    admin_job: Job, behaviour: str, answer: bytes, message: str
 ) -> None:
+    job = admin_job
     job.env["DIND_PREFLIGHT_DEADLINE"] = str(DEADLINE_S)
-    with raw_server(behaviour=behaviour, answer=answer, drip_every_s=0.5) as gitlab:
+    with raw_server(behaviour=behaviour, answer=answer, drip_every_s=0.5, tls=job.tls) as gitlab:
         point_at(job, gitlab.url)
         result = job.run(timeout=DEADLINE_S + 20)
     assert result.code == 75, result.output
@@ -68,7 +69,8 @@ def test_a_misbehaving_gitlab_never_stretches_the_run(
     assert message in result.stdout, result.stdout[-1500:]
 
 
-def test_a_resource_lock_409_is_retried(job: Job, gitlab: FakeGitLab) -> None:
+def test_a_resource_lock_409_is_retried(admin_job: Job, tls_gitlab: FakeGitLab) -> None:
+    job, gitlab = admin_job, tls_gitlab
     point_at(job, gitlab.url)
     gitlab.inject(
         "PUT",
@@ -81,7 +83,8 @@ def test_a_resource_lock_409_is_retried(job: Job, gitlab: FakeGitLab) -> None:
     assert gitlab.runners[RUNNER_ID]["paused"] is True
 
 
-def test_a_plain_409_is_not_retried(job: Job, gitlab: FakeGitLab) -> None:
+def test_a_plain_409_is_not_retried(admin_job: Job, tls_gitlab: FakeGitLab) -> None:
+    job, gitlab = admin_job, tls_gitlab
     point_at(job, gitlab.url)
     gitlab.inject("PUT", rf"/runners/{RUNNER_ID}$", Fault(status=409, body='{"message":"x"}'))
     result = job.run()
@@ -159,9 +162,10 @@ def test_a_signal_during_the_probe(job: Job, signum: signal.Signals) -> None:
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_a_signal_during_the_gitlab_report_keeps_the_diagnosis(
-    job: Job, signum: signal.Signals
+    admin_job: Job, signum: signal.Signals
 ) -> None:
-    with raw_server(behaviour="hang") as gitlab:
+    job = admin_job
+    with raw_server(behaviour="hang", tls=job.tls) as gitlab:
         point_at(job, gitlab.url)
         result = _signal_when(job, signum, lambda: gitlab.requests)
     assert result.code == 128 + signum, result.output
@@ -172,8 +176,9 @@ def test_a_signal_during_the_gitlab_report_keeps_the_diagnosis(
     assert "the GitLab report is incomplete" in line
 
 
-def test_a_signal_with_json_output_still_prints_one_document(job: Job) -> None:
-    with raw_server(behaviour="hang") as gitlab:
+def test_a_signal_with_json_output_still_prints_one_document(admin_job: Job) -> None:
+    job = admin_job
+    with raw_server(behaviour="hang", tls=job.tls) as gitlab:
         point_at(job, gitlab.url)
         started = time.monotonic()
         process = job.start("run", "--json")

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from preflight.kube.settings import KubeSettings
+from tests.admin.support import trusted_anchors
 from tests.kube.fake_cluster import FakeCluster, running_cluster
 
 JOB_POD = "runner-x7k2p9q-project-42-concurrent-0-abcdef12"
@@ -95,6 +96,7 @@ TERMINATED_NAT = {
 def cluster(tmp_path: Path) -> Iterator[FakeCluster]:
     """The fake API server; fails the test if any helper pod is left behind."""
     with running_cluster(tmp_path) as fake:
+        fake.identity = (JOB_POD, NODE)
         yield fake
         leftovers = [pod["metadata"]["name"] for pod in fake.helper_pods()]
         assert leftovers == [], f"helper pods left behind: {leftovers}"
@@ -122,4 +124,6 @@ def settings(cluster: FakeCluster) -> KubeSettings:
         kubeconfig=str(cluster.kubeconfig()),
         proc="/nonexistent-proc",
         helper_image=HELPER_IMAGE,
+        # The admin's file pins the same digest; the token names JOB_POD on NODE.
+        anchors=trusted_anchors(helper_images=[HELPER_IMAGE]),
     )

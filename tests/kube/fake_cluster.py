@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp.test_utils
+import aiohttp.web
 import attrs
 import kmock
 import yaml
@@ -57,6 +58,9 @@ class RbacEmulator(kmock.KubernetesEmulator):
     outage: bool = False  # every authenticated request gets 503 (the API server is away)
     failures: dict[tuple[str, str], int] = attrs.field(factory=dict)  # (verb, resource) -> 500s
     archive: list[kmock.Request] = attrs.field(factory=list)  # older requests (see _trim)
+    # What a SelfSubjectReview answers: (pod, node) of a pod-bound token; None: a token without
+    # pod claims (before Kubernetes 1.30, or a kubeconfig user).
+    identity: tuple[str, str] | None = None
     _rv: int = 100
 
     def _trim(self) -> None:
@@ -87,6 +91,8 @@ class RbacEmulator(kmock.KubernetesEmulator):
                 message="the server is currently unable to handle the request",
                 details={},
             )
+        if "selfsubjectreviews" in str(request.url):  # every authenticated user may; not stored
+            return _review(self.identity)
         if request.resource is not None and authenticated:
             verb, resource = self._verb_resource(request)
             if self.failures.get((verb, resource), 0) > 0:
@@ -155,6 +161,27 @@ class RbacEmulator(kmock.KubernetesEmulator):
     def _next_rv(self) -> str:
         self._rv += 1
         return str(self._rv)
+
+
+def _review(identity: tuple[str, str] | None) -> Any:
+    """``POST /apis/authentication.k8s.io/v1/selfsubjectreviews`` as the API server answers it
+    for a pod-bound service-account token (userInfo.extra carries the pod and node)."""
+    user: dict[str, Any] = {"username": SERVICE_ACCOUNT, "groups": ["system:authenticated"]}
+    if identity is not None:
+        pod, node = identity
+        user["extra"] = {
+            "authentication.kubernetes.io/pod-name": [pod],
+            "authentication.kubernetes.io/pod-uid": [str(uuid.uuid4())],
+            "authentication.kubernetes.io/node-name": [node],
+            "authentication.kubernetes.io/node-uid": [str(uuid.uuid4())],
+        }
+    body = {
+        "kind": "SelfSubjectReview",
+        "apiVersion": "authentication.k8s.io/v1",
+        "metadata": {"creationTimestamp": None},
+        "status": {"userInfo": user},
+    }
+    return aiohttp.web.json_response(body, status=201)
 
 
 def _is_strategic(request: kmock.Request) -> bool:
@@ -404,6 +431,20 @@ class FakeCluster:
 
         self._in_loop(register)
 
+    @property
+    def identity(self) -> tuple[str, str] | None:
+        """(pod, node) a SelfSubjectReview names (None: a token without pod claims)."""
+        assert self.emulator is not None
+        return self.emulator.identity
+
+    @identity.setter
+    def identity(self, value: tuple[str, str] | None) -> None:
+        def update() -> None:
+            assert self.emulator is not None
+            self.emulator.identity = value
+
+        self._in_loop(update)
+
     def deny(self, verb: str, resource: str) -> None:
         def update() -> None:
             assert self.emulator is not None
@@ -507,24 +548,46 @@ class FakeCluster:
 Scenario = Callable[["FakeCluster", dict[str, Any]], None]
 
 
-def _container(state: dict[str, Any], restarts: int = 0) -> dict[str, Any]:
+def _container(
+    state: dict[str, Any], restarts: int = 0, image: str = "x", image_id: str = ""
+) -> dict[str, Any]:
     return {
         "name": "node-report",
         "ready": False,
         "restartCount": restarts,
-        "image": "x",
-        "imageID": "",
+        "image": image,
+        "imageID": image_id,
         "state": state,
     }
 
 
-def finishes(log: str, exit_code: int = 0, delay: float = 0.0) -> Scenario:
-    """The helper runs node-report, which prints ``log`` and exits with ``exit_code``."""
+def image_id_of(image: str) -> str:
+    """The ``imageID`` containerd reports: ``repo@sha256:<digest>``. An image pinned by digest
+    runs that digest; a tag runs whatever digest it points to (here: one derived from the name)."""
+    if "@sha256:" in image:
+        return image
+    import hashlib
+
+    repository = image.rsplit(":", 1)[0] if ":" in image.rsplit("/", 1)[-1] else image
+    return f"{repository}@sha256:{hashlib.sha256(image.encode()).hexdigest()}"
+
+
+def finishes(
+    log: str, exit_code: int = 0, delay: float = 0.0, image_id: str | None = None
+) -> Scenario:
+    """The helper runs node-report, which prints ``log`` and exits with ``exit_code``; its status
+    names the image it ran (``image_id``, default what the pod's image resolves to)."""
 
     def play(cluster: FakeCluster, pod: dict[str, Any]) -> None:
         name = pod["metadata"]["name"]
+        image = str(((pod.get("spec") or {}).get("containers") or [{}])[0].get("image") or "x")
+        ran = image_id if image_id is not None else image_id_of(image)
         cluster.patch_status(
-            name, {"phase": "Running", "containerStatuses": [_container({"running": {}})]}
+            name,
+            {
+                "phase": "Running",
+                "containerStatuses": [_container({"running": {}}, image=image, image_id=ran)],
+            },
         )
         time.sleep(delay)
         cluster.set_log(name, "node-report", log)
@@ -533,7 +596,9 @@ def finishes(log: str, exit_code: int = 0, delay: float = 0.0) -> Scenario:
             name,
             {
                 "phase": "Succeeded" if exit_code == 0 else "Failed",
-                "containerStatuses": [_container({"terminated": terminated})],
+                "containerStatuses": [
+                    _container({"terminated": terminated}, image=image, image_id=ran)
+                ],
             },
         )
 

@@ -43,18 +43,36 @@ ip_tables 28672 2 iptable_nat,iptable_filter, Live 0x0000000000000000
 nf_conntrack 172032 1 nf_nat, Live 0x0000000000000000
 x_tables 45056 3 iptable_nat,iptable_filter,ip_tables, Live 0x0000000000000000
 overlay 135168 4 - Live 0x0000000000000000
+nfnetlink 16384 2 nf_tables, Live 0x0000000000000000
+nf_tables 180224 1 nft_chain_nat, Live 0x0000000000000000
+nft_chain_nat 16384 0 - Live 0x0000000000000000
+"""
+_OS_RELEASE = """\
+NAME="CentOS Linux"
+VERSION="8"
+ID="centos"
+ID_LIKE="rhel fedora"
+VERSION_ID="8"
+PLATFORM_ID="platform:el8"
+PRETTY_NAME="CentOS Linux 8"
 """
 
 
 def centos8_node(path: Path, fixed: bool = False) -> Path:
-    """CentOS 8 after the reboot of the field report (``fixed``: modules-load.d written, loaded)."""
+    """CentOS 8 after the reboot of the field report, SELinux enforcing as installed (``fixed``:
+    modules-load.d written as node-report's fix says, for both backends, and loaded)."""
     (path / "usr/lib/modules" / KERNEL).mkdir(parents=True)
     (path / "lib").symlink_to("usr/lib")
     (path / "etc/modules-load.d").mkdir(parents=True)
     (path / "etc/modprobe.d").mkdir(parents=True)
     (path / "etc/modules").write_text("iptable_nat\niptable_filter\n")
+    (path / "etc/os-release").write_text(_OS_RELEASE)
+    (path / "etc/selinux").mkdir(parents=True)
+    (path / "etc/selinux/config").write_text("SELINUX=enforcing\nSELINUXTYPE=targeted\n")
     if fixed:
-        (path / "etc/modules-load.d/iptable_nat.conf").write_text("iptable_nat\niptable_filter\n")
+        (path / "etc/modules-load.d/iptable_nat.conf").write_text(
+            "iptable_nat\niptable_filter\nnft_chain_nat\n"
+        )
     kdir = path / "usr/lib/modules" / KERNEL
     (kdir / "modules.dep").write_text(_DEP)
     (kdir / "modules.builtin").write_text("")

@@ -26,7 +26,8 @@ POLICY_FILE = (
     Path(__file__).resolve().parents[2] / "deploy" / "admission" / "helper-pod-policy.yaml"
 )
 NAMESPACE = "gitlab-runner"
-IMAGE = "registry.gitlab.com/dind-preflight/dind-preflight:0.1.0"
+# The policy's placeholder digest; the same as helper_images in deploy/admin/configmap.yaml.
+IMAGE = "registry.gitlab.com/dind-preflight/dind-preflight@sha256:" + "0" * 64
 JOB = JobPod(
     name="runner-abc-project-1-concurrent-0-xyz",
     namespace=NAMESPACE,
@@ -100,6 +101,13 @@ def helper_pod() -> dict[str, Any]:
     )
 
 
+TOKEN_EXTRA = {
+    "authentication.kubernetes.io/pod-name": [JOB.name],
+    "authentication.kubernetes.io/pod-uid": [JOB.uid or ""],
+    "authentication.kubernetes.io/node-name": ["worker-3"],
+}
+
+
 def request(
     operation: str = "CREATE",
     obj: dict[str, Any] | None = None,
@@ -107,6 +115,8 @@ def request(
     user: str = SERVICE_ACCOUNT,
     extra: dict[str, list[str]] | None = None,
 ) -> dict[str, Any]:
+    if extra is None and user == SERVICE_ACCOUNT:
+        extra = TOKEN_EXTRA  # the job pod's bound token
     user_info: dict[str, Any] = {"username": user, "groups": ["system:serviceaccounts"]}
     if extra is not None:
         user_info["extra"] = extra
@@ -119,13 +129,6 @@ def request(
     }
 
 
-TOKEN_EXTRA = {
-    "authentication.kubernetes.io/pod-name": [JOB.name],
-    "authentication.kubernetes.io/pod-uid": [JOB.uid or ""],
-    "authentication.kubernetes.io/node-name": ["worker-3"],
-}
-
-
 def test_the_policy_and_binding_are_strictly_valid() -> None:
     kinds = []
     for document in _documents():
@@ -134,9 +137,53 @@ def test_the_policy_and_binding_are_strictly_valid() -> None:
     assert kinds == ["ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"]
 
 
+def defaulted(pod: dict[str, Any]) -> dict[str, Any]:
+    """The pod as the API server stores it (what a validating policy sees): the fields its
+    defaulting and admission plugins fill in (ServiceAccount, Priority, DefaultTolerationSeconds
+    leaves a pod that tolerates every NoExecute taint alone). The real-control-plane suite
+    checks this against kube-apiserver."""
+    stored = copy.deepcopy(pod)
+    spec = stored["spec"]
+    spec.update(
+        dnsPolicy="ClusterFirst",
+        schedulerName="default-scheduler",
+        serviceAccountName="default",
+        serviceAccount="default",
+        priority=0,
+        preemptionPolicy="PreemptLowerPriority",
+    )
+    for container in spec["containers"]:
+        container.setdefault("terminationMessagePath", "/dev/termination-log")
+    return stored
+
+
 def test_the_helper_pod_the_code_builds_is_admitted(policy: Policy) -> None:
     assert policy.review(request(obj=helper_pod())) == []
-    assert policy.review(request(obj=helper_pod(), extra=TOKEN_EXTRA)) == []
+    assert policy.review(request(obj=defaulted(helper_pod()))) == []
+    with_defaults = defaulted(helper_pod())
+    with_defaults["spec"]["tolerations"] += [
+        {
+            "key": f"node.kubernetes.io/{key}",
+            "operator": "Exists",
+            "effect": "NoExecute",
+            "tolerationSeconds": 300,
+        }
+        for key in ("not-ready", "unreachable")
+    ]
+    assert policy.review(request(obj=with_defaults)) == []
+
+
+@pytest.mark.parametrize(
+    "account", ["dind-preflight:dind-preflight-resolve", "dind-preflight:dind-preflight-reporter"]
+)
+def test_resolve_and_audit_create_the_same_pod_on_any_node(policy: Policy, account: str) -> None:
+    pod = helper_pod()
+    del pod["metadata"]["ownerReferences"]  # no job pod owns an audit's or resolve's helper
+    pod["spec"]["nodeName"] = "worker-9"
+    user = f"system:serviceaccount:{account}"
+    assert policy.review(request(obj=defaulted(pod), user=user, extra={})) == []
+    pod["spec"]["containers"][0]["image"] = "alpine:3"
+    assert policy.review(request(obj=pod, user=user, extra={}))
 
 
 def test_the_allow_listed_image_is_the_project_image() -> None:
@@ -205,6 +252,21 @@ FORBIDDEN: dict[str, Callable[[dict[str, Any]], None]] = {
     "root": _set("spec.securityContext.runAsUser", 0),
     "root-allowed": _set("spec.securityContext.runAsNonRoot", False),
     "tolerates-everything": _set("spec.tolerations", [{"operator": "Exists"}]),
+    "run-as-other-group": _set("spec.securityContext.runAsGroup", 0),
+    "run-as-other-user": _set("spec.securityContext.runAsUser", 1000),
+    "tty": _set(f"{C}.tty", True),
+    "stdin": _set(f"{C}.stdin", True),
+    "working-dir": _set(f"{C}.workingDir", "/host/etc"),
+    "lifecycle-hook": _set(f"{C}.lifecycle", {"postStart": {"exec": {"command": ["sh"]}}}),
+    "probe": _set(f"{C}.livenessProbe", {"exec": {"command": ["sh", "-c", "id"]}}),
+    "other-dns-policy": _set("spec.dnsPolicy", "None"),
+    "other-scheduler": _set("spec.schedulerName", "evil-scheduler"),
+    "priority": _set("spec.priority", 1000000000),
+    "priority-class": _set("spec.priorityClassName", "system-node-critical"),
+    "other-service-account-name": _set("spec.serviceAccount", "gitlab-runner"),
+    "hostname": _set("spec.hostname", "kubernetes"),
+    "other-termination-message-path": _set(f"{C}.terminationMessagePath", "/host/etc/passwd"),
+    "tag-not-digest": _set(f"{C}.image", "registry.gitlab.com/dind-preflight/dind-preflight:0.1.0"),
     "node-selector": _set("spec.nodeSelector", {"kubernetes.io/hostname": "control-plane"}),
     "unlabelled": _set("metadata.labels", {"app": "x"}),
     "no-owner": _set("metadata.ownerReferences", _DELETE),
@@ -221,15 +283,18 @@ def test_each_forbidden_variant_is_denied(policy: Policy, variant: str) -> None:
     assert failed, f"{variant} was admitted"
 
 
-def test_without_node_info_in_the_token_the_node_is_not_checked(policy: Policy) -> None:
-    """Tokens without the pod/node claims (older clusters): only the shape is enforced."""
-    pod = helper_pod()
-    pod["spec"]["nodeName"] = "worker-9"
-    assert policy.review(request(obj=pod, extra={})) == []
+def test_without_pod_and_node_claims_in_the_token_a_job_creates_nothing(policy: Policy) -> None:
+    """Fail closed: a token without the pod/node claims (before 1.30) cannot be checked."""
+    assert policy.review(request(obj=helper_pod(), extra={}))
+    no_node = {k: v for k, v in TOKEN_EXTRA.items() if not k.endswith("node-name")}
+    assert policy.review(request(obj=helper_pod(), extra=no_node))
 
 
 def test_delete_only_helper_pods(policy: Policy) -> None:
     assert policy.review(request("DELETE", old=helper_pod())) == []
+    others = helper_pod()  # another job's helper pod
+    others["metadata"]["ownerReferences"][0].update(name="runner-other", uid="1" * 8)
+    assert policy.review(request("DELETE", old=others))
     job_pod = {"metadata": {"name": JOB.name, "labels": {"pod": "runner"}}, "spec": {}}
     assert policy.review(request("DELETE", old=job_pod))
     unlabelled = {"metadata": {"name": "x"}, "spec": {}}

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -14,9 +15,17 @@ from typing import Any
 
 import pytest
 
-from tests.kube.conftest import HELPER_IMAGE, JOB_ID, JOB_POD, TERMINATED_NAT
+from tests.admin.support import in_admin_namespace, namespaces_work, needs_mount_namespace
+from tests.kube.conftest import HELPER_IMAGE, JOB_ID, JOB_POD, TERMINATED_NAT, job_pod_manifest
 from tests.kube.failing_daemons import LOG_DIR, saved_log
-from tests.kube.fake_cluster import TOKEN, FakeCluster, FakeKubelet, finishes, stays_pending
+from tests.kube.fake_cluster import (
+    TOKEN,
+    FakeCluster,
+    FakeKubelet,
+    finishes,
+    running_cluster,
+    stays_pending,
+)
 from tests.kube.node_roots import centos8_node, node_report_output
 
 CLI = Path(sys.executable).parent / "dind-preflight"
@@ -35,12 +44,30 @@ def job_env(cluster: FakeCluster | None, **extra: str) -> dict[str, str]:
     return env
 
 
+ADMIN = {"gitlab_url": "https://gitlab.example.com", "helper_images": [HELPER_IMAGE]}
+
+
+def admin_wrapped(command: list[str], **mounts: Any) -> list[str]:
+    """``command`` with the admin's file (pinning HELPER_IMAGE) at its fixed path, in the
+    process's own mount namespace; without mount namespaces, as it is (no admin file)."""
+    if not namespaces_work():
+        return command
+    import tempfile
+
+    workdir = Path(tempfile.mkdtemp(prefix="admin-ns-"))
+    config = dict(ADMIN)
+    read_only = mounts.get("read_only", ())
+    if read_only:
+        config["node_root"] = read_only[0][1]
+    return in_admin_namespace(command, workdir, config=config, read_only=read_only)
+
+
 def diagnose(
-    *args: str, env: dict[str, str], timeout: float = 30
+    *args: str, env: dict[str, str], timeout: float = 30, read_only: Any = ()
 ) -> subprocess.CompletedProcess[str]:
     assert CLI.exists(), f"{CLI} missing: `make test` installs the package into .venv"
     return subprocess.run(
-        [str(CLI), "diagnose", "--proc", "/nonexistent", *args],
+        admin_wrapped([str(CLI), "diagnose", "--proc", "/nonexistent", *args], read_only=read_only),
         env=env,
         capture_output=True,
         text=True,
@@ -116,7 +143,7 @@ def test_signal_deletes_the_helper_pod(
     cluster.set_log(JOB_POD, "svc-0", "nothing known\n")
     with FakeKubelet(cluster, stays_pending()):
         process = subprocess.Popen(
-            [str(CLI), "diagnose", "--proc", "/nonexistent"],
+            admin_wrapped([str(CLI), "diagnose", "--proc", "/nonexistent"]),
             env=job_env(cluster),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -185,15 +212,27 @@ def test_local_mode_with_a_host_root(tmp_path: Path) -> None:
     root = centos8_node(tmp_path / "node")
     log = tmp_path / "dind.log"
     log.write_text(saved_log("legacy-nat-missing"))
+    host = str(tmp_path / "host")  # the admin's node root: a read-only mount
     result = diagnose(
-        "--json", "--host-root", str(root), "--service-log", str(log), env=job_env(None)
+        "--json",
+        "--host-root",
+        host,
+        "--service-log",
+        str(log),
+        env=job_env(None),
+        read_only=((root, host),),
     )
     assert result.returncode == 75, result.stderr
     data = json.loads(result.stdout)
     assert data["cause"]["code"] == "iptable_nat-missing"
     assert data["evidence_source"] == "host-root"
     assert data["remedy"]["content"] == "iptable_nat\niptable_filter\n"
-    assert data["quarantine"]["allowed"] is True
+    assert data["quarantine"]["allowed"] is namespaces_work()
+    # The same root where the job made it (not the admin's mount) is job-side evidence.
+    made = diagnose(
+        "--json", "--host-root", str(root), "--service-log", str(log), env=job_env(None)
+    )
+    assert json.loads(made.stdout)["quarantine"]["allowed"] is False
     assert data["backend"]["backend"] == "legacy"
 
 
@@ -207,23 +246,75 @@ def test_local_mode_without_a_log_establishes_nothing_from_not_loaded(tmp_path: 
     assert data["quarantine"]["allowed"] is False
 
 
-def test_taint_node_flag(cluster: FakeCluster, add_job_pod: AddPod, node_output: str) -> None:
-    add_job_pod(service_state=TERMINATED_NAT)
-    cluster.set_log(JOB_POD, "svc-0", saved_log("legacy-nat-missing"))
-    cluster.add(
-        "v1/nodes",
-        None,
-        {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "worker-3"}, "spec": {}},
-    )
-    with FakeKubelet(cluster, finishes(node_output, exit_code=1)):
-        result = diagnose("--taint-node", env=job_env(cluster))
-    assert result.returncode == 75
-    assert result.stdout.splitlines()[-1] == (
-        "taint: dind-preflight.io/broken=iptable_nat-missing:NoSchedule added on node worker-3 "
-        "(remove after the fix: kubectl taint nodes worker-3 dind-preflight.io/broken:NoSchedule-)"
-    )
-    node = cluster.get("v1/nodes", None, "worker-3")
-    assert node is not None
-    assert node["spec"]["taints"] == [
-        {"key": "dind-preflight.io/broken", "value": "iptable_nat-missing", "effect": "NoSchedule"}
-    ]
+@needs_mount_namespace
+def test_taint_node_flag(tmp_path: Path, node_output: str) -> None:
+    """In a job pod: the service account at its standard path, the admin's file naming the API
+    server and the helper digest; the node is tainted. The same run with a KUBECONFIG (an API
+    server of the job's choosing) diagnoses alike but taints nothing."""
+    import ssl
+
+    import trustme
+
+    ca = trustme.CA()
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ca.issue_cert("127.0.0.1").configure_cert(context)
+    sa = tmp_path / "serviceaccount"
+    sa.mkdir()
+    (sa / "token").write_text(TOKEN)
+    (sa / "namespace").write_text("ci")
+    ca.cert_pem.write_to_path(str(sa / "ca.crt"))
+    (tmp_path / "cluster").mkdir()
+    with running_cluster(tmp_path / "cluster", tls=context) as cluster:
+        cluster.identity = (JOB_POD, "worker-3")
+        cluster.add("v1/pods", "ci", job_pod_manifest(service_state=TERMINATED_NAT))
+        cluster.set_log(JOB_POD, "svc-0", saved_log("legacy-nat-missing"))
+        cluster.add(
+            "v1/nodes",
+            None,
+            {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "worker-3"}, "spec": {}},
+        )
+        port = cluster.url.rsplit(":", 1)[1]
+        admin = {**ADMIN, "api_server": f"127.0.0.1:{port}"}
+        env = job_env(None, KUBERNETES_SERVICE_HOST="127.0.0.1", KUBERNETES_SERVICE_PORT=port)
+
+        def run(extra_env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+            command = in_admin_namespace(
+                [str(CLI), "diagnose", "--proc", "/nonexistent", "--taint-node"],
+                Path(tempfile.mkdtemp(dir=tmp_path)),
+                config=admin,
+                service_account=sa,
+            )
+            with FakeKubelet(cluster, finishes(node_output, exit_code=1)):
+                return subprocess.run(
+                    command,
+                    env={**env, **extra_env},
+                    capture_output=True,
+                    text=True,
+                    timeout=60,
+                    check=False,
+                )
+
+        bent = run({"KUBECONFIG": str(cluster.kubeconfig())})
+        assert bent.returncode == 75, bent.stdout + bent.stderr
+        assert bent.stdout.splitlines()[-1].startswith("taint: not applied"), bent.stdout
+        assert "KUBECONFIG is set" in bent.stdout
+        node = cluster.get("v1/nodes", None, "worker-3")
+        assert node is not None and not node["spec"].get("taints")
+
+        result = run({})
+        assert result.returncode == 75, result.stdout + result.stderr
+        assert result.stdout.splitlines()[-1] == (
+            "taint: dind-preflight.io/broken=iptable_nat-missing:NoSchedule added on node "
+            "worker-3 (remove after the fix: kubectl taint nodes worker-3 "
+            "dind-preflight.io/broken:NoSchedule-)"
+        )
+        node = cluster.get("v1/nodes", None, "worker-3")
+        assert node is not None
+        assert node["spec"]["taints"] == [
+            {
+                "key": "dind-preflight.io/broken",
+                "value": "iptable_nat-missing",
+                "effect": "NoSchedule",
+            }
+        ]
+        assert cluster.helper_pods() == []

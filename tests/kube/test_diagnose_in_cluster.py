@@ -68,7 +68,7 @@ def terminated_with(
 
 
 def posts(cluster: FakeCluster) -> int:
-    return len([r for r in cluster.requests() if r.method == "POST"])
+    return len([r for r in cluster.requests() if r.method == "POST" and r.path.endswith("/pods")])
 
 
 def test_terminated_with_nat_log_is_iptable_nat_in_well_under_a_second(
@@ -379,12 +379,15 @@ def test_a_helper_running_the_jobs_own_image_is_not_node_side_evidence(
     own_image = dataclasses.replace(settings, helper_image=None)  # default: the build image
     with FakeKubelet(cluster, finishes(node_output, exit_code=1)):
         diagnosis = diagnose_in_cluster(REFUSED, own_image)
-    helper = next(r for r in cluster.requests() if r.method == "POST")
+    helper = next(r for r in cluster.requests() if r.method == "POST" and r.path.endswith("/pods"))
     assert helper.data["spec"]["containers"][0]["image"] == BUILD_IMAGE
     assert diagnosis.cause.code == "iptable_nat-missing"
     assert diagnosis.exit_code == 75  # retried elsewhere, an issue filed ...
     assert diagnosis.quarantine.allowed is False  # ... but nothing paused or tainted
-    assert diagnosis.node_trust.startswith("job-side: the helper pod ran the job's own build")
+    assert diagnosis.node_trust.startswith(
+        f"job-side: the helper pod ran {BUILD_IMAGE.split(':')[0]}"
+    )
+    assert "not one of the admin's helper image digests" in diagnosis.node_trust
     assert diagnosis.confidence is Confidence.MEDIUM
 
 
@@ -401,3 +404,50 @@ def test_oom_killed_in_a_crash_loop_is_kubernetes_evidence(
     assert diagnosis.quarantine.allowed is True
     assert diagnosis.quarantine.trusted == ["kubernetes: reason OOMKilled (svc-0)"]
     assert posts(cluster) == 0, "Kubernetes' own words need no helper pod"
+
+
+def test_a_helper_that_ran_another_digest_than_the_admins_is_not_node_side_evidence(
+    cluster: FakeCluster, add_job_pod: AddPod, settings: KubeSettings, node_output: str
+) -> None:
+    """The pod spec names the admin's image, but the node reports another digest (a job-chosen
+    image slipped in, or a mutating webhook rewrote it): status.imageID decides."""
+    terminated_with(cluster, add_job_pod, "legacy-nat-missing")
+    other = "registry.example.com/ci/dind-preflight@sha256:" + "6" * 64
+    with FakeKubelet(cluster, finishes(node_output, exit_code=1, image_id=other)):
+        diagnosis = diagnose_in_cluster(REFUSED, settings)
+    assert diagnosis.cause.code == "iptable_nat-missing"
+    assert diagnosis.quarantine.allowed is False
+    assert "not one of the admin's helper image digests" in diagnosis.node_trust
+
+
+def test_a_token_without_pod_claims_or_for_another_pod_does_not_quarantine(
+    cluster: FakeCluster, add_job_pod: AddPod, settings: KubeSettings, node_output: str
+) -> None:
+    terminated_with(cluster, add_job_pod, "legacy-nat-missing")
+    cluster.identity = None  # a token before Kubernetes 1.30: no pod or node named
+    with FakeKubelet(cluster, finishes(node_output, exit_code=1)):
+        diagnosis = diagnose_in_cluster(REFUSED, settings)
+    assert diagnosis.quarantine.allowed is False
+    assert "does not name its pod and node" in diagnosis.quarantine.reason
+    cluster.identity = (JOB_POD, "worker-9")  # the token is on another node than the pod read
+    with FakeKubelet(cluster, finishes(node_output, exit_code=1)):
+        elsewhere = diagnose_in_cluster(REFUSED, settings)
+    assert elsewhere.quarantine.allowed is False
+    assert "is not the token's pod" in elsewhere.quarantine.reason
+
+
+def test_without_the_admins_file_nothing_found_in_cluster_quarantines(
+    cluster: FakeCluster, add_job_pod: AddPod, settings: KubeSettings
+) -> None:
+    """Kubernetes' own record (OOMKilled) would back a pause; without the admin's file the
+    diagnosis still says so, but nothing may quarantine, and the reason says why."""
+    add_job_pod(
+        service_state={"waiting": {"reason": "CrashLoopBackOff", "message": "back-off 10s"}},
+        restarts=3,
+        last_state={"terminated": {"exitCode": 137, "reason": "OOMKilled"}},
+    )
+    diagnosis = diagnose_in_cluster(REFUSED, dataclasses.replace(settings, anchors=None))
+    assert diagnosis.cause.code == "service-oom-killed"
+    assert diagnosis.quarantine.allowed is False
+    assert diagnosis.quarantine.trusted  # the evidence is there ...
+    assert diagnosis.quarantine.reason.startswith("no admin configuration at ")  # ... the file not

@@ -307,4 +307,4 @@ def test_no_node_name_means_no_helper(
     unscheduled = JobPod("p", "ci", "uid", None, "img", None, "x")
     outcome = run(ctx, unscheduled, settings)
     assert outcome.problem == "helper pod not started: no node name known for the job pod"
-    assert [r for r in cluster.requests() if r.method == "POST"] == []
+    assert [r for r in cluster.requests() if r.method == "POST" and r.path.endswith("/pods")] == []

@@ -53,6 +53,13 @@ def _rhel_common(root: HostRoot) -> None:
     root.lines("/etc/modprobe.d/lockd.conf", "# options lockd nlm_timeout=10")
     root.lines("/usr/lib/modules-load.d/.keep")
     root.file("/usr/sbin/grubby", b"#!/bin/sh\n")
+    # The installer's default (RHEL/CentOS/Rocky 8 and 9): SELinux enforcing.
+    root.lines(
+        "/etc/selinux/config",
+        "# This file controls the state of SELinux on the system.",
+        "SELINUX=enforcing",
+        "SELINUXTYPE=targeted",
+    )
 
 
 def centos8_field_report(path: Path, stage: str) -> HostRoot:
@@ -228,12 +235,31 @@ def builtin_netfilter(path: Path) -> HostRoot:
     return root
 
 
+def selinux_enforcing(root: HostRoot) -> HostRoot:
+    """Make ``root`` a RHEL-family node with SELinux enforcing (Rocky 9's defaults)."""
+    root.os_release("rocky", "9.3", like="rhel centos fedora")
+    root.lines("/etc/selinux/config", "SELINUX=enforcing", "SELINUXTYPE=targeted")
+    return root
+
+
 def healthy(
-    path: Path, *, listed: bool = True, loaded: bool = True, cmdline: str = "ro"
+    path: Path,
+    *,
+    listed: bool = True,
+    loaded: bool = True,
+    cmdline: str = "ro",
+    selinux: bool = True,
 ) -> HostRoot:
     """A minimal healthy node (``path``/root): one kernel, both modules loaded and listed in
-    /etc/modules-load.d. Tests change one thing in it at a time."""
+    /etc/modules-load.d. Tests change one thing in it at a time.
+
+    ``selinux`` (default): a RHEL-family node with SELinux enforcing, where a container's module
+    request is denied, so a module the boot does not load never loads for dind: the node where
+    every boot-listing rule decides. ``selinux=False``: a Debian-like node where the kernel loads
+    a table module on first use."""
     root = HostRoot(path / "root").merged_usr()
+    if selinux:
+        selinux_enforcing(root)
     root.kernel(HEALTHY)
     root.proc(HEALTHY, HEALTHY_LOADED if loaded else ["x_tables"], cmdline=cmdline)
     if listed:

@@ -89,7 +89,10 @@ def test_module_flag(
 @pytest.mark.parametrize(
     ("flags", "backend", "checked"),
     [
-        ([], "nf_tables", ["nft_chain_nat"]),  # no legacy table, nf_tables can be loaded
+        # Default: every backend a project's dind image may use (legacy-only images included);
+        # "backend" still says what a current docker:dind would pick (no legacy table here).
+        ([], "nf_tables", ["iptable_nat", "iptable_filter", "nft_chain_nat"]),
+        (["--backends", "nft"], "nf_tables", ["nft_chain_nat"]),
         (["--backend", "legacy"], "legacy", ["iptable_nat", "iptable_filter"]),
         (["--backend", "nft"], "nf_tables", ["nft_chain_nat"]),
     ],
@@ -107,8 +110,9 @@ def test_backend_flag(
     assert (data["backend"], data["checked"]) == (backend, checked)
     # both sets are in the report (the diagnosis needs whichever dind used) ...
     assert set(data["modules"]) == set(union("legacy", "nf_tables"))
-    # ... but the other backend's modules never make a finding
-    others = set(union("legacy", "nf_tables")) - set(module_set(backend).all)
+    # ... but the modules of a backend not checked never make a finding
+    served = {m for name in data["backends"] for m in module_set(name).all}
+    others = set(union("legacy", "nf_tables")) - served
     assert not [f for f in data["findings"] if f["module"] in others]
 
 
@@ -116,11 +120,18 @@ def test_on_an_nf_tables_node_unloaded_legacy_modules_are_no_finding(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     root = profiles.rocky9(tmp_path)
-    _, out, _ = run(capsys, "--root", str(root.path), "--json")
+    # The admin narrowed what the node must serve to current (nf_tables) images.
+    _, out, _ = run(capsys, "--root", str(root.path), "--json", "--backends", "nft")
     data = json.loads(out)
     assert data["backend"] == "nf_tables", data["backend_reason"]
+    assert data["backends"] == ["nf_tables"]
     assert not data["modules"]["iptable_nat"]["loaded"]
     assert not [f for f in data["findings"] if (f["module"] or "").startswith("iptable_")]
+
+
+def test_bad_backends_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "--root", str(tmp_path), "--backends", "legacy,ebpf")
+    assert code == 64 and "unknown backend 'ebpf'" in err
 
 
 def test_module_and_backend_exclude_each_other(

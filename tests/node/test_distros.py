@@ -81,7 +81,9 @@ def test_field_report_text_names_the_fix(tmp_path: Path) -> None:
     assert "1. Write /etc/modules-load.d/iptable_nat.conf:\n" in text
     assert "2. Run now: modprobe -a iptable_nat iptable_filter" in text
     assert "3. Verify, now and after the next reboot: lsmod | grep iptable" in text
-    assert text.rstrip().endswith("not present now or not at the next boot")
+    last = text.rstrip().splitlines()[-1]
+    assert last.startswith("result: NOT OK: now: iptable_nat denied, iptable_filter denied;")
+    assert "SELinux denies a container's module request" in last
 
 
 @pytest.mark.parametrize(
@@ -126,7 +128,6 @@ def test_distributions(
             "nf_tables",
             {"module-loads-on-first-use", "module-not-loaded"},
         ),
-        (profiles.rocky9, "nf_tables", {"module-loads-on-first-use"}),
         (profiles.debian12_nft, "nf_tables", {"module-loads-on-first-use", "module-not-loaded"}),
     ],
     ids=[
@@ -135,17 +136,15 @@ def test_distributions(
         "ubuntu2204",
         "ubuntu2404",
         "builtin",
-        "rocky9",
         "debian12-nft",
     ],
 )
 def test_distributions_for_the_backend_dind_picks(
     tmp_path: Path, build: Callable[[Path], HostRoot], backend: str, warned: set[str]
 ) -> None:
-    """node-report's default (``--backend auto``). Rocky 9 and Debian 12 on nf_tables list
-    nothing for boot and need not: the kernel loads nft_chain_nat on first use (alias
-    nft-chain-2-nat). Until this rule they were reported NOT OK (module-not-persistent, an
-    error) although Docker works there."""
+    """``--backend auto``. Debian 12 on nf_tables lists nothing for boot and need not: the
+    kernel loads nft_chain_nat on first use (alias nft-chain-2-nat), nothing denies it (no
+    SELinux). (Rocky 9, SELinux enforcing: tests/node/test_first_use.py.)"""
     report = analyze_host_backend(str(build(tmp_path).path))
     assert report.backend == backend, report.backend_reason
     assert report.ok
@@ -163,8 +162,19 @@ def test_debian11_split_usr_reads_lib_modules_load_d(tmp_path: Path) -> None:
     assert "/lib/modules-load.d/fuse.conf" in report.modules_load_files
 
 
-def test_debian11_without_the_lines_is_not_persistent(tmp_path: Path) -> None:
+def test_debian11_without_the_lines_loads_on_first_use(tmp_path: Path) -> None:
+    """Nothing lists the legacy tables, nothing blocks or denies their load (no SELinux): the
+    kernel loads them on first use, a warning with nothing to fix."""
     report = analyze_host(str(profiles.debian11_split_usr(tmp_path, listed=False).path))
+    assert codes(report) == {"module-loads-on-first-use"}
+    assert report.ok
+    assert all(f.remedy is None for f in report.findings)
+
+
+def test_debian11_without_the_lines_under_selinux_is_not_persistent(tmp_path: Path) -> None:
+    root = profiles.debian11_split_usr(tmp_path, listed=False)
+    profiles.selinux_enforcing(root)
+    report = analyze_host(str(root.path))
     assert codes(report) == {"module-not-persistent"}
     fix = report.findings[0].remedy
     assert fix is not None and fix.file == "/etc/modules-load.d/iptable_nat.conf"

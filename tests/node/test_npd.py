@@ -39,6 +39,7 @@ def _blocked(path: Path) -> HostRoot:
 
 
 LEGACY = ("--backend", "legacy")
+SERVE_LEGACY = ("--backends", "legacy")
 
 
 @pytest.mark.parametrize(
@@ -47,13 +48,23 @@ LEGACY = ("--backend", "legacy")
         (profiles.debian12, (), "now", 0, "modules-loaded:"),
         (profiles.debian12, (), "after-reboot", 0, "modules-load-at-boot:"),
         # The field report's node after the reboot, judged for the legacy backend it ran: not
-        # loaded, but nothing blocks it (not loaded alone is no fault); not at boot either.
-        (_before, LEGACY, "now", 0, "modules-loaded: iptable_nat, iptable_filter not loaded yet"),
+        # loaded, and SELinux (CentOS 8, enforcing) denies dind's request to load it: a fault
+        # now and after the next boot.
+        (
+            _before,
+            LEGACY,
+            "now",
+            1,
+            "iptable_nat-missing: iptable_nat is not loaded, and the kernel refuses",
+        ),
         (_before, LEGACY, "after-reboot", 1, "etc-modules-not-read:"),
-        # Someone ran modprobe: legacy tables registered, fine now, not after the next reboot.
-        (_manual, (), "now", 0, "modules-loaded:"),
+        # Someone ran modprobe: legacy tables registered, fine now for a legacy image, not
+        # after the next reboot; an nf_tables image would fail now (nft_chain_nat denied).
+        (_manual, SERVE_LEGACY, "now", 0, "modules-loaded:"),
+        (_manual, (), "now", 1, "nft_chain_nat-missing:"),
         (_manual, (), "after-reboot", 1, "etc-modules-not-read:"),
-        (_fixed, (), "after-reboot", 0, "modules-load-at-boot:"),
+        (_fixed, SERVE_LEGACY, "after-reboot", 0, "modules-load-at-boot:"),
+        (_fixed, (), "after-reboot", 1, "module-not-persistent: nft_chain_nat"),
         # A hardening rule blocks the nat table: that is a fault now.
         (_blocked, (), "now", 1, "iptable_nat-missing: iptable_nat is blocked"),
     ],
@@ -63,8 +74,10 @@ LEGACY = ("--backend", "legacy")
         "field-report-now",
         "field-report-reboot",
         "modprobed-now",
+        "modprobed-now-both",
         "modprobed-reboot",
         "fixed-reboot",
+        "fixed-reboot-both",
         "blocked-now",
     ],
 )
@@ -86,7 +99,7 @@ def test_exit_code_and_one_line(
 
 def test_default_is_now(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     root = profiles.centos8_field_report(tmp_path, "manual")
-    assert main(["node-report", "--root", str(root.path), "--npd"]) == 0
+    assert main(["node-report", "--root", str(root.path), *SERVE_LEGACY, "--npd"]) == 0
     assert capsys.readouterr().out.startswith("modules-loaded:")
 
 

@@ -99,6 +99,7 @@ def test_the_service_leads_serves_health_and_stops_on_sigterm_releasing_the_leas
 
     put_nodes(cluster, node("n0", ready="False"), node("n1"), node("n2"))
     port = free_port()
+    health_port = free_port()
     env = {
         **os.environ,
         "KUBECONFIG": str(cluster.kubeconfig("dind-preflight")),
@@ -127,6 +128,8 @@ def test_the_service_leads_serves_health_and_stops_on_sigterm_releasing_the_leas
             "15",
             "--listen",
             f"127.0.0.1:{port}",
+            "--health-port",
+            str(health_port),
         ],
         env=env,
         stdout=subprocess.PIPE,
@@ -138,7 +141,9 @@ def test_the_service_leads_serves_health_and_stops_on_sigterm_releasing_the_leas
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
-                health = requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2).text.strip()
+                health = requests.get(
+                    f"http://127.0.0.1:{health_port}/healthz", timeout=2
+                ).text.strip()
             except requests.RequestException:
                 health = ""
             if health == "leader" and gitlab.project_issues(5, "opened"):

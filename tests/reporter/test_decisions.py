@@ -238,8 +238,19 @@ def test_recurrence_notes_only_for_a_new_transition_and_within_the_caps() -> Non
     ],
 )
 def test_lease_steps(holder: str | None, age_s: float, step: LeaseStep) -> None:
-    record = LeaseRecord(holder, NOW - timedelta(seconds=age_s), 15)
-    assert decide(record, "me", NOW) is step
+    """``age_s``: how long this replica has seen the record unchanged, on its own clock."""
+    record = LeaseRecord(holder, NOW, 15)
+    assert decide(record, "me", NOW, NOW - timedelta(seconds=age_s)) is step
+
+
+@pytest.mark.parametrize("skew_s", [-3600, 3600])
+def test_lease_expiry_never_reads_the_other_replicas_clock(skew_s: float) -> None:
+    """The holder's renewTime an hour off (its clock skewed, either way): what counts is how
+    long this replica has seen the record unchanged (client-go's observedTime)."""
+    record = LeaseRecord("other", NOW + timedelta(seconds=skew_s), 15)
+    assert decide(record, "me", NOW, NOW - timedelta(seconds=5)) is LeaseStep.WAIT
+    assert decide(record, "me", NOW, NOW - timedelta(seconds=16)) is LeaseStep.TAKE
+    assert decide(record, "me", NOW) is LeaseStep.WAIT  # first seen just now
 
 
 NOTE = PauseNote(key="0123456789ab", cause=NAT, node="n0", runner_id=42, when=NOW)

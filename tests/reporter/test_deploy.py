@@ -47,6 +47,8 @@ def test_resolve_is_granted_what_the_helper_pod_and_the_untaint_use() -> None:
         (p.verb, p.resource)
         for p in vars(permissions).values()
         if isinstance(p, permissions.Permission)
+        # SelfSubjectReview: every authenticated user may (Kubernetes' system:basic-user)
+        and not p.granted_in.startswith("the system:basic-user")
     }
     assert grants(docs("cronjob-resolve.yaml"), ("Role", "ClusterRole")) == every
 
@@ -68,3 +70,25 @@ def test_commands_and_token_file_match_the_program() -> None:
         assert pod["volumes"][0]["secret"]["secretName"] == "dind-preflight-gitlab"
         assert not any("TOKEN" in env.get("name", "") for env in container.get("env", []))
         assert container["securityContext"]["readOnlyRootFilesystem"] is True
+
+
+def test_the_network_policy_admits_only_job_pods_to_the_reporters_port() -> None:
+    (policy,) = docs("networkpolicy.yaml")
+    deployment = next(d for d in docs("deployment.yaml") if d["kind"] == "Deployment")
+    labels = deployment["spec"]["template"]["metadata"]["labels"]
+    selected = policy["spec"]["podSelector"]["matchLabels"]
+    assert selected.items() <= labels.items()
+    ports = {
+        p["containerPort"] for p in deployment["spec"]["template"]["spec"]["containers"][0]["ports"]
+    }
+    rule, health = policy["spec"]["ingress"]
+    assert {p["port"] for p in rule["ports"] + health["ports"]} == ports
+    assert [p["port"] for p in health["ports"]] == [8081]  # probes and metrics only
+    args = deployment["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert "--health-port=8081" in args and "--listen=0.0.0.0:8080" in args
+    (source,) = rule["from"]
+    assert source["namespaceSelector"]["matchLabels"] == {
+        "kubernetes.io/metadata.name": "gitlab-runner"
+    }
+    assert source["podSelector"]["matchExpressions"][0]["key"] == "job.runner.gitlab.com/pod"
+    assert set(policy["spec"]["policyTypes"]) == {"Ingress", "Egress"}

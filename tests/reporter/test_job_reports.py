@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from preflight.reporter.job_report import MAX_BODY_BYTES, RateLimit
 from preflight.reporter.server import REPORT_PATH, ReporterServer
 from preflight.reporter.service import Reporter
 from preflight.reporter.submit import report_body, send
+from tests.admin.support import in_admin_namespace, namespaces_work
 from tests.gitlab.fake_gitlab import FakeGitLab
 from tests.kube.conftest import job_pod_manifest
 from tests.kube.fake_cluster import FakeCluster
@@ -38,7 +40,7 @@ def served(
     gitlab.add_job(JOB_TOKEN, 777, RUNNER, project_id=9)
     reporter = make_reporter(cluster, gitlab, tmp_path)
     reporter.cycle()  # the node's issue is open
-    server = ReporterServer(reporter, "127.0.0.1", 0).start()
+    server = ReporterServer(reporter, "127.0.0.1", 0, 0).start()
     try:
         yield reporter, f"http://127.0.0.1:{server.port}"
     finally:
@@ -81,11 +83,16 @@ def test_a_forged_runner_id_and_url_are_ignored_and_logged(
 
 
 def test_an_unknown_token_is_refused_and_acts_on_nothing(
-    served: tuple[Reporter, str], gitlab: FakeGitLab
+    served: tuple[Reporter, str], gitlab: FakeGitLab, caplog: pytest.LogCaptureFixture
 ) -> None:
     _, url = served
+    caplog.set_level(logging.WARNING, "dind-preflight.reporter")
     answer = post(url, {"diagnosis": {"cause": {"code": NAT}}}, token="glcbt-64_NotAJobTokenAtAll")
     assert answer.status_code == 403
+    # The log says what GitLab said, with no job-mode advice (no variable fixes a job token).
+    logged = " ".join(r.getMessage() for r in caplog.records)
+    assert "GitLab does not accept it as a running job's token" in logged
+    assert "CI_RUNNER_ID" not in logged and "--runner-id" not in logged
     assert post(url, {"diagnosis": {}}, token=None).status_code == 401
 
 
@@ -116,11 +123,18 @@ def test_run_sends_its_diagnosis_with_the_job_token_only(served: tuple[Reporter,
     assert send("http://127.0.0.1:9", JOB_TOKEN, body).startswith("not delivered")
 
 
-def test_healthz_and_metrics(served: tuple[Reporter, str]) -> None:
-    _, url = served
-    health = requests.get(url + "/healthz", timeout=5)
+def test_healthz_and_metrics_on_their_own_port(served: tuple[Reporter, str]) -> None:
+    reporter, reports_url = served
+    assert requests.get(reports_url + "/healthz", timeout=5).status_code == 404
+    server = ReporterServer(reporter, "127.0.0.1", 0, 0).start()
+    try:
+        url = f"http://127.0.0.1:{server.health_port}"
+        health = requests.get(url + "/healthz", timeout=5)
+        metrics = requests.get(url + "/metrics", timeout=5).text
+        assert requests.post(url + "/v1/job-reports", json={}, timeout=5).status_code == 501
+    finally:
+        server.stop()
     assert health.status_code == 200 and health.text.strip() == "leader"
-    metrics = requests.get(url + "/metrics", timeout=5).text
     assert "dind_preflight_reporter_open_incidents 1.0" in metrics
     assert "dind_preflight_reporter_broken_nodes 1.0" in metrics
     assert "dind_preflight_reporter_leader 1.0" in metrics
@@ -153,8 +167,13 @@ def test_a_fleet_mode_job_sends_only_its_job_token_and_takes_no_action(
         CI_API_V4_URL=f"{gitlab.url}/api/v4",
     )
     before = len(gitlab.requests())
+    # The reporter's URL comes from the admin's file (a variable naming one only disarms).
+    admin = {"gitlab_url": "https://gitlab.example.com", "reporter_url": url}
+    command = [sys.executable, "-m", "preflight", "run"]
+    if namespaces_work():
+        command = in_admin_namespace(command, tmp_path / "ns", config=admin)
     result = subprocess.run(
-        [sys.executable, "-m", "preflight", "run"],
+        command,
         env=env,
         capture_output=True,
         text=True,
@@ -162,7 +181,60 @@ def test_a_fleet_mode_job_sends_only_its_job_token_and_takes_no_action(
         check=False,
     )
     assert result.returncode in (69, 75), result.stdout + result.stderr
+    if not namespaces_work():
+        assert gitlab.requests()[before:] == []  # no admin file: nothing sent anywhere
+        return
     assert "fleet reporter: HTTP 202" in result.stderr, result.stderr
     sent = gitlab.requests()[before:]
     assert [(r.method, r.path, r.auth) for r in sent] == [("GET", "/api/v4/job", "job")]
     assert gitlab.runner_writes(RUNNER) == []
+
+
+def test_each_source_is_rate_limited_after_the_cheap_checks_and_never_reaches_gitlab(
+    cluster: FakeCluster, gitlab: FakeGitLab, tmp_path: Path
+) -> None:
+    from preflight.reporter.server import PerSource
+
+    reporter = make_reporter(cluster, gitlab, tmp_path)
+    now = [0.0]
+    server = ReporterServer(
+        reporter, "127.0.0.1", 0, 0, per_source=PerSource(0.1, 2, clock=lambda: now[0])
+    ).start()
+    url = f"http://127.0.0.1:{server.port}"
+    try:
+        assert requests.post(url + "/elsewhere", json={}, timeout=5).status_code == 404
+        before = len(gitlab.requests())
+        answers = [post(url, {"version": 1}, token=None).status_code for _ in range(2)]
+        answers += [post(url, {"version": 1}).status_code for _ in range(3)]
+        now[0] += 10.0  # one token back
+        answers.append(post(url, {"version": 1}, token=None).status_code)
+    finally:
+        server.stop()
+    assert answers[:2] != [429, 429] and answers[2:5] == [429, 429, 429], answers
+    assert answers[5] != 429
+    assert len(gitlab.requests()) == before  # a limited request never reaches GitLab
+
+
+def test_the_workers_are_bounded(cluster: FakeCluster, gitlab: FakeGitLab, tmp_path: Path) -> None:
+    """With every worker held by a slow client, the next connection gets 503 at once."""
+    import socket
+
+    reporter = make_reporter(cluster, gitlab, tmp_path)
+    server = ReporterServer(reporter, "127.0.0.1", 0, 0, workers=2).start()
+    slow = [socket.create_connection(("127.0.0.1", server.port)) for _ in range(2)]
+    try:
+        for client in slow:  # a header that never ends: each holds a worker
+            client.sendall(b"POST /v1/job-reports HTTP/1.1\r\nHost: x\r\n")
+        time.sleep(0.3)
+        started = time.monotonic()
+        answer = requests.post(url_of(server), json={}, timeout=5)
+        assert answer.status_code == 503
+        assert time.monotonic() - started < 2
+    finally:
+        for client in slow:
+            client.close()
+        server.stop()
+
+
+def url_of(server: ReporterServer) -> str:
+    return f"http://127.0.0.1:{server.port}/v1/job-reports"

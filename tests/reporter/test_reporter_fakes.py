@@ -3,14 +3,18 @@ healing, thresholds crossed and not, restarts and leader changes, a human's paus
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import pytest
+
+from preflight.errors import UsageError
 from preflight.gitlab.runner_pause import parse_note
 from preflight.reporter.gitlab_view import FLEET_KEY
 from tests.gitlab.fake_gitlab import FakeGitLab, Fault
 from tests.kube.fake_cluster import FakeCluster
-from tests.reporter.support import NAT, RUNNER, make_reporter, node, put_nodes
+from tests.reporter.support import NAT, RUNNER, kube_context, make_reporter, node, put_nodes
 
 PROJECT_ID = 5
 
@@ -77,6 +81,12 @@ def test_crossing_the_share_pauses_once_and_healing_resumes_with_the_human_note(
     parsed = parse_note(pauses[0].body["maintenance_note"])
     assert parsed.key == FLEET_KEY and parsed.paused_by_us
     assert parsed.human == "owner: platform team, ticket OPS-12"
+    # The note says where the incidents are: one issue per broken node, in the report project.
+    note = pauses[0].body["maintenance_note"]
+    assert "Issue: none" not in note
+    assert re.search(
+        r"^Issues: one per broken node in project \S+ \(label dind-preflight; 3 ", note, re.M
+    )
     # Two nodes heal: 1 of 4 broken, 3 take jobs -> the runner is resumed, the note restored.
     fleet(cluster, 1, 4)
     reporter.cycle()
@@ -330,3 +340,112 @@ def test_taint_nodes_taints_broken_nodes_and_removes_only_its_taint_when_healed(
     reporter.cycle()
     after = cluster.get("v1/nodes", None, "n0")
     assert after is not None and after["spec"]["taints"] == [other]
+
+
+def test_lease_held_by_a_replica_whose_clock_is_an_hour_behind_is_not_taken(
+    cluster: FakeCluster,
+) -> None:
+    """Replica a's clock runs an hour behind, so every renewTime it writes looks an hour old to
+    replica b. b judges expiry by when it saw the record change (client-go's observedTime): it
+    waits while a renews, and takes over only once a stops renewing for a lease duration."""
+    from preflight.reporter.lease import LeaseKeeper
+
+    real = datetime.now(timezone.utc)
+    a = LeaseKeeper(kube_context(cluster), "dind-preflight", "skew", "reporter-a", 15)
+    b = LeaseKeeper(kube_context(cluster), "dind-preflight", "skew", "reporter-b", 15)
+    assert a.try_lead(real - timedelta(hours=1))
+    assert not b.try_lead(real)
+    for step in range(1, 4):  # a renews every 10 s (its clock), b checks every 10 s (its own)
+        assert a.try_lead(real - timedelta(hours=1) + timedelta(seconds=10 * step))
+        assert not b.try_lead(real + timedelta(seconds=10 * step))
+    # a stops renewing: b sees the same record for more than 15 s, then takes it.
+    assert not b.try_lead(real + timedelta(seconds=40))
+    assert b.try_lead(real + timedelta(seconds=46))
+    assert not a.try_lead(real - timedelta(hours=1) + timedelta(seconds=50))
+
+
+def test_node_watch_wakes_only_for_what_the_reporter_acts_on(cluster: FakeCluster) -> None:
+    """Heartbeats (the agent's, the kubelet's) wake nothing; a DindReady status, our taint and
+    a cordon each wake the reporter once."""
+    import threading
+    import time
+
+    from preflight.reporter.watch import NodeWatcher
+
+    put_nodes(cluster, node("n0"), node("n1"))
+    api = kube_context(cluster).api
+    wake, stop = threading.Event(), threading.Event()
+    watcher = NodeWatcher(kube_context(cluster), wake, stop).start()
+
+    def settle(expect_wake: bool) -> None:
+        deadline = time.monotonic() + (5.0 if expect_wake else 1.0)
+        while time.monotonic() < deadline and not wake.is_set():
+            time.sleep(0.02)
+        assert wake.is_set() is expect_wake
+        wake.clear()
+
+    try:
+        settle(True)  # the first sight of each node
+        for _ in range(3):  # heartbeats: same status and reason, new times
+            time.sleep(1.1)
+            api.patch_node_status("n0", _condition("True"))
+            api.patch_node_status("n0", _condition("True"))
+        settle(False)
+        assert watcher.ignored >= 1
+        api.patch_node_status("n0", _condition("False"))
+        settle(True)
+        taint = {"key": "dind-preflight.io/broken", "value": "x", "effect": "NoSchedule"}
+        api.patch_node("n1", {"spec": {"taints": [taint]}})
+        settle(True)
+        api.patch_node("n1", {"spec": {"unschedulable": True}})
+        settle(True)
+        api.patch_node("n1", {"metadata": {"labels": {"unrelated": "yes"}}})
+        settle(False)
+    finally:
+        stop.set()
+
+
+def test_a_job_pod_cannot_narrow_the_runners_nodes_to_one_broken_node(
+    cluster: FakeCluster, gitlab: FakeGitLab, tmp_path: Path
+) -> None:
+    """Issue 20: a job shapes its own pod (nodeSelector, tolerations). The reporter takes the
+    runner's placement from its flags only, so one broken node of five stays one node: an issue,
+    no pause, no taint."""
+    put_nodes(cluster, node("n0", ready="False"), *(node(f"n{i}") for i in range(1, 5)))
+    forged = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": "runner-abc-project-1-concurrent-0-zzz",
+            "namespace": "ci",
+            "labels": {"job.runner.gitlab.com/pod": "runner-abc"},
+            "creationTimestamp": "2099-01-01T00:00:00Z",  # the newest job pod
+        },
+        "spec": {
+            "nodeSelector": {"kubernetes.io/hostname": "n0"},
+            "tolerations": [{"operator": "Exists"}],
+            "containers": [{"name": "build", "image": "alpine"}],
+        },
+    }
+    cluster.add("v1/pods", "ci", forged)
+    result = make_reporter(cluster, gitlab, tmp_path).cycle()
+    assert result.led and not result.errors, result.errors
+    assert all(state.matches_jobs for state in result.cluster.nodes)
+    assert gitlab.runner_writes(RUNNER) == []
+    assert len(gitlab.project_issues(PROJECT_ID, "opened")) == 1
+    assert not [r for r in cluster.requests() if r.method == "PATCH" and "/nodes/" in r.path]
+    assert not [r for r in cluster.requests() if r.method == "GET" and r.path.endswith("/pods")]
+
+
+def test_placement_comes_from_the_reporters_flags() -> None:
+    from preflight.reporter.cluster import parse_toleration
+
+    assert dict(parse_toleration("dedicated=ci:NoSchedule")) == {
+        "key": "dedicated",
+        "operator": "Equal",
+        "value": "ci",
+        "effect": "NoSchedule",
+    }
+    assert dict(parse_toleration(":NoExecute")) == {"operator": "Exists", "effect": "NoExecute"}
+    with pytest.raises(UsageError, match="expected KEY\\[=VALUE\\]:EFFECT"):
+        parse_toleration("dedicated=ci")

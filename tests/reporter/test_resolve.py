@@ -92,6 +92,30 @@ def test_resolve_never_resumes_a_runner_someone_else_paused(
     assert gitlab.runners[RUNNER]["maintenance_note"] == "hardware swap - bo"
 
 
+def test_resolve_resumes_every_runner_paused_for_the_incident(
+    cluster: FakeCluster, gitlab: FakeGitLab, tmp_path: Path
+) -> None:
+    """Two runners' jobs hit the same node: job mode paused both for one incident (same key);
+    the issue's marker names only the first. Resolve finds the other through its note."""
+    second = RUNNER + 1
+    gitlab.add_runner(RUNNER, maintenance_note=HUMAN_NOTE)
+    gitlab.add_runner(second, maintenance_note="second pool")
+    gitlab.add_runner(second + 1, paused=True, maintenance_note="swapped disks - ana")
+    job_mode_incident(cluster, gitlab)
+    other = report(
+        field_report_diagnosis("worker-3"), settings(gitlab, runner_id=second), pause=True
+    )
+    assert other.ok, other.errors
+    assert gitlab.runners[second]["paused"] is True
+    done = run_resolve(cluster, gitlab, centos8_node(tmp_path / "fixed", fixed=True))
+    assert done.fixed == 1 and not done.errors, done
+    assert (gitlab.runners[RUNNER]["paused"], gitlab.runners[second]["paused"]) == (False, False)
+    assert gitlab.runners[second]["maintenance_note"] == "second pool"
+    # A runner a human paused, with no key of ours, is never touched.
+    assert gitlab.runners[second + 1]["paused"] is True
+    assert not [r for r in gitlab.requests("PUT", rf"^/api/v4/runners/{second + 1}$")]
+
+
 def test_resolve_leaves_issues_without_our_marker(
     cluster: FakeCluster, gitlab: FakeGitLab, tmp_path: Path
 ) -> None:

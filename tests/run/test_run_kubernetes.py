@@ -15,6 +15,7 @@ import re
 import ssl
 import subprocess
 import sys
+import tempfile
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
@@ -23,6 +24,7 @@ from pathlib import Path
 import pytest
 import trustme
 
+from tests.admin.support import in_admin_namespace, needs_mount_namespace
 from tests.gitlab.fake_gitlab import FakeGitLab
 from tests.harness.dockerd import free_port
 from tests.kube.conftest import HELPER_IMAGE, JOB_POD, NODE, TERMINATED_NAT, job_pod_manifest
@@ -36,29 +38,49 @@ RUNNER_ID = 42
 JOB_ID = 5150
 INCIDENTS = "infra/runner-incidents"
 TIMEOUT_S = 20  # the probe's own timeout: the death watch must end the wait long before it
+pytestmark = needs_mount_namespace  # the admin's file at its fixed path: a mount namespace
+
+
+JOB_TOKEN = "glcbt-64_RunK8sJobT0ken-5150"
 
 
 @pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[tuple[FakeCluster, Path]]:
-    """The fake API over TLS and the job pod's service-account directory for it."""
+def tls(tmp_path: Path) -> tuple[ssl.SSLContext, Path]:
+    """One CA for the fake API server and the fake GitLab (the admin's CA file for GitLab)."""
     ca = trustme.CA()
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ca.issue_cert("127.0.0.1").configure_cert(context)
+    ca_file = tmp_path / "ca.crt"
+    ca.cert_pem.write_to_path(str(ca_file))
+    return context, ca_file
+
+
+@pytest.fixture
+def cluster(tmp_path: Path, tls: tuple[ssl.SSLContext, Path]) -> Iterator[tuple[FakeCluster, Path]]:
+    """The fake API over TLS and the job pod's service-account directory for it."""
+    context, ca_file = tls
     sa = tmp_path / "serviceaccount"
     sa.mkdir()
     (sa / "token").write_text(SA_TOKEN)
     (sa / "namespace").write_text("ci")
-    ca.cert_pem.write_to_path(str(sa / "ca.crt"))
+    (sa / "ca.crt").write_bytes(ca_file.read_bytes())
     with running_cluster(tmp_path / "cluster", tls=context) as fake:
+        fake.identity = (JOB_POD, NODE)  # what the job pod's bound token says
         yield fake, sa
         assert fake.helper_pods() == [], "a helper pod was left behind"
 
 
 @pytest.fixture
-def gitlab(fake_gitlab: FakeGitLab) -> tuple[FakeGitLab, int]:
-    fake_gitlab.add_token(TOKEN, scopes=("api",), admin=True)
-    fake_gitlab.add_runner(RUNNER_ID, description="k8s-runner-a")
-    return fake_gitlab, fake_gitlab.add_project(INCIDENTS)
+def gitlab(tls: tuple[ssl.SSLContext, Path]) -> Iterator[tuple[FakeGitLab, int]]:
+    fake = FakeGitLab(ssl_context=tls[0]).start()
+    try:
+        fake.add_token(TOKEN, scopes=("api",), admin=True)
+        fake.add_runner(RUNNER_ID, description="k8s-runner-a")
+        fake.add_job(JOB_TOKEN, JOB_ID, RUNNER_ID)
+        yield fake, fake.add_project(INCIDENTS)
+    finally:
+        fake.stop()
+    assert not fake.errors, fake.errors
 
 
 def job_environment(
@@ -66,37 +88,56 @@ def job_environment(
 ) -> dict[str, str]:
     """What a job pod's build container sees: the runner's and GitLab's variables."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DOCKER_", "KUBE", "CI_"))}
+    env = {k: v for k, v in env.items() if not k.startswith("DIND_PREFLIGHT_")}
     env.update(
         {
             "KUBERNETES_SERVICE_HOST": "127.0.0.1",
             "KUBERNETES_SERVICE_PORT": fake_cluster.url.rsplit(":", 1)[1],
-            "DIND_PREFLIGHT_SERVICE_ACCOUNT_DIR": str(sa),
             "HOSTNAME": JOB_POD,
             "DOCKER_HOST": f"tcp://127.0.0.1:{free_port()}",  # the dead dind: nothing listens
             "DIND_PREFLIGHT_TIMEOUT": str(TIMEOUT_S),
             "DIND_PREFLIGHT_ARTIFACTS_DIR": str(artifacts),
-            "DIND_PREFLIGHT_GITLAB_TOKEN": TOKEN,
             "DIND_PREFLIGHT_REPORT_PROJECT": INCIDENTS,
             "GITLAB_CI": "true",  # a GitLab job: the log gets collapsible sections
             "CI_SERVER_URL": fake.url,
             "CI_API_V4_URL": fake.api_url,
             "CI_SERVER_HOST": "127.0.0.1",
-            "DIND_PREFLIGHT_ALLOW_HTTP": "1",
-            "CI_RUNNER_ID": str(RUNNER_ID),
+            "CI_RUNNER_ID": str(RUNNER_ID),  # ignored: GET /job names the runner
             "CI_RUNNER_DESCRIPTION": "k8s-runner-a",
             "CI_JOB_ID": str(JOB_ID),
+            "CI_JOB_TOKEN": JOB_TOKEN,
             "CI_JOB_URL": f"{fake.url}/acme/app/-/jobs/{JOB_ID}",
             "CI_PROJECT_PATH": "acme/app",
-            # pinned by the admin in the runner's configuration: its report is node-side evidence
-            "DIND_PREFLIGHT_HELPER_IMAGE": HELPER_IMAGE,
         }
     )
     env.update(extra)
     return env
 
 
+def run_command(fake_cluster: FakeCluster, sa: Path, fake: FakeGitLab) -> list[str]:
+    """`run` in a job pod whose runner mounts the admin's file (the GitLab, its CA, the token
+    file, the helper image) and the service account at their fixed paths."""
+    workdir = Path(tempfile.mkdtemp(prefix="run-k8s-", dir=sa.parent))
+    secret = workdir / "secret"
+    secret.mkdir()
+    (secret / "gitlab-token").write_text(TOKEN)
+    admin = {
+        "gitlab_url": fake.url,
+        "gitlab_ca_file": str(sa.parent / "ca.crt"),
+        "token_file": str(secret / "gitlab-token"),
+        "helper_images": [HELPER_IMAGE],
+        "api_server": "127.0.0.1:" + fake_cluster.url.rsplit(":", 1)[1],
+    }
+    return in_admin_namespace(
+        [sys.executable, "-m", "preflight", "run"],
+        workdir / "ns",
+        config=admin,
+        service_account=sa,
+    )
+
+
 def run_until_dind_dies(
-    fake_cluster: FakeCluster, env: dict[str, str], node_root: Path
+    fake_cluster: FakeCluster, env: dict[str, str], node_root: Path, command: list[str]
 ) -> tuple[subprocess.CompletedProcess[str], float]:
     """Start `run` while dind is starting; kill dind (per Kubernetes); time to the exit."""
     fake_cluster.add("v1/pods", "ci", job_pod_manifest())
@@ -104,7 +145,7 @@ def run_until_dind_dies(
     _, output = node_report_output(node_root)
     with FakeKubelet(fake_cluster, finishes(output, exit_code=1)):
         process = subprocess.Popen(
-            [sys.executable, "-m", "preflight", "run"],
+            command,
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -132,7 +173,9 @@ def test_dead_dind_in_kubernetes_pauses_the_runner_files_one_issue_and_exits_75(
     fake, incidents = gitlab
     artifacts = tmp_path / "reports"
     env = job_environment(fake_cluster, sa, fake, artifacts)
-    result, elapsed = run_until_dind_dies(fake_cluster, env, centos8_node(tmp_path / "node"))
+    result, elapsed = run_until_dind_dies(
+        fake_cluster, env, centos8_node(tmp_path / "node"), run_command(fake_cluster, sa, fake)
+    )
     out = result.stdout + result.stderr
 
     assert result.returncode == 75, out
@@ -184,7 +227,9 @@ def test_taint_node_action_taints_instead_of_pausing(
     env = job_environment(
         fake_cluster, sa, fake, tmp_path / "reports", DIND_PREFLIGHT_ACTION="taint-node"
     )
-    result, _ = run_until_dind_dies(fake_cluster, env, centos8_node(tmp_path / "node"))
+    result, _ = run_until_dind_dies(
+        fake_cluster, env, centos8_node(tmp_path / "node"), run_command(fake_cluster, sa, fake)
+    )
 
     assert result.returncode == 75, result.stdout + result.stderr
     assert fake.runner_writes(RUNNER_ID) == []
@@ -207,7 +252,9 @@ def test_the_nat_log_outweighs_a_module_loaded_since(
     fake, incidents = gitlab
     env = job_environment(fake_cluster, sa, fake, tmp_path / "reports")
     node_root = centos8_node(tmp_path / "node", fixed=True)
-    result, _ = run_until_dind_dies(fake_cluster, env, node_root)
+    result, _ = run_until_dind_dies(
+        fake_cluster, env, node_root, run_command(fake_cluster, sa, fake)
+    )
 
     assert result.returncode == 75, result.stdout + result.stderr
     first = result.stdout.splitlines()[0]
@@ -236,7 +283,9 @@ def test_auto_taints_when_the_job_may_and_pauses_when_it_may_not(
     )
     env = job_environment(fake_cluster, sa, fake, tmp_path / "reports")
     env.pop("DIND_PREFLIGHT_ACTION", None)
-    result, _ = run_until_dind_dies(fake_cluster, env, centos8_node(tmp_path / "node"))
+    result, _ = run_until_dind_dies(
+        fake_cluster, env, centos8_node(tmp_path / "node"), run_command(fake_cluster, sa, fake)
+    )
     assert result.returncode == 75, result.stdout + result.stderr
     node = fake_cluster.get("v1/nodes", None, NODE)
     assert node is not None and node["spec"]["taints"][0]["value"] == "iptable_nat-missing"
@@ -247,7 +296,9 @@ def test_auto_taints_when_the_job_may_and_pauses_when_it_may_not(
     fake_cluster.add(
         "v1/nodes", None, {"apiVersion": "v1", "kind": "Node", "metadata": {"name": NODE}}
     )
-    again, _ = run_until_dind_dies(fake_cluster, env, centos8_node(tmp_path / "node2"))
+    again, _ = run_until_dind_dies(
+        fake_cluster, env, centos8_node(tmp_path / "node2"), run_command(fake_cluster, sa, fake)
+    )
     assert again.returncode == 75, again.stdout + again.stderr
     assert "not applied" in again.stdout, again.stdout
     assert [w.body["paused"] for w in fake.runner_writes(RUNNER_ID)] == [True], again.stdout
@@ -271,7 +322,7 @@ def test_a_signal_during_the_helper_pod_deletes_it_and_says_so(
     fake_cluster.set_log(JOB_POD, "svc-0", saved_log("legacy-nat-missing"))
     with FakeKubelet(fake_cluster, stays_pending()):
         process = subprocess.Popen(
-            [sys.executable, "-m", "preflight", "run"],
+            run_command(fake_cluster, sa, fake),
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

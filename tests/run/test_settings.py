@@ -11,6 +11,9 @@ from preflight.actions.plan import Action
 from preflight.errors import InputError, UsageError
 from preflight.exitcodes import ExitCode
 from preflight.run.settings import DEFAULT_TIMEOUT_S, settings_from_env, skip_reason
+from tests.admin.support import admin_config
+
+ADMIN = admin_config()
 
 
 @pytest.mark.parametrize(
@@ -68,10 +71,12 @@ def test_the_same_mistake_reads_the_same_in_every_command() -> None:
 
 
 def test_actions() -> None:
-    assert settings_from_env({}).action is Action.AUTO
-    assert settings_from_env({}, action="pause-runner").action is Action.PAUSE_RUNNER
-    assert settings_from_env({}, action="taint-node").action is Action.TAINT_NODE
-    assert settings_from_env({"DIND_PREFLIGHT_ACTION": " none "}).action is Action.NONE
+    assert settings_from_env({}, admin=ADMIN).action is Action.AUTO
+    assert settings_from_env({}, action="pause-runner", admin=ADMIN).action is Action.PAUSE_RUNNER
+    assert settings_from_env({}, action="taint-node", admin=ADMIN).action is Action.TAINT_NODE
+    assert settings_from_env({"DIND_PREFLIGHT_ACTION": " none "}, admin=ADMIN).action is Action.NONE
+    # Without the admin's file job mode never acts, whatever the job asks for.
+    assert settings_from_env({}, action="pause-runner").action is Action.NONE
     with pytest.raises(
         UsageError, match=r"^--action='pause' must be one of auto, pause-runner, taint-node, none$"
     ):
@@ -80,9 +85,9 @@ def test_actions() -> None:
 
 def test_flags_win_over_environment(tmp_path: Path) -> None:
     env = {"DIND_PREFLIGHT_TIMEOUT": "7", "DIND_PREFLIGHT_ACTION": "none"}
-    settings = settings_from_env(env, timeout="3", action="taint-node")
+    settings = settings_from_env(env, timeout="3", action="taint-node", admin=ADMIN)
     assert settings.timeout_s == 3.0 and settings.action is Action.TAINT_NODE
-    from_env = settings_from_env(env)
+    from_env = settings_from_env(env, admin=ADMIN)
     assert from_env.timeout_s == 7.0 and from_env.action is Action.NONE
 
 
@@ -117,8 +122,14 @@ def test_node_root_must_exist(tmp_path: Path) -> None:
 
 
 def test_fleet_mode_jobs_take_no_action_themselves() -> None:
-    env = {"DIND_PREFLIGHT_REPORTER_URL": "http://reporter.dind-preflight.svc:8080"}
-    fleet = settings_from_env({**env, "DIND_PREFLIGHT_ACTION": "pause-runner"})
+    url = "http://reporter.dind-preflight.svc:8080"
+    fleet_admin = admin_config(reporter_url=url)
+    fleet = settings_from_env({"DIND_PREFLIGHT_ACTION": "pause-runner"}, admin=fleet_admin)
     assert fleet.action is Action.NONE
-    assert fleet.reporter_url == env["DIND_PREFLIGHT_REPORTER_URL"]
-    assert settings_from_env({}).action is Action.AUTO
+    assert fleet.reporter_url == url
+    assert settings_from_env({}, admin=ADMIN).action is Action.AUTO
+    # A variable naming a reporter only takes powers away; reports go to the admin's URL only.
+    env = {"DIND_PREFLIGHT_REPORTER_URL": "http://evil.example:8080"}
+    bent = settings_from_env(env, admin=ADMIN)
+    assert bent.action is Action.NONE and bent.reporter_url is None
+    assert any("DIND_PREFLIGHT_REPORTER_URL" in note for note in bent.notes)
