@@ -27,6 +27,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="the pinned GitLab (https); the token goes only there (required)",
     )
     g.add_argument(
+        "--gitlab-ca-file",
+        metavar="FILE",
+        default=None,
+        help="CA bundle of a GitLab with a private certificate (default: the system's)",
+    )
+    g.add_argument(
         "--token-file",
         required=True,
         metavar="FILE",
@@ -177,6 +183,7 @@ def run(args: argparse.Namespace) -> int:
     identity = os.environ.get("POD_NAME") or socket.gethostname()
     cfg = reporter_settings.build(
         gitlab_url=args.gitlab_url,
+        gitlab_ca_file=args.gitlab_ca_file,
         token_file=args.token_file,
         report_project=args.report_project,
         runners=args.runner,

@@ -23,6 +23,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--gitlab-url", required=True, metavar="URL", help="the pinned GitLab (https)"
     )
+    parser.add_argument(
+        "--gitlab-ca-file",
+        metavar="FILE",
+        default=None,
+        help="CA bundle of a GitLab with a private certificate (default: the system's)",
+    )
     parser.add_argument("--token-file", required=True, metavar="FILE", help="access token file")
     parser.add_argument("--report-project", required=True, metavar="PROJECT")
     parser.add_argument(
@@ -44,6 +50,7 @@ def run(args: argparse.Namespace) -> int:
     gitlab = admin_gitlab_settings(
         gitlab_url=args.gitlab_url,
         token_file=args.token_file,
+        ca_file=args.gitlab_ca_file,
         report_project=args.report_project,
         budget_s=120.0,
     )

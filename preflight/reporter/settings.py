@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from urllib.parse import urlsplit
 
 from preflight.errors import UsageError
@@ -20,6 +20,7 @@ from preflight.reporter.cluster import ClusterSource, parse_selector, parse_tole
 from preflight.reporter.model import Executor, Policy, ReporterPolicy, RunnerTarget
 
 MAX_TOKEN_FILE = 4096
+MAX_CA_FILE = 1024 * 1024  # a CA bundle
 
 
 @dataclass(frozen=True)
@@ -83,17 +84,20 @@ def admin_gitlab_settings(
     budget_s: float,
     timeout_s: float = 10.0,
     note_interval_s: float | None = None,
+    ca_file: str | None = None,
 ) -> GitLabSettings:
-    """GitLab settings of an admin command (reporter, resolve): ``--gitlab-url`` and
-    ``--token-file`` only, never the environment a job could set."""
+    """GitLab settings of an admin command (reporter, resolve): ``--gitlab-url``,
+    ``--token-file`` and ``--gitlab-ca-file`` only, never the environment a job could set."""
     url = pinned_url(gitlab_url)
     token = read_token_file(token_file)
+    if ca_file is not None:
+        read_regular(ca_file, "--gitlab-ca-file", MAX_CA_FILE)  # exit 66 when it cannot be read
     # The URL is pinned by the flag (pinned_url: https, or http to loopback only); the token is
     # handed over as the one variable settings_from_env reads it from.
     env = {"DIND_PREFLIGHT_GITLAB_TOKEN": token}
     if urlsplit(url).scheme == "http":
         env["DIND_PREFLIGHT_ALLOW_HTTP"] = "1"
-    return settings_from_env(
+    settings = settings_from_env(
         env,
         gitlab_url=url,
         report_project=report_project,
@@ -102,12 +106,14 @@ def admin_gitlab_settings(
         note_interval_s=note_interval_s,
         settle_s=0,
     )
+    return replace(settings, ca_file=ca_file) if ca_file else settings
 
 
 def build(
     *,
     gitlab_url: str,
     token_file: str,
+    gitlab_ca_file: str | None = None,
     report_project: str | None,
     runners: list[str],
     executor: str = "kubernetes",
@@ -133,6 +139,7 @@ def build(
     gitlab = admin_gitlab_settings(
         gitlab_url=gitlab_url,
         token_file=token_file,
+        ca_file=gitlab_ca_file,
         report_project=report_project,
         budget_s=budget_s,
         timeout_s=timeout_s,

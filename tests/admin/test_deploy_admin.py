@@ -57,3 +57,14 @@ def test_the_admission_policy_pins_the_same_helper_digests() -> None:
     ]
     pinned = set(re.findall(r'"([^"]+)"', expression))
     assert pinned == set(_admin_data()["helper_images"])
+
+
+def test_resolves_helper_image_is_one_the_policy_admits() -> None:
+    cronjob = next(
+        d for d in _docs("deploy/reporter/cronjob-resolve.yaml") if d["kind"] == "CronJob"
+    )
+    pod = cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    (image,) = [
+        a.split("=", 1)[1] for a in pod["containers"][0]["args"] if a.startswith("--helper-image=")
+    ]
+    assert image in _admin_data()["helper_images"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -111,8 +111,10 @@ class SampleProject:
         inputs: Mapping[str, str] | None = None,
         env: Mapping[str, str] | None = None,
         timeout: float = 120,
+        wrap: Callable[[list[str]], list[str]] | None = None,
     ) -> GclRun:
-        """Run ``gitlab-ci-local ARGS`` in the project; never raises on a failing pipeline."""
+        """Run ``gitlab-ci-local ARGS`` in the project; never raises on a failing pipeline.
+        ``wrap`` turns the command into the one to run (e.g. in a mount namespace of its own)."""
         home = self.path.parent / "gcl-home"
         home.mkdir(exist_ok=True)
         command: list[str] = [str(gitlab_ci_local_binary()), "--home", str(home), "--no-color"]
@@ -125,7 +127,7 @@ class SampleProject:
             command += ["--input", f"{key}={value}"]
         command += list(args)
         completed = subprocess.run(
-            command,
+            wrap(command) if wrap is not None else command,
             cwd=self.path,
             env=clean_environment({"HOME": str(home), **(env or {})}),
             capture_output=True,

@@ -88,9 +88,15 @@ class ControlPlane:
     processes: dict[str, subprocess.Popen[bytes]]
 
     def kubectl(
-        self, *args: str, check: bool = True, input_text: str | None = None, timeout: float = 60
+        self,
+        *args: str,
+        check: bool = True,
+        input_text: str | None = None,
+        timeout: float = 60,
+        kubeconfig: Path | None = None,
     ) -> subprocess.CompletedProcess[str]:
-        """Run the built kubectl as the admin (the docs' commands go through here)."""
+        """Run the built kubectl, as the admin unless ``kubeconfig`` names another user (the
+        docs' commands go through here)."""
         done = subprocess.run(
             [str(self.bin_dir / "kubectl"), *args],
             input=input_text,
@@ -98,7 +104,7 @@ class ControlPlane:
             text=True,
             timeout=timeout,
             check=False,
-            env={**os.environ, "KUBECONFIG": str(self.kubeconfig)},
+            env={**os.environ, "KUBECONFIG": str(kubeconfig or self.kubeconfig)},
         )
         if check and done.returncode != 0:
             raise AssertionError(f"kubectl {' '.join(args)} -> {done.returncode}\n{done.stderr}")
@@ -129,6 +135,18 @@ class ControlPlane:
                 )
             )
         return entries
+
+    def token_kubeconfig(self, token: str, path: Path) -> Path:
+        """A kubeconfig that authenticates with ``token`` (a service account's, say)."""
+        path.write_text(
+            "apiVersion: v1\nkind: Config\n"
+            f"clusters:\n- name: test\n  cluster:\n    server: {self.url}\n"
+            f"    certificate-authority: {self.ca_file}\n"
+            f"users:\n- name: token\n  user:\n    token: {token}\n"
+            "contexts:\n- name: test\n  context:\n    cluster: test\n    user: token\n"
+            "current-context: test\n"
+        )
+        return path
 
     def log_of(self, name: str) -> str:
         path = self.work / f"{name}.log"

@@ -125,3 +125,17 @@ def kubectl_commands(markdown: Path, after: str, until: str | None = None) -> li
     if not commands:
         raise AssertionError(f"no kubectl command after {after!r} in {markdown}")
     return commands
+
+
+def can_i(
+    cluster: ControlPlane, user: str, verb: str, resource: str, namespace: str | None
+) -> bool:
+    """``kubectl auth can-i`` for ``user``; ``resource`` may name a subresource (``pods/exec``),
+    which kubectl takes only as ``--subresource`` (``pods/exec`` alone means the pod "exec")."""
+    kind, _, sub = resource.partition("/")
+    args = ["auth", "can-i", verb, kind, f"--as={user}"]
+    args += [f"--subresource={sub}"] if sub else []
+    args += ["-n", namespace] if namespace else ["--all-namespaces"]
+    answer = cluster.kubectl(*args, check=False).stdout.strip()
+    assert answer in ("yes", "no"), answer
+    return answer == "yes"

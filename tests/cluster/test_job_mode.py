@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
 import ssl
 from collections.abc import Iterator
@@ -31,6 +32,7 @@ from tests.cluster.kubelet import ImageTable, Kubelet, NodeSpec, kubelet, produc
 from tests.cluster.runner import job_pod, runner_config
 from tests.cluster.support import (
     REPO,
+    can_i,
     cluster_state,
     get_json,
     kubectl_commands,
@@ -111,7 +113,10 @@ def job_mode(
         gitlab.add_runner(RUNNER, description="k8s-runner-a")
         gitlab.add_job(JOB_TOKEN, JOB_ID, RUNNER, project_id=project)
         port = int(gitlab.url.rsplit(":", 1)[1].rstrip("/"))
-        with kubelet(cluster, [NodeSpec(NODE, root=root)], images, forwards={port: port}) as k:
+        healthy = work / "healthy-node"
+        shutil.copytree(ROOTS / "centos8-fixed", healthy, symlinks=True)
+        nodes = [NodeSpec(NODE, root=root), NodeSpec("job-healthy", root=healthy)]
+        with kubelet(cluster, nodes, images, forwards={port: port}) as k:
             (work / "token.txt").write_text(TOKEN)
             (work / "issues-token.txt").write_text(ISSUES_TOKEN)
             admin = work / "configmap.yaml"
@@ -228,7 +233,7 @@ def test_helper_pod_was_admitted_trusted_and_removed(
     created = [
         e for e in calls if e.verb == "create" and e.resource == "pods" and not e.subresource
     ]
-    assert [e.code for e in created] == [201], calls
+    assert [e.code for e in created] == [201], calls  # admitted by the helper policy
     assert [e.code for e in calls if e.verb == "delete" and e.resource == "pods"] == [200]
     assert [
         p for p in pods(job_mode.cluster, JOB_NS, "app.kubernetes.io/component=node-probe")
@@ -252,3 +257,206 @@ def test_issue_names_the_cause_and_the_real_runner(
 
 def test_the_node_is_tainted(job_mode: JobMode, field_report_job: dict[str, Any]) -> None:
     assert TAINT in taint_keys(node(job_mode.cluster, NODE))
+
+
+def test_the_log_says_the_node_report_was_trusted(
+    job_mode: JobMode, field_report_job: dict[str, Any]
+) -> None:
+    log = job_mode.cluster.kubectl("logs", "-n", JOB_NS, "runner-job-5150", "-c", "build").stdout
+    assert "quarantine allowed" in log, log
+    assert "helper pod" in log or "node report" in log, log
+
+
+RESOLVE_TOKEN = "glpat-resolve-runner-and-issues-89ab"
+
+
+def _edited_resolve(job_mode: JobMode) -> str:
+    """deploy/reporter/cronjob-resolve.yaml with the args docs/reporter.md says to edit."""
+    text = (REPO / "deploy" / "reporter" / "cronjob-resolve.yaml").read_text()
+    text = text.replace("https://gitlab.example.com", job_mode.gitlab.url.rstrip("/"))
+    text = re.sub(r"--helper-image=\S+", f"--helper-image={HELPER_IMAGE}", text)
+    text = re.sub(
+        r"(\n(\s+)- --token-file=[^\n]*)",
+        r"\1\n\2- --gitlab-ca-file=/var/run/secrets/dind-preflight/gitlab/gitlab-ca.crt",
+        text,
+    )
+    return text
+
+
+def test_resolve_cronjob_undoes_the_quarantine_once_the_node_is_fixed(
+    job_mode: JobMode, field_report_job: dict[str, Any]
+) -> None:
+    assert TAINT in taint_keys(node(job_mode.cluster, NODE))
+    # The admin's fix: iptable_nat in modules-load.d, loaded now.
+    fixed = ROOTS / "centos8-fixed"
+    shutil.copytree(fixed / "etc", job_mode.root / "etc", dirs_exist_ok=True, symlinks=True)
+    (job_mode.root / "proc" / "modules").write_text((fixed / "proc" / "modules").read_text())
+    job_mode.gitlab.add_token(
+        RESOLVE_TOKEN, scopes=("api",), runners=(RUNNER,), projects=(job_mode.project,)
+    )
+    (job_mode.work / "resolve-token.txt").write_text(RESOLVE_TOKEN)
+    cronjob = job_mode.work / "cronjob-resolve.yaml"
+    cronjob.write_text(_edited_resolve(job_mode))
+    edits = {
+        "./token.txt": str(job_mode.work / "resolve-token.txt"),
+        "deploy/reporter/cronjob-resolve.yaml": str(cronjob),
+    }
+    commands = kubectl_commands(REPO / "docs" / "reporter.md", "## Job mode's undo", "## Metrics")
+    for argv in commands[:-2]:  # up to the Secret and the CronJob; the run comes below
+        for old, new in edits.items():
+            argv = [a.replace(old, new) for a in argv]
+        done = job_mode.cluster.kubectl(*argv, check=False)
+        assert done.returncode == 0, f"docs/reporter.md: `kubectl {' '.join(argv)}`:\n{done.stderr}"
+        if "secret" in argv:  # the GitLab's private CA beside the token (--gitlab-ca-file)
+            job_mode.cluster.kubectl(
+                "-n",
+                ADMIN_NS,
+                "patch",
+                "secret",
+                "dind-preflight-gitlab",
+                "--type=merge",
+                "-p",
+                json.dumps({"stringData": {"gitlab-ca.crt": job_mode.ca_file.read_text()}}),
+            )
+    job_mode.cluster.kubectl(*commands[-2])  # kubectl create job --from=cronjob/... resolve-now
+    wait_for(
+        "the resolve Job to finish",
+        lambda: (
+            (s := get_json(job_mode.cluster, "job", "resolve-now", "-n", ADMIN_NS)["status"])
+            and (s.get("succeeded") or s.get("failed"))
+        ),
+        timeout=180,
+        explain=lambda: cluster_state(job_mode.cluster, ADMIN_NS),
+    )
+    log = job_mode.cluster.kubectl(*commands[-1]).stdout
+    assert (
+        get_json(job_mode.cluster, "job", "resolve-now", "-n", ADMIN_NS)["status"].get("succeeded")
+        == 1
+    ), log
+    assert "1 fixed" in log, log
+    assert TAINT not in taint_keys(node(job_mode.cluster, NODE)), log
+    assert job_mode.gitlab.project_issues(job_mode.project, "opened") == [], log
+    resolve_account = f"system:serviceaccount:{ADMIN_NS}:dind-preflight-resolve"
+    assert [e for e in job_mode.cluster.audit(resolve_account) if e.code == 403] == []
+
+
+# -- the helper admission policy, decided by the API server itself ----------------------------
+
+
+def _as_job(job_mode: JobMode, field_report_job: dict[str, Any]) -> Path:
+    """A kubeconfig with a token bound to the job's pod, as its service account gets it (the
+    token names the pod and its node: the claims the policy reads)."""
+    meta = field_report_job["metadata"]
+    token = job_mode.cluster.kubectl(
+        "-n",
+        JOB_NS,
+        "create",
+        "token",
+        "dind-preflight",
+        "--bound-object-kind=Pod",
+        f"--bound-object-name={meta['name']}",
+        f"--bound-object-uid={meta['uid']}",
+    ).stdout.strip()
+    return job_mode.cluster.token_kubeconfig(token, job_mode.work / "job.kubeconfig")
+
+
+def _helper(field_report_job: dict[str, Any], **changes: Any) -> dict[str, Any]:
+    from preflight.kube.discovery import JobPod
+    from preflight.kube.helper_pod_manifest import helper_pod_manifest
+
+    meta = field_report_job["metadata"]
+    job = JobPod(meta["name"], JOB_NS, meta["uid"], NODE, None, None, "test")
+    manifest = helper_pod_manifest(
+        name="dind-preflight-node-policy-check", job=job, image=HELPER_IMAGE, job_id=str(JOB_ID)
+    )
+    for path, value in changes.items():
+        *parents, last = path.split(".")
+        target: Any = manifest
+        for part in parents:
+            target = target[int(part)] if part.isdigit() else target[part]
+        target[last] = value
+    return manifest
+
+
+def _create(job_mode: JobMode, kubeconfig: Path, manifest: dict[str, Any]) -> Any:
+    return job_mode.cluster.kubectl(
+        "create",
+        "--dry-run=server",
+        "-o",
+        "name",
+        "-f",
+        "-",
+        input_text=json.dumps(manifest),
+        kubeconfig=kubeconfig,
+        check=False,
+    )
+
+
+FORBIDDEN = {
+    "another image": {"spec.containers.0.image": "registry.example.com/ci/dind-preflight:0.1.0"},
+    "the job's own image by digest": {
+        "spec.containers.0.image": "registry.gitlab.com/dind-preflight/dind-preflight@sha256:"
+        + "1" * 64
+    },
+    "a lifecycle hook": {
+        "spec.containers.0.lifecycle": {"postStart": {"exec": {"command": ["sh", "-c", "id"]}}}
+    },
+    "a probe": {"spec.containers.0.livenessProbe": {"exec": {"command": ["true"]}}},
+    "tty and stdin": {"spec.containers.0.tty": True},
+    "a working directory": {"spec.containers.0.workingDir": "/host"},
+    "runAsGroup 0": {"spec.securityContext.runAsGroup": 0},
+    "privileged": {
+        "spec.containers.0.securityContext": {"privileged": True, "allowPrivilegeEscalation": True}
+    },
+    "another node": {"spec.nodeName": "job-healthy"},
+    "an extra volume": {
+        "spec.volumes": [
+            {"name": "host-root", "hostPath": {"path": "/", "type": "Directory"}},
+            {"name": "etc", "hostPath": {"path": "/etc"}},
+        ]
+    },
+    "a writable host mount": {
+        "spec.containers.0.volumeMounts": [
+            {"name": "host-root", "mountPath": "/host", "readOnly": False}
+        ]
+    },
+    "a service account token": {"spec.automountServiceAccountToken": True},
+    "host PID": {"spec.hostPID": True},
+}
+
+
+def test_the_policy_admits_the_helper_pod_as_the_code_builds_it(
+    job_mode: JobMode, field_report_job: dict[str, Any]
+) -> None:
+    answer = _create(job_mode, _as_job(job_mode, field_report_job), _helper(field_report_job))
+    assert answer.returncode == 0, answer.stderr
+
+
+@pytest.mark.parametrize("variant", sorted(FORBIDDEN))
+def test_the_policy_denies_every_other_pod(
+    job_mode: JobMode, field_report_job: dict[str, Any], variant: str
+) -> None:
+    answer = _create(
+        job_mode,
+        _as_job(job_mode, field_report_job),
+        _helper(field_report_job, **FORBIDDEN[variant]),
+    )
+    assert answer.returncode != 0, f"{variant} was admitted"
+    assert "dind-preflight-helper-pod" in answer.stderr and "denied" in answer.stderr, answer.stderr
+
+
+@pytest.mark.parametrize(
+    "verb,resource",
+    [
+        ("create", "pods/exec"),
+        ("patch", "pods/ephemeralcontainers"),
+        ("update", "pods/ephemeralcontainers"),
+        ("get", "secrets"),
+        ("patch", "nodes/status"),
+    ],
+)
+def test_the_job_account_cannot_exec_or_add_containers(
+    job_mode: JobMode, verb: str, resource: str
+) -> None:
+    user = f"system:serviceaccount:{JOB_NS}:dind-preflight"
+    assert not can_i(job_mode.cluster, user, verb, resource, JOB_NS)

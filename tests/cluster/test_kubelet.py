@@ -37,7 +37,7 @@ def one_node(cluster: ControlPlane, images: ImageTable) -> Iterator[Kubelet]:
         with kubelet(cluster, [NodeSpec("kubelet-check-1")], images) as k:
             yield k
     finally:
-        cluster.kubectl("delete", "namespace", NS, "--wait=false")
+        cluster.kubectl("delete", "namespace", NS, "--timeout=120s")
 
 
 def _pod(name: str, fs_group: int | None, mode: int) -> str:

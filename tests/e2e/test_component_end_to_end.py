@@ -11,12 +11,16 @@ from __future__ import annotations
 
 import json
 import re
+import ssl
+import tempfile
 import xml.etree.ElementTree as ET
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
+import trustme
 
+from tests.admin.support import in_admin_namespace, needs_mount_namespace
 from tests.ci.gitlab_ci_local import GclRun, SampleProject, include_component, make_project
 from tests.gitlab.fake_gitlab import FakeGitLab
 from tests.harness.dockerd import Dockerd, free_port
@@ -126,24 +130,54 @@ def test_a_healthy_daemon_lets_the_job_run(
     assert not junit.findall(".//testcase/failure") + junit.findall(".//testcase/error")
 
 
+@pytest.fixture
+def tls_gitlab(tmp_path: Path) -> Iterator[tuple[FakeGitLab, int, Path]]:
+    """The fake GitLab over TLS (the admin's file names it and its CA), as the gitlab fixture."""
+    ca = trustme.CA()
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ca.issue_cert("127.0.0.1").configure_cert(context)
+    ca_file = tmp_path / "gitlab-ca.crt"
+    ca.cert_pem.write_to_path(str(ca_file))
+    fake = FakeGitLab(ssl_context=context).start()
+    try:
+        fake.add_token(TOKEN, scopes=("api",), admin=True)
+        fake.add_runner(RUNNER_ID, description="k8s-runner-a")
+        fake.add_job(JOB_TOKEN, job_id=1001, runner_id=RUNNER_ID)
+        fake.add_job(f"{JOB_TOKEN}-2", job_id=1002, runner_id=RUNNER_ID)
+        yield fake, fake.add_project(INCIDENTS), ca_file
+    finally:
+        fake.stop()
+    assert not fake.errors, fake.errors
+
+
+@needs_mount_namespace
 def test_the_field_report_node_is_diagnosed_reported_and_the_job_sent_elsewhere(
     project: SampleProject,
     field_report_dockerd: Dockerd,
-    gitlab: tuple[FakeGitLab, int],
+    tls_gitlab: tuple[FakeGitLab, int, Path],
     tmp_path: Path,
 ) -> None:
-    fake, incidents = gitlab
+    fake, incidents, ca_file = tls_gitlab
     # The daemon died exactly as in the field report (no nat table); the node is CentOS 8 after
-    # the reboot into a new kernel, iptable_nat listed only in /etc/modules.
+    # the reboot into a new kernel, iptable_nat listed only in /etc/modules. The runner mounts
+    # it read-only where the admin's file says, and the admin's file at its fixed path.
     assert field_report_dockerd.process is None or field_report_dockerd.process.poll() is not None
     node = centos8_field_report(tmp_path / "node", "before")
+    host = str(tmp_path / "host")
+    admin = {"gitlab_url": fake.url, "gitlab_ca_file": str(ca_file), "node_root": host}
+
+    def on_the_runner(command: list[str]) -> list[str]:
+        workdir = Path(tempfile.mkdtemp(dir=tmp_path))
+        return in_admin_namespace(command, workdir, config=admin, read_only=((node.path, host),))
+
     variables = _job_variables(fake, field_report_dockerd.tcp_host)
-    variables["DIND_PREFLIGHT_NODE_ROOT"] = str(node.path)
     variables["DIND_PREFLIGHT_GITLAB_TOKEN"] = TOKEN
     # the dead daemon's own log (its nat failure line); the node's root backs it
     variables["DIND_PREFLIGHT_SERVICE_LOG"] = str(field_report_dockerd.log_path)
 
-    result = _run_job(project, variables)
+    result = project.run(
+        "--force-shell-executor", JOB, variables=variables, timeout=180, wrap=on_the_runner
+    )
 
     assert result.returncode != 0
     assert _job_exit_code(result) == 75, result.output
@@ -178,14 +212,16 @@ def test_the_field_report_node_is_diagnosed_reported_and_the_job_sent_elsewhere(
     assert "iptable_nat" in ET.tostring(junit, encoding="unicode")
 
     # The retried job (GitLab retries on exit 75) fails the same way on this node: still one issue.
-    again = _run_job(
-        project,
-        _job_variables(fake, field_report_dockerd.tcp_host, job_id=1002)
+    again = project.run(
+        "--force-shell-executor",
+        JOB,
+        variables=_job_variables(fake, field_report_dockerd.tcp_host, job_id=1002)
         | {
-            "DIND_PREFLIGHT_NODE_ROOT": str(node.path),
             "DIND_PREFLIGHT_GITLAB_TOKEN": TOKEN,
             "DIND_PREFLIGHT_SERVICE_LOG": str(field_report_dockerd.log_path),
         },
+        timeout=180,
+        wrap=on_the_runner,
     )
     assert _job_exit_code(again) == 75, again.output
     assert len(fake.project_issues(incidents)) == 1

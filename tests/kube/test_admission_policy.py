@@ -174,7 +174,7 @@ def test_the_helper_pod_the_code_builds_is_admitted(policy: Policy) -> None:
 
 
 @pytest.mark.parametrize(
-    "account", ["dind-preflight:dind-preflight-resolve", "dind-preflight:dind-preflight-reporter"]
+    "account", ["dind-preflight:dind-preflight-resolve", "dind-preflight:dind-preflight-audit"]
 )
 def test_resolve_and_audit_create_the_same_pod_on_any_node(policy: Policy, account: str) -> None:
     pod = helper_pod()
