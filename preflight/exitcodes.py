@@ -58,11 +58,12 @@ BY_COMMAND: dict[str, dict[ExitCode, str]] = {
         **_COMMON,
     },
     "node-report": {
-        ExitCode.OK: "every checked module is loaded now and loads at boot (or is built in); "
-        "--npd: ok",
-        ExitCode.NOT_OK: "a checked module is not loaded now or will not load at boot; "
-        "--npd: the problem",
-        ExitCode.UNKNOWN: "--npd: unknown (also when --root cannot be read)",
+        ExitCode.OK: "no checked module is a fault for containers, now or after the next boot "
+        "(loaded, loads at boot, or loads on first use); --npd: ok",
+        ExitCode.NOT_OK: "a checked module is absent, blocked, unloadable or denied to containers "
+        "(SELinux), now or after the next boot; --npd: the problem",
+        ExitCode.UNKNOWN: "no fault found, but a checked module could not be judged (unreadable "
+        "evidence); --npd: unknown (also when --root cannot be read)",
         ExitCode.NO_INPUT: "--root (or an explicit --proc) does not exist or cannot be read",
         **_COMMON,
     },

@@ -129,3 +129,13 @@ def silent_port() -> Iterator[int]:
 def daemon_workdir(tmp_path: Path) -> Path:
     """A fresh directory for a test's own daemon."""
     return tmp_path / "dockerd"
+
+
+@pytest.fixture(scope="session")
+def mount_namespaces() -> None:
+    """Tests that place files at fixed paths do it in a mount namespace of their own: that needs
+    root and ``unshare --mount`` (make test runs as root); without them the test fails."""
+    from tests.admin.support import namespaces_work
+
+    if not namespaces_work():
+        pytest.fail("needs root and mount namespaces (unshare --mount): run make test as root")

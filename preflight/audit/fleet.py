@@ -32,6 +32,7 @@ class AuditSettings:
     per_node_timeout_s: float = 60.0
     agent_interval_s: float = 300.0
     use_helper: bool = True
+    backends: tuple[str, ...] = ("legacy", "nf_tables")  # what a node must serve (--backends)
 
 
 def from_conditions(
@@ -93,7 +94,12 @@ def audit_nodes(
     pool = concurrent.futures.ThreadPoolExecutor(max_workers=max(1, settings.parallel))
     futures = {
         pool.submit(
-            audit_with_helper, ctx, name, settings.helper, settings.per_node_timeout_s
+            audit_with_helper,
+            ctx,
+            name,
+            settings.helper,
+            settings.per_node_timeout_s,
+            settings.backends,
         ): name
         for name in rest
     }

@@ -14,6 +14,7 @@ from preflight.kube.client import KubeContext
 from preflight.kube.discovery import JobPod
 from preflight.kube.helper_pod import run_helper_pod
 from preflight.kube.settings import KubeSettings
+from preflight.node.analysis import for_backends
 from preflight.readiness.model import (
     READY_AFTER_REBOOT,
     READY_NOW,
@@ -40,9 +41,14 @@ def unknown(node: str, problem: str, source: str = NONE) -> NodeAudit:
 
 
 def audit_with_helper(
-    ctx: KubeContext, node: str, settings: KubeSettings, timeout_s: float
+    ctx: KubeContext,
+    node: str,
+    settings: KubeSettings,
+    timeout_s: float,
+    backends: tuple[str, ...] = ("legacy", "nf_tables"),
 ) -> NodeAudit:
-    """Run ``node-report`` on ``node`` in a helper pod; never raises for API problems."""
+    """Run ``node-report`` on ``node`` in a helper pod and judge it for ``backends``; never
+    raises for API problems."""
     target = JobPod(
         name=node,
         namespace=ctx.namespace,
@@ -55,4 +61,5 @@ def audit_with_helper(
     outcome = run_helper_pod(ctx, target, settings, time.monotonic() + timeout_s)
     if outcome.report is None:
         return unknown(node, outcome.problem or "the helper pod gave no node report", HELPER_POD)
-    return NodeAudit(node, readiness_of(outcome.report), HELPER_POD, outcome.problem)
+    report = for_backends(outcome.report, backends)
+    return NodeAudit(node, readiness_of(report), HELPER_POD, outcome.problem)

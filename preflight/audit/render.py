@@ -11,6 +11,7 @@ from xml.etree import ElementTree
 from preflight.audit.model import NodeAudit
 from preflight.jsonable import to_json
 from preflight.readiness.model import Readiness, Status
+from preflight.readiness.stated import without_facts
 
 _MARK = {Status.TRUE: "ok", Status.FALSE: "NOT OK", Status.UNKNOWN: "unknown"}
 
@@ -33,7 +34,10 @@ def table(results: list[NodeAudit]) -> str:
     bad = [r for r in results if not r.ok]
     for r in bad:
         item = next(i for i in r.readiness.conditions if i.status is not Status.TRUE)
-        lines.append(f"{r.node}: {item.condition} {item.status.value}: {item.message}")
+        # The human part; the stated module facts stay in --json.
+        lines.append(
+            f"{r.node}: {item.condition} {item.status.value}: {without_facts(item.message)}"
+        )
     ok = len(results) - len(bad)
     lines.append(f"{ok} of {len(results)} nodes ready for dind now and after their next reboot")
     return "\n".join(lines) + "\n"

@@ -61,6 +61,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="the agent's check interval (default 300): conditions older than two are stale",
     )
+    parser.add_argument(
+        "--backends",
+        metavar="LIST",
+        default=None,
+        help="the iptables backends a node must serve, for helper-pod checks: legacy, nft "
+        "(default both; set it as the agents' --backends)",
+    )
     output = parser.add_mutually_exclusive_group()
     output.add_argument("--json", action="store_true", help="print the results as JSON")
     output.add_argument("--junit", action="store_true", help="print the results as JUnit XML")
@@ -75,12 +82,14 @@ def run(args: argparse.Namespace) -> int:
     from preflight.audit.fleet import AuditSettings, audit_nodes
     from preflight.audit.model import exit_status
     from preflight.audit.render import as_json, junit, progress_bar, table
+    from preflight.commands.node_report import backends_list
     from preflight.errors import PreflightError
     from preflight.exitcodes import ExitCode
     from preflight.kube.client import KubeError, connect
     from preflight.kube.node_status import list_nodes
     from preflight.kube.settings import ENV_AGENT_INTERVAL, parse_timeout, settings_from
 
+    backends = backends_list(args.backends)
     if args.parallel < 1:
         raise UsageError(f"--parallel {args.parallel}: must be at least 1")
     per_node = parse_timeout(args.timeout, 60.0)
@@ -114,6 +123,7 @@ def run(args: argparse.Namespace) -> int:
             per_node_timeout_s=per_node,
             agent_interval_s=interval,
             use_helper=not args.no_helper,
+            backends=backends,
         ),
         progress,
     )

@@ -92,7 +92,8 @@ def module_list(values: list[str] | None) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Analyse the host root and print the report; 0 when every module is fine, else 1."""
+    """Analyse the host root and print the report; 0 OK, 1 NOT OK, 2 UNKNOWN (the result
+    line says which)."""
     if sum(bool(v) for v in (args.module, args.backend, args.backends)) > 1:
         raise UsageError("--module, --backend and --backends exclude each other")
     backends_list(args.backends)  # a bad --backends is a usage error before any reading
@@ -109,7 +110,9 @@ def run(args: argparse.Namespace) -> int:
         from preflight.node.render import render_text
 
         print(render_text(report), end="")
-    return int(ExitCode.OK if report.ok else ExitCode.NOT_OK)
+    from preflight.node.loadability import verdict
+
+    return verdict(report).exit_code  # 0 OK, 1 NOT OK, 2 UNKNOWN: as the result line says
 
 
 def backends_list(value: str | None) -> tuple[str, ...]:

@@ -36,9 +36,16 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--timeout", type=float, default=90.0, metavar="SECONDS", help="per node")
     parser.add_argument("--dry-run", action="store_true", help="check and print; change nothing")
+    parser.add_argument(
+        "--backends",
+        metavar="LIST",
+        default=None,
+        help="the iptables backends a node must serve: legacy, nft (default both; as the agents')",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
+    from preflight.commands.node_report import backends_list
     from preflight.errors import PreflightError
     from preflight.exitcodes import ExitCode
     from preflight.gitlab.client import GitLabActionError, open_client
@@ -46,6 +53,8 @@ def run(args: argparse.Namespace) -> int:
     from preflight.kube.settings import settings_from
     from preflight.reporter.settings import admin_gitlab_settings
     from preflight.resolve.apply import helper_pod_reader, resolve
+
+    backends = backends_list(args.backends)
 
     gitlab = admin_gitlab_settings(
         gitlab_url=args.gitlab_url,
@@ -61,7 +70,9 @@ def run(args: argparse.Namespace) -> int:
         raise PreflightError(f"resolve: {exc.limitation}", ExitCode.UNAVAILABLE) from None
     client = open_client(gitlab)
     try:
-        result = resolve(client, kube, helper_pod_reader(kube, kube_settings), dry_run=args.dry_run)
+        result = resolve(
+            client, kube, helper_pod_reader(kube, kube_settings, backends), dry_run=args.dry_run
+        )
     except GitLabActionError as exc:
         print(f"dind-preflight: resolve: {exc}", file=sys.stderr)
         return int(exc.exit_code)

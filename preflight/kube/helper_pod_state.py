@@ -26,7 +26,7 @@ START_FAILURES = frozenset(
 )
 # Exit codes of a container whose command could not run at all (not found, not executable).
 _EXEC_FAILURE_CODES = frozenset({126, 127, 128})
-NODE_REPORT_EXIT_CODES = frozenset({0, 1})
+NODE_REPORT_EXIT_CODES = frozenset({0, 1, 2})  # OK, NOT OK, UNKNOWN: a report was printed
 
 
 class HelperPhase(str, Enum):

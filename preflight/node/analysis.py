@@ -40,6 +40,7 @@ __all__ = [
     "DEFAULT_MODULES",
     "analyze",
     "analyze_backends",
+    "for_backends",
     "kernel_index",
     "loaded_only_facts",
     "modprobe_config",
@@ -195,6 +196,22 @@ def analyze_backends(facts: HostFacts, backends: Sequence[str] = BACKENDS) -> No
         ),
         backends=list(wanted),
     )
+
+
+def for_backends(report: NodeReport, backends: Sequence[str]) -> NodeReport:
+    """A report of both backends (what the helper pod prints) judged for ``backends`` only (the
+    admin's ``--backends``): ``checked`` keeps the tables of those backends, and any other
+    table an admin listed where nothing honours it. Pure; a report that checked fewer is kept."""
+    wanted = [b for b in BACKENDS if b in backends]
+    if not wanted or not report.backends or set(wanted) == set(report.backends):
+        return report
+    tables = {n for b in wanted for n in module_set(b).tables}
+    checked = [
+        n
+        for n in report.checked
+        if n in tables or (n in report.modules and _not_honoured(report.modules[n]))
+    ]
+    return replace(report, checked=checked, backends=wanted)
 
 
 def _not_honoured(state: ModuleState) -> bool:

@@ -64,7 +64,7 @@ _HARD_BLOCKERS = frozenset({"install-false", "install-true", "kernel-module-blac
 _UNLOADABLE_FINDINGS = frozenset({"modules-disabled", "running-kernel-modules-missing"})
 # os-release ID / ID_LIKE words of the RHEL family (whose SELinux policy denies a container's
 # module_request).
-RHEL_FAMILY = frozenset({"rhel", "centos", "fedora", "rocky", "almalinux", "ol", "ocs"})
+RHEL_FAMILY = frozenset({"rhel", "centos", "fedora", "rocky", "almalinux", "ol"})
 
 
 # --- whether the kernel loads a module a container asks for ------------------------------------
@@ -261,10 +261,6 @@ def _absent(node: NodeReport, state: ModuleState) -> bool:
     )
 
 
-def is_fault(fact: str) -> bool:
-    return fact in FAULTS
-
-
 @dataclass(frozen=True)
 class Verdict:
     """The rule over every checked module: faults now and after the next boot."""
@@ -279,6 +275,19 @@ class Verdict:
     @property
     def faults_after_boot(self) -> list[str]:
         return [n for n, f in self.after_boot.items() if f in FAULTS]
+
+    @property
+    def unknown(self) -> list[str]:
+        """Modules that could not be judged, now or after the next boot."""
+        facts = (self.now, self.after_boot)
+        return [n for n in self.now if any(f[n] in (UNKNOWN, UNCHECKED) for f in facts)]
+
+    @property
+    def exit_code(self) -> int:
+        """0 OK, 1 a fault, 2 no fault but unknown (node-problem-detector's protocol)."""
+        if self.faults_now or self.faults_after_boot:
+            return 1
+        return 0 if self.ok else 2
 
     @property
     def ok(self) -> bool:

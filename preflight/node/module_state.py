@@ -513,12 +513,16 @@ def autoload(host: HostView, name: str) -> bool:
     return plan is not None and plan.outcome is Outcome.LOADS
 
 
-def _autoload_plan(host: HostView, name: str, index: KernelIndex | None) -> ModulePlan | None:
+def _autoload_plan(
+    host: HostView, name: str, index: KernelIndex | None, *, now: bool = True
+) -> ModulePlan | None:
     """What the kernel's own request for ``name`` (:data:`AUTOLOAD_REQUESTS`) would do on the
     kernel of ``index``: kmod's plain lookup (blacklists apply to aliases only), install rules and
-    ``module_blacklist=``. None when the kernel would not ask, or could not load anything."""
+    ``module_blacklist=``. None when the kernel would not ask, or could not load anything.
+    ``now=False``: after the next boot, when ``modules_disabled`` (reset by a reboot) no longer
+    applies."""
     request = AUTOLOAD_REQUESTS.get(name)
-    if request is None or index is None or not host.autoload_enabled:
+    if request is None or index is None or (now and not host.autoload_enabled):
         return None
     if host.module_support is False or not index.has_index:
         return None
@@ -546,7 +550,7 @@ def first_use_suffices(host: HostView, name: str, index: KernelIndex | None) -> 
         return False
     if index is None or not index.exists(name):
         return False
-    plan = _autoload_plan(host, name, index)
+    plan = _autoload_plan(host, name, index, now=False)
     if plan is None or plan.outcome not in (Outcome.LOADS, Outcome.BUILTIN):
         return False
     return not any(

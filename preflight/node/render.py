@@ -135,7 +135,8 @@ def _is_ipv6_of(report: NodeReport, name: str) -> bool:
 
 
 def result_line(report: NodeReport) -> str:
-    """The last line: the module-fact rule's verdict (the exit code says the same)."""
+    """The last line: the module-fact rule's verdict (the exit code says the same: OK 0,
+    NOT OK 1, UNKNOWN 2)."""
     from preflight.node.loadability import DENIED, FAULTS, FIRST_USE, NOT_LOADED, verdict
 
     rule = verdict(report)
@@ -152,17 +153,8 @@ def result_line(report: NodeReport) -> str:
         bad = [f"{n} {f}" for n, f in facts.items() if f in FAULTS]
         if bad:
             parts.append(f"{label}: {', '.join(bad)}")
-    unknown = sorted(
-        {n for facts in (rule.now, rule.after_boot) for n, f in facts.items() if f not in FAULTS}
-        - {n for n, f in rule.now.items() if f in FAULTS}
-    )
-    unknown = [
-        n
-        for n in unknown
-        if rule.now.get(n) in ("unknown", "unchecked") or rule.after_boot.get(n) in ("unknown",)
-    ]
-    if unknown:
-        parts.append(f"unknown: {', '.join(unknown)}")
+    if not parts:
+        return f"result: UNKNOWN{where}: cannot judge {', '.join(rule.unknown)}"
     denied = any(f == DENIED for f in (*rule.now.values(), *rule.after_boot.values()))
     tail = " (SELinux denies a container's module request: list them for boot)" if denied else ""
     return f"result: NOT OK{where}: {'; '.join(parts)}{tail}"

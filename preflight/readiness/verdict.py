@@ -129,12 +129,11 @@ def _after_reboot(report: NodeReport, rule: Verdict, backends: list[str]) -> Rea
             )
             finding = _first(report, _kernel_finding(kernel.release)) if kernel else None
         if finding is not None:
-            denied = f" ({report.module_requests.reason})" if fact == DENIED else ""
             return Readiness(
                 READY_AFTER_REBOOT,
                 Status.FALSE,
                 finding.code,
-                said(f"{describe_after_boot(name, fact)}: {finding.message}{denied}"),
+                said(f"{describe_after_boot(name, fact)}: {finding.message}"),
                 finding.remedy,
             )
         return Readiness(

@@ -52,10 +52,13 @@ def open_incidents(client: GitLabClient) -> list[ResolveIncident]:
     return found
 
 
-def helper_pod_reader(ctx: KubeContext, settings: KubeSettings) -> NodeReader:
-    """A fresh node report from a helper pod pinned to ``node``."""
+def helper_pod_reader(
+    ctx: KubeContext, settings: KubeSettings, backends: tuple[str, ...] = ("legacy", "nf_tables")
+) -> NodeReader:
+    """A fresh node report from a helper pod pinned to ``node``, judged for ``backends``."""
     from preflight.kube.discovery import JobPod
     from preflight.kube.helper_pod import run_helper_pod
+    from preflight.node.analysis import for_backends
 
     def read(node: str) -> tuple[NodeReport | None, str | None]:
         job = JobPod(
@@ -68,7 +71,8 @@ def helper_pod_reader(ctx: KubeContext, settings: KubeSettings) -> NodeReader:
             service_choice="none",
         )
         outcome = run_helper_pod(ctx, job, settings, time.monotonic() + settings.timeout)
-        return outcome.report, outcome.problem
+        report = for_backends(outcome.report, backends) if outcome.report else None
+        return report, outcome.problem
 
     return read
 

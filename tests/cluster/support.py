@@ -139,3 +139,22 @@ def can_i(
     answer = cluster.kubectl(*args, check=False).stdout.strip()
     assert answer in ("yes", "no"), answer
     return answer == "yes"
+
+
+def patch_as(
+    cluster: ControlPlane, token: str, path: str, body: Any, kind: str = "strategic-merge-patch"
+) -> tuple[int, str]:
+    """One PATCH with ``token``, nothing read first (kubectl patch GETs before it patches, which
+    a patch-only grant cannot): the answer's status and text."""
+    import requests
+
+    session = requests.Session()
+    session.trust_env = False
+    answer = session.patch(
+        cluster.url + path,
+        data=json.dumps(body),
+        headers={"Authorization": f"Bearer {token}", "Content-Type": f"application/{kind}+json"},
+        verify=str(cluster.ca_file),
+        timeout=30,
+    )
+    return answer.status_code, answer.text

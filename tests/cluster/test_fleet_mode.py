@@ -29,6 +29,7 @@ from tests.cluster.support import (
     get_json,
     kubectl_commands,
     node,
+    patch_as,
     pods,
     taint_keys,
     wait_for,
@@ -285,3 +286,81 @@ def test_every_call_they_made_was_allowed_and_nothing_more_is(fleet: Fleet) -> N
             assert not can_i(fleet.cluster, user, verb, resource, namespace), (
                 f"{account} may {verb} {resource} ({namespace or 'all namespaces'})"
             )
+
+
+def _agent_token(fleet: Fleet, node_name: str) -> str:
+    """A token bound to the agent pod on ``node_name``: what that pod holds."""
+    agent = next(
+        p
+        for p in pods(fleet.cluster, NS, "app.kubernetes.io/component=agent")
+        if p["spec"]["nodeName"] == node_name
+    )
+    return fleet.cluster.kubectl(
+        "-n",
+        NS,
+        "create",
+        "token",
+        "dind-preflight-agent",
+        "--bound-object-kind=Pod",
+        f"--bound-object-name={agent['metadata']['name']}",
+        f"--bound-object-uid={agent['metadata']['uid']}",
+    ).stdout.strip()
+
+
+AGENT_MAY_NOT = {
+    "another node's condition": (
+        HEALTHY,
+        "/status",
+        {"status": {"conditions": [{"type": "DindReady", "status": "False", "reason": "Forged"}]}},
+    ),
+    "its node's Ready condition": (
+        BROKEN,
+        "/status",
+        {"status": {"conditions": [{"type": "Ready", "status": "False", "reason": "Forged"}]}},
+    ),
+    "its node's addresses": (
+        BROKEN,
+        "/status",
+        {"status": {"addresses": [{"type": "InternalIP", "address": "10.9.9.9"}]}},
+    ),
+    "a label through the status": (BROKEN, "/status", {"metadata": {"labels": {"forged": "yes"}}}),
+    "a label": (BROKEN, "", {"metadata": {"labels": {"forged": "yes"}}}),
+    "a cordon": (BROKEN, "", {"spec": {"unschedulable": True}}),
+    "another node's taint": (
+        HEALTHY,
+        "",
+        {"spec": {"taints": [{"key": TAINT, "value": "forged", "effect": "NoSchedule"}]}},
+    ),
+}
+
+
+@pytest.mark.parametrize("attempt", sorted(AGENT_MAY_NOT))
+def test_the_agent_policy_denies_what_the_agent_must_not_do(fleet: Fleet, attempt: str) -> None:
+    """With the agent's own token (as a compromised agent pod has it), the API server denies
+    every write but its own node's DindReady conditions and our taint: by the admission
+    policy, after RBAC let the patch through."""
+    wait_for(
+        "agent pods", lambda: _running(fleet, "app.kubernetes.io/component=agent", 2), timeout=90
+    )
+    target, subresource, patch = AGENT_MAY_NOT[attempt]
+    status, text = patch_as(
+        fleet.cluster, _agent_token(fleet, BROKEN), f"/api/v1/nodes/{target}{subresource}", patch
+    )
+    # A policy's denial is 422 Invalid (the validation's default reason), with its message.
+    assert status == 422 and "dind-preflight-agent-own-node' denied request" in text, (status, text)
+
+
+def test_the_agent_may_write_its_own_condition(fleet: Fleet) -> None:
+    """The baseline of the denials above: the same token may write what the agent writes."""
+    wait_for(
+        "agent pods", lambda: _running(fleet, "app.kubernetes.io/component=agent", 2), timeout=90
+    )
+    ready = condition(node(fleet.cluster, BROKEN), "DindReady")
+    assert ready is not None
+    status, text = patch_as(
+        fleet.cluster,
+        _agent_token(fleet, BROKEN),
+        f"/api/v1/nodes/{BROKEN}/status",
+        {"status": {"conditions": [ready]}},
+    )
+    assert status == 200, text

@@ -23,6 +23,7 @@ from preflight.node.model import (
     Blocker,
     IptablesState,
     KernelModules,
+    ModuleRequests,
     ModuleState,
     NodeReport,
 )
@@ -67,7 +68,10 @@ SERVICES = (
     "absent",
     "warning-only",
 )
-NODES = ("fine", "absent", "blocked", "unreadable", "contradicting")
+# not-loaded: not loaded, nothing blocks it, no SELinux (it loads on first use: no fault);
+# denied: not loaded on a RHEL-family node with SELinux enforcing (a container's request is
+# denied: a fault). The module-fact rule, preflight/node/loadability.py.
+NODES = ("fine", "absent", "blocked", "unreadable", "contradicting", "not-loaded", "denied")
 
 
 def _log(backend: str, *lines: str) -> list[str]:
@@ -175,8 +179,12 @@ def node_for(kind: str, backend: str, source: str = "host-root") -> NodeReport:
         specs = {name: _Mod(known=False) for name in specs}
     elif kind == "contradicting":
         specs[other] = _Mod(loaded=False, available=False)
+    elif kind in ("not-loaded", "denied"):
+        specs[target] = _Mod(loaded=False)
     elif kind != "fine":
         raise ValueError(kind)
+    selinux = kind == "denied"
+    requests = ModuleRequests(selinux, selinux, "SELinux enforcing" if selinux else "no SELinux")
     return NodeReport(
         root="/host",
         kernel="6.1.0-28-amd64",
@@ -184,6 +192,7 @@ def node_for(kind: str, backend: str, source: str = "host-root") -> NodeReport:
         kernels=[KernelModules(release="6.1.0-28-amd64", running=True, newest=True)],
         iptables=IptablesState(),
         evidence_source=source,
+        module_requests=requests,
     )
 
 

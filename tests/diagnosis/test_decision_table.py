@@ -56,16 +56,18 @@ def _e(
 def expected(backend: str, service: str, node: str) -> Expect:
     known = backend in NAT_OF
     nat = NAT_OF.get(backend)
-    node_fault = known and node in ("absent", "blocked")
+    node_fault = known and node in ("absent", "blocked", "denied")
     if service == "nat-signature":
         if not known:  # the line does not say which backend: no module to check
             return _e("nat-unavailable", NODE, M, False)
         code = {"legacy": "iptable_nat-missing", "nf_tables": "nft_chain_nat-missing"}[backend]
-        if node in ("absent", "blocked"):
+        if node in ("absent", "blocked", "denied"):
             return _e(code, NODE, H, True, nat)
         if node in ("fine", "contradicting"):  # the node says the module is there
             return _e(code, NODE, L, False, nat)
-        return _e(code, NODE, M, False, nat)  # unreadable: the log alone
+        # unreadable, or not loaded where nothing blocks it (a forged line, or a cause the node
+        # report cannot see): the log alone, never a quarantine
+        return _e(code, NODE, M, False, nat)
     if service == "not-privileged-signature":
         return _e("not-privileged", RUNNER, M, False)
     if service == "storage-signature":
@@ -201,6 +203,29 @@ def test_no_quarantine_without_unforgeable_evidence(
         assert diagnosis.fault in (NODE, RUNNER)
     if backend == "nf_tables":
         assert not diagnosis.cause.code.startswith("iptable_"), diagnosis.cause
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    backend=st.sampled_from(["legacy", "nf_tables"]),
+    source=st.sampled_from(["host-root", "helper-trusted"]),
+    kube=st.booleans(),
+)
+def test_forged_log_on_a_node_where_the_module_would_load_never_quarantines(
+    backend: str, source: str, kube: bool
+) -> None:
+    """A nat-table line in the log (job-controlled) and a trusted node report that says the
+    module is not loaded but nothing blocks or denies its load: no agreement, no quarantine."""
+    evidence = service_for("nat-signature", backend)
+    if not kube:
+        from dataclasses import replace
+
+        evidence = replace(evidence, state="unknown", exit_code=None, reason=None)
+    report = node_for("not-loaded", backend)
+    helper = NodeTrust(True, "pinned") if source == "helper-trusted" else None
+    diagnosis = decide(probe_for("nat-signature"), evidence, report, helper_trust=helper)
+    assert diagnosis.quarantine.allowed is False, diagnosis.quarantine
+    assert "is loaded now" not in diagnosis.cause.summary
 
 
 @pytest.mark.parametrize(

@@ -130,6 +130,12 @@ def test_agent_once_then_audit(cluster: FakeCluster, case: Expected) -> None:
         case.ready_now,
         case.ready_after,
     )
+    assert "[checked legacy,nf_tables:" in readiness["now"]["message"]
+    if case.ready_now == "False":
+        # The table is for people: the sentence and the fix, the facts stay in --json.
+        text = cli("audit", "--no-helper", env=_env(cluster)).stdout
+        assert f"{NODE_NAME}: DindReady False: iptable_nat is not loaded" in text
+        assert "[checked" not in text
 
 
 def test_narrowed_to_nf_tables_the_rhel9_node_serves_current_images_now(

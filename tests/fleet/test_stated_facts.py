@@ -90,3 +90,57 @@ def test_unreadable_ip_tables_names_is_unknown_not_absence(status: FileStatus) -
     assert "unknown" in report.iptables.detail and "Permission denied" in report.iptables.detail
     assert report.iptables.backend_hint == "unknown"
     assert "unknown" in report.backend_reason
+
+
+def test_a_both_backends_report_judged_for_nft_only() -> None:
+    """What audit and resolve do with a helper pod's report (it checks both backends) when the
+    admin narrowed the backends: RHEL 9 serves current images now, not legacy-only ones."""
+    from preflight.node.analysis import for_backends
+
+    facts = gather(str(REPO / "demo/roots/rhel9"), None, union("legacy", "nf_tables"))
+    both = analyze_backends(facts)
+    assert readiness_of(both).now.status.value == "False"
+    narrowed = for_backends(both, ["nf_tables"])
+    assert narrowed.checked == ["nft_chain_nat"] and narrowed.backends == ["nf_tables"]
+    assert readiness_of(narrowed).now.status.value == "True"
+    assert for_backends(both, ["legacy", "nf_tables"]) is both
+
+
+def test_the_readme_audit_example_says_what_the_analysis_says(tmp_path: Path) -> None:
+    """README's worker-2: CentOS 8 after an admin's modprobe (nf_tables in use too), SELinux
+    enforcing, iptable_nat only in /etc/modules: its real DindReadyAfterReboot sentence."""
+    from tests.fleet.readme_example import example
+    from tests.node import profiles
+
+    root = profiles.centos8_field_report(tmp_path, "manual")
+    tables = ["ip_tables", "nf_nat", "iptable_nat", "iptable_filter"]
+    nft = ["nfnetlink", "nf_tables", "nft_chain_nat"]
+    root.proc(profiles.CENTOS8_NEW, [*profiles.BASE_LOADED, *tables, *nft], ip_tables=["nat"])
+    readiness = readiness_of(analyze_backends(gather(str(root.path), None, union(*BOTH))))
+    assert readiness.now.status.value == "True"
+    line = f"worker-2: DindReadyAfterReboot False: {without_facts(readiness.after_reboot.message)}"
+    assert line in example().splitlines()
+
+
+BOTH = ("legacy", "nf_tables")
+
+
+@pytest.mark.parametrize("code", [0, 1, 2])
+def test_every_node_report_verdict_is_a_finished_helper(code: int) -> None:
+    """node-report exits 0 OK, 1 NOT OK, 2 UNKNOWN: each printed a report to read."""
+    from preflight.kube.helper_pod_manifest import HELPER_CONTAINER
+    from preflight.kube.helper_pod_state import HelperPhase, helper_state
+
+    pod = {
+        "status": {
+            "phase": "Failed" if code else "Succeeded",
+            "containerStatuses": [
+                {
+                    "name": HELPER_CONTAINER,
+                    "state": {"terminated": {"exitCode": code, "reason": "Completed"}},
+                }
+            ],
+        }
+    }
+    state = helper_state(pod)
+    assert (state.phase, state.exit_code) == (HelperPhase.FINISHED, code)

@@ -191,7 +191,7 @@ def admin_job(job: Job) -> Iterator[Job]:
     the token file the admin names, the node's root mounted read-only where the admin says, the
     runner found with GET /job. :func:`point_at` sets the admin's GitLab URL."""
     if not namespaces_work():
-        pytest.skip("needs root and mount namespaces (unshare --mount)")
+        pytest.fail("needs root and mount namespaces (unshare --mount): run make test as root")
     import trustme
 
     ca = trustme.CA()

@@ -225,7 +225,7 @@ def test_fleet_mode_helm_values() -> None:
 
 
 def test_agent_and_reporter_share_one_namespace_definition() -> None:
-    (agent,) = [d for p, d in _agent_docs("namespace.yaml")]
+    (agent,) = [d for p, d in _agent_docs("00-namespace.yaml")]
     (reporter,) = [
         d for p, d in MANIFESTS if p.parent.name == "reporter" and p.name == "namespace.yaml"
     ]

@@ -226,3 +226,14 @@ def test_this_machine(tmp_path: Path) -> None:
                 state = data["modules"][name]
                 assert state["loaded_source"] == "kernel-config"
                 assert state["loaded"] == state["builtin"]
+
+
+def test_unknown_is_exit_2_with_its_own_result_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No fault found, but what is loaded cannot be read: neither OK nor NOT OK."""
+    root = profiles.debian12(tmp_path)
+    (root.path / "proc/modules").unlink()
+    code, out, _ = run(capsys, "--root", str(root.path))
+    last = out.rstrip().splitlines()[-1]
+    assert code == 2 and last.startswith("result: UNKNOWN (legacy, nf_tables): cannot judge"), last
