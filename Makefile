@@ -7,7 +7,7 @@ TOOLS := $(CURDIR)/.tools
 GCL_VERSION := 4.73.0
 export PATH := $(CURDIR)/$(BIN):$(TOOLS)/node_modules/.bin:$(PATH)
 
-.PHONY: all test test-random fresh-test demo bench lint docs dist system-deps venv node-tools control-plane clean
+.PHONY: all test test-random fresh-test demo try-component bench lint docs dist system-deps venv node-tools control-plane clean
 
 all: test
 
@@ -62,6 +62,11 @@ lint: venv
 
 demo: system-deps venv
 	@bash scripts/demo.sh
+
+# The component example of docs/component.md in gitlab-ci-local (shell executor), against a
+# healthy dind and the field report's dead one (harness daemons: gitlab-ci-local has no services).
+try-component: system-deps venv node-tools
+	$(BIN)/python scripts/try_component.py
 
 # README.md and docs/*.md quote the program between `<!-- begin generated: ... -->` markers:
 # regenerate them (in a network namespace of its own, so that nothing listens on the example's

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
-import importlib
 import os
 import sys
 from collections.abc import Sequence
@@ -12,8 +10,13 @@ from preflight import __version__
 from preflight.errors import PreflightError
 from preflight.exitcodes import ExitCode
 from preflight.exitcodes import help_text as exit_help
+from preflight.inputs import TRUE_WORDS
 from preflight.redaction import redact
 from preflight.shown import one_line
+
+TYPE_CHECKING = False  # typing's constant without importing typing: the healthy path
+if TYPE_CHECKING:
+    import argparse
 
 COMMANDS = (
     "probe",
@@ -28,11 +31,16 @@ COMMANDS = (
 )
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse with exit code 64 (EX_USAGE) and a one-line error."""
+def _parser_class() -> type[argparse.ArgumentParser]:
+    """argparse with exit code 64 (EX_USAGE) and a one-line error (argparse is imported here:
+    a bare ``run`` needs no parser)."""
+    import argparse
 
-    def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(ExitCode.USAGE, f"{self.prog}: error: {message}\n")
+    class _Parser(argparse.ArgumentParser):
+        def error(self, message: str) -> None:  # type: ignore[override]
+            self.exit(ExitCode.USAGE, f"{self.prog}: error: {message}\n")
+
+    return _Parser
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
@@ -41,7 +49,11 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     ``only`` (a command name as typed, e.g. ``node-report``) builds just that command's
     sub-parser, so that running one command never imports the other command modules.
     """
-    parser = _Parser(
+    import argparse
+    import importlib
+
+    parser_class = _parser_class()
+    parser = parser_class(
         prog="dind-preflight",
         description="Probe the docker:dind service before a job; diagnose, report and retry "
         "elsewhere when the node is broken.",
@@ -49,7 +61,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=parser_class)
     sub.required = True
     for module_name in COMMANDS:
         if only is not None and module_name != only.replace("-", "_"):
@@ -77,12 +89,19 @@ def _command_named(arguments: Sequence[str]) -> str | None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: returns the process exit code; never lets a traceback reach the user."""
-    debug = bool(os.environ.get("DIND_PREFLIGHT_DEBUG"))
+    # The switch's own mistakes are not worth an error: only an "on" word shows tracebacks.
+    debug = os.environ.get("DIND_PREFLIGHT_DEBUG", "").strip().lower() in TRUE_WORDS
     try:
         arguments = sys.argv[1:] if argv is None else list(argv)
         if not arguments:
             build_parser().print_help(sys.stderr)
             return int(ExitCode.USAGE)
+        if arguments == ["run"]:
+            # What every dind job runs (the component's before_script): no flag to parse, so no
+            # argparse (with gettext, locale and shutil) on the path every job pays for.
+            from preflight.commands import run as run_command
+
+            return int(run_command.run(run_command.defaults()))
         args = build_parser(_command_named(arguments)).parse_args(arguments)
         return int(args._run(args))
     except PreflightError as exc:

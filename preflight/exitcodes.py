@@ -68,7 +68,8 @@ BY_COMMAND: dict[str, dict[ExitCode, str]] = {
         **_COMMON,
     },
     "diagnose": {
-        ExitCode.OK: "the daemon answered: nothing to diagnose",
+        ExitCode.OK: "healthy: the --probe-result given says the daemon answered and the dind "
+        "service is not dead (diagnose itself does not probe)",
         ExitCode.NO_INPUT: "--host-root, --service-log or --probe-result cannot be read, is not a "
         "regular file, is too large, or is JSON nested too deeply",
         ExitCode.UNAVAILABLE: "cause not established: no action",
@@ -90,7 +91,10 @@ BY_COMMAND: dict[str, dict[ExitCode, str]] = {
     },
     "run": {
         ExitCode.OK: "dind is healthy, or the job does not use dind (skipped)",
-        ExitCode.NO_INPUT: "DIND_PREFLIGHT_NODE_ROOT (--node-root) does not exist",
+        ExitCode.NO_INPUT: "a file or directory a setting names cannot be read: "
+        "DIND_PREFLIGHT_NODE_ROOT (--node-root), a token file (--token-file, "
+        "DIND_PREFLIGHT_GITLAB_TOKEN_FILE, DIND_PREFLIGHT_ISSUES_TOKEN_FILE); checked before the "
+        "probe",
         ExitCode.UNAVAILABLE: "dind is not healthy, cause not established: no action taken "
         "(also when --deadline ends the run before a cause is established)",
         ExitCode.TEMPFAIL: "node or runner fault: retry the job on another runner "

@@ -10,15 +10,18 @@ and reads at most a fixed number of bytes: the whole file (refusing a larger one
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import stat
 import sys
-from typing import Any
 
 from preflight.errors import InputError
 from preflight.shown import shown
+
+TYPE_CHECKING = False  # typing's constant without importing typing: the healthy path
+if TYPE_CHECKING:
+    from typing import Any
+
 
 MAX_LOG_BYTES = 256 * 1024  # the tail of a service log that is searched
 MAX_JSON_BYTES = 4 * 1024 * 1024  # a probe result or a diagnosis
@@ -79,6 +82,8 @@ def read_stdin(what: str, max_bytes: int) -> str:
 
 def load_json(text: str, name: str, max_depth: int = MAX_JSON_DEPTH) -> Any:
     """Parse JSON nested at most ``max_depth`` levels; one-line :class:`InputError` otherwise."""
+    import json  # here: reading a token file (the healthy path) needs no JSON
+
     depth = json_depth(text)
     if depth > max_depth:
         raise InputError(

@@ -1,4 +1,5 @@
-"""One parser per kind of input (seconds, count, URL, directory, choice), each naming its source.
+"""One parser per kind of input (seconds, count, URL, directory, choice, boolean), each naming its
+source.
 
 Every flag and ``DIND_PREFLIGHT_*`` variable goes through one of these at the command-line and
 settings edges, so that the same mistake reads the same everywhere, on one line, with the exit
@@ -11,11 +12,11 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from preflight.errors import InputError, UsageError
 
+TYPE_CHECKING = False  # typing's constant without importing typing: the healthy path
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
     from urllib.parse import SplitResult
@@ -121,3 +122,31 @@ def directory(value: object, source: str) -> str:
 
         raise InputError(f"{source}={quoted(path)} {what}")
     return path
+
+
+TRUE_WORDS = ("1", "true", "yes", "on")
+FALSE_WORDS = ("0", "false", "no", "off")
+
+
+def boolean(value: object, source: str, *, default: bool = False) -> bool:
+    """A switch: 1/true/yes/on or 0/false/no/off (any case); unset or empty is ``default``.
+
+    Anything else is an error naming ``source``: ``DIND_PREFLIGHT_DISABLE=0`` must not disable,
+    and ``DIND_PREFLIGHT_DISABLE=please`` must not be guessed either way.
+    """
+    text = "" if value is None else str(value).strip().lower()
+    if not text:
+        return default
+    if text in TRUE_WORDS:
+        return True
+    if text in FALSE_WORDS:
+        return False
+    raise UsageError(
+        f"{source}={shown(value)} must be on ({', '.join(TRUE_WORDS)}) "
+        f"or off ({', '.join(FALSE_WORDS)})"
+    )
+
+
+def env_boolean(env: Mapping[str, str], name: str, *, default: bool = False) -> bool:
+    """:func:`boolean` of the variable ``name`` (unset or empty: ``default``)."""
+    return boolean(env.get(name), name, default=default)

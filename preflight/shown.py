@@ -29,3 +29,32 @@ def one_line(text: str, limit: int = 2000) -> str:
     """A message made safe to print as one line: controls escaped, cut at ``limit``."""
     line = escape_controls(text)
     return line if len(line) <= limit else line[: limit - 3] + "..."
+
+
+class Explained:
+    """Each explanation once: a message whose tail (after one of its ``": "``) was already said
+    keeps its own head and points back instead (``"... on this host (as above)"``).
+
+    One instance per text being written (a job log's Why, an issue's evidence), so that the
+    reason shared by several modules (e.g. why ``/etc/modules`` is not read) reads once.
+    """
+
+    MIN_TAIL = 40  # shorter tails are not explanations worth pointing back to
+
+    def __init__(self) -> None:
+        self.said: set[str] = set()
+
+    def once(self, message: str) -> str:
+        """``message``, or its head and ``(as above)`` when its explanation was said already."""
+        cuts = [i for i in range(len(message)) if message.startswith(": ", i)]
+        shortened = message
+        for cut in cuts:
+            tail = message[cut + 2 :]
+            if len(tail) >= self.MIN_TAIL and tail in self.said:
+                shortened = f"{message[:cut]} (as above)"
+                break
+        for cut in cuts:
+            tail = message[cut + 2 :]
+            if len(tail) >= self.MIN_TAIL:
+                self.said.add(tail)
+        return shortened

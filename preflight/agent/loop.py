@@ -119,8 +119,9 @@ class Agent:
         )
         return readiness
 
-    def publish(self) -> Published:
-        """Publish the latest check; a failure is logged and retried by :meth:`run`."""
+    def publish(self, *, will_retry: bool = True) -> Published:
+        """Publish the latest check; a failure is logged and (``will_retry``) retried by
+        :meth:`run`. ``--once`` does not retry, and so does not say it will."""
         try:
             if self._ctx is None:
                 self._ctx = self._connect()
@@ -129,9 +130,8 @@ class Agent:
             result = Published(ok=False, problem=exc.limitation)
         if not result.ok:
             self.metrics.publish_failures.inc()
-            self._say(
-                f"publish: not done ({result.problem}); retrying in {self.settings.retry_s:g}s"
-            )
+            then = f"retrying in {self.settings.retry_s:g}s" if will_retry else "not retried"
+            self._say(f"publish: not done ({result.problem}); {then}")
         elif result.events or result.taint:
             parts = [f"{result.events} event(s)"] if result.events else []
             parts += [result.taint] if result.taint else []

@@ -106,22 +106,45 @@ def service_check(service: ServiceEvidence | None) -> Check:
     )
 
 
-def module_checks(report: NodeReport, module: ModuleState) -> list[Check]:
-    """Two checks per module: loaded in the running kernel, and loaded at the next boot."""
+def module_checks(
+    report: NodeReport, module: ModuleState, *, missing_on_use: bool = False
+) -> list[Check]:
+    """Two checks per module: loaded in the running kernel, and loaded at the next boot.
+
+    They say what the job log's node table says (:func:`preflight.node.render.why`): unknown is
+    skipped, not "probably not loaded"; a module the kernel loads on first use is not a failure
+    unless the dind log shows it missing when dockerd needed it (``missing_on_use``).
+    """
     name = module.name
     from preflight.node.fix_steps import module_remedy
+    from preflight.node.render import why
 
     remedy = _remedy_text(module_remedy(report, name))
     kernel = report.kernel or "unknown"
-    if module.loaded:
-        now = Check(f"{SUITE}.modules.now", f"module {name} loaded now")
-    else:
-        how = "is not loaded" if module.loaded_known else "is probably not loaded"
-        avail = "available" if module.available else "not available for this kernel"
+    now_name = f"module {name} loaded now"
+    if module.builtin:
+        now = Check(f"{SUITE}.modules.now", now_name)
+    elif not module.loaded_known:  # in the order of the table's NOW column
         now = Check(
             f"{SUITE}.modules.now",
-            f"module {name} loaded now",
-            failure=f"{name} {how} in the running kernel {kernel} ({avail})",
+            now_name,
+            skipped=f"unknown whether {name} is loaded: {why(module, report.kernel)}",
+        )
+    elif module.loaded:
+        now = Check(f"{SUITE}.modules.now", now_name)
+    elif module.autoload_on_use and not missing_on_use:
+        now = Check(
+            f"{SUITE}.modules.now",
+            now_name,
+            skipped=f"{name} is not loaded yet; the kernel loads it on first use",
+        )
+    else:
+        avail = "" if module.available else f"; kernel {kernel} does not have it"
+        seen = "; the dind log shows it missing on use" if missing_on_use else ""
+        now = Check(
+            f"{SUITE}.modules.now",
+            now_name,
+            failure=f"{name} is not loaded in the running kernel {kernel}{avail}{seen}",
             details=remedy,
         )
     boot_name = f"module {name} loads at boot"
@@ -134,11 +157,11 @@ def module_checks(report: NodeReport, module: ModuleState) -> list[Check]:
         reasons += [f"blocked: {b.code} in {b.path}" for b in module.blockers] or [
             f"blocked: {b}" for b in module.blocked_by
         ]
-        why = f" ({'; '.join(reasons)})" if reasons else " (not listed in modules-load.d)"
+        because = f" ({'; '.join(reasons)})" if reasons else " (not listed in modules-load.d)"
         boot = Check(
             f"{SUITE}.modules.boot",
             boot_name,
-            failure=one_line(f"{name} will not load at boot{why}", 500),
+            failure=one_line(f"{name} will not load at boot{because}", 500),
             details=remedy,
         )
     return [now, boot]
@@ -152,8 +175,14 @@ def checks_of(diagnosis: Diagnosis) -> list[Check]:
         why = "; ".join(diagnosis.limitations) or "no node report in the diagnosis"
         checks.append(Check(f"{SUITE}.modules", "node modules", skipped=one_line(why, 500)))
         return checks
+    from preflight.diagnosis.render import backend_modules, missing_on_use
+
+    only = backend_modules(diagnosis)
+    missing = missing_on_use(diagnosis)
     for name in sorted(report.modules):
-        checks.extend(module_checks(report, report.modules[name]))
+        if only is not None and name not in only:
+            continue  # the job log's node table shows the backend dind used, and so does this
+        checks.extend(module_checks(report, report.modules[name], missing_on_use=name in missing))
     return checks
 
 

@@ -107,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
     agent = Agent(settings, lambda: connect_agent(kube))
     if args.once:
         readiness = agent.check()
-        published = agent.publish()
+        published = agent.publish(will_retry=False)
         if readiness.now.status is Status.UNKNOWN or not published.ok:
             return int(ExitCode.UNKNOWN)
         return int(ExitCode.OK if readiness.now.status is Status.TRUE else ExitCode.NOT_OK)

@@ -44,7 +44,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     gitlab.add_argument(
         "--token-file",
         metavar="FILE",
-        help="read the runner token from FILE (default DIND_PREFLIGHT_GITLAB_TOKEN_FILE, then "
+        help="read the pause token from FILE (default DIND_PREFLIGHT_GITLAB_TOKEN_FILE, then "
         "DIND_PREFLIGHT_GITLAB_TOKEN); a gitlab-url file beside it pins the GitLab URL",
     )
     gitlab.add_argument("--runner-id", metavar="ID", help="runner to pause (default CI_RUNNER_ID)")

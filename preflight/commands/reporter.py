@@ -20,7 +20,12 @@ HELP = (
 
 def configure(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("GitLab")
-    g.add_argument("--gitlab-url", required=True, metavar="URL", help="the pinned GitLab (https)")
+    g.add_argument(
+        "--gitlab-url",
+        required=True,
+        metavar="URL",
+        help="the pinned GitLab (https); the token goes only there (required)",
+    )
     g.add_argument(
         "--gitlab-ca-file",
         metavar="FILE",
@@ -28,21 +33,54 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="CA bundle of a GitLab with a private certificate (default: the system's)",
     )
     g.add_argument(
-        "--token-file", required=True, metavar="FILE", help="access token (a mounted Secret file)"
+        "--token-file",
+        required=True,
+        metavar="FILE",
+        help="the reporter token: a bot user's group or project access token with scopes api and "
+        "manage_runner (not a runner's glrt- token), as a mounted Secret file (required)",
     )
-    g.add_argument("--report-project", metavar="PROJECT", help="project id or path for issues")
+    g.add_argument(
+        "--report-project",
+        metavar="PROJECT",
+        help="project id or path that receives the incident issues (default: none, no issues)",
+    )
     g.add_argument(
         "--runner",
         action="append",
         default=[],
         metavar="ID[@NODE]",
-        help="a runner to quarantine (repeat); @NODE for shell/docker executors",
+        help="a runner to quarantine (repeat; default: none, nothing is paused); @NODE for "
+        "shell/docker executors",
     )
     p = parser.add_argument_group("policy")
-    p.add_argument("--policy", choices=("auto", "report-only"), default="auto")
-    p.add_argument("--executor", choices=("kubernetes", "shell", "docker"), default="kubernetes")
-    p.add_argument("--min-healthy-nodes", type=int, default=2, metavar="N")
-    p.add_argument("--max-broken-share", default="0.5", metavar="SHARE")
+    p.add_argument(
+        "--policy",
+        choices=("auto", "report-only"),
+        default="auto",
+        help="auto: pause a runner only when its jobs cannot route around the broken nodes; "
+        "report-only: issues, never a pause (default auto)",
+    )
+    p.add_argument(
+        "--executor",
+        choices=("kubernetes", "shell", "docker"),
+        default="kubernetes",
+        help="the runners' executor: kubernetes (one runner, many nodes: proportional pause), "
+        "or shell/docker (the runner is its node: paused when the node is broken) "
+        "(default kubernetes)",
+    )
+    p.add_argument(
+        "--min-healthy-nodes",
+        type=int,
+        default=2,
+        metavar="N",
+        help="pause a runner when fewer nodes than this can take its jobs (default 2)",
+    )
+    p.add_argument(
+        "--max-broken-share",
+        default="0.5",
+        metavar="SHARE",
+        help="pause a runner when more than this share (0-1) of its nodes is broken (default 0.5)",
+    )
     p.add_argument(
         "--heal-after",
         type=float,
@@ -51,31 +89,65 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="ready this long before an issue is closed (default 300)",
     )
     p.add_argument(
-        "--taint-nodes", action="store_true", help="taint broken nodes (the agent does by default)"
+        "--taint-nodes",
+        action="store_true",
+        help="taint and untaint broken nodes here (for node-problem-detector conditions; the "
+        "agent taints by itself) (default: off)",
     )
     k = parser.add_argument_group("cluster")
     k.add_argument(
-        "--job-namespace", default="gitlab-runner", help="where the runner's job pods run"
+        "--job-namespace",
+        default="gitlab-runner",
+        metavar="NS",
+        help="where the runner's job pods run (default gitlab-runner)",
     )
     k.add_argument(
         "--node-selector",
         default="",
         metavar="K=V,...",
-        help="the runner's node_selector: which nodes its jobs may use (never read from a job pod)",
+        help="the runner's node_selector: which nodes its jobs may use (never read from a job pod) "
+        "(default: none, every node)",
     )
     k.add_argument(
         "--toleration",
         action="append",
         default=[],
         metavar="KEY[=VALUE]:EFFECT",
-        help="the runner's node_tolerations, repeatable (never read from a job pod)",
+        help="the runner's node_tolerations, repeatable (never read from a job pod) (default: "
+        "none)",
     )
-    k.add_argument("--lease-namespace", metavar="NS", help="default: the pod's namespace")
-    k.add_argument("--lease-name", default="dind-preflight-reporter")
-    k.add_argument("--lease-duration", type=int, default=60, metavar="SECONDS")
-    k.add_argument("--interval", type=float, default=15.0, metavar="SECONDS")
+    k.add_argument(
+        "--lease-namespace",
+        metavar="NS",
+        help="namespace of the Lease that elects the one acting replica (default: the pod's "
+        "namespace)",
+    )
+    k.add_argument(
+        "--lease-name",
+        default="dind-preflight-reporter",
+        metavar="NAME",
+        help="the Lease's name (default dind-preflight-reporter)",
+    )
+    k.add_argument(
+        "--lease-duration",
+        type=int,
+        default=60,
+        metavar="SECONDS",
+        help="how long a leader holds the Lease without renewing it; at least twice "
+        "--interval (default 60)",
+    )
+    k.add_argument(
+        "--interval",
+        type=float,
+        default=15.0,
+        metavar="SECONDS",
+        help="seconds between cycles (default 15)",
+    )
     parser.add_argument(
-        "--listen", default="0.0.0.0:8080", metavar="HOST:PORT", help="job reports (POST)"
+        "--listen",
+        default="0.0.0.0:8080",
+        metavar="HOST:PORT",
+        help="where jobs POST their reports (/v1/job-reports) (default 0.0.0.0:8080)",
     )
     parser.add_argument(
         "--health-port",
@@ -84,7 +156,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
         metavar="PORT",
         help="/healthz and /metrics, on a port of their own (default 8081)",
     )
-    parser.add_argument("--once", action="store_true", help="one cycle, print it as JSON, exit")
+    parser.add_argument(
+        "--once",
+        action="store_true",
+        help="one cycle, print it as JSON, exit (default: run until SIGTERM)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -7,14 +7,16 @@ with a documented code. The healthy path imports nothing heavy.
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from collections.abc import Callable
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from types import SimpleNamespace
 
+TYPE_CHECKING = False  # typing's constant without importing typing: the healthy path
 if TYPE_CHECKING:
+    import argparse
+
     from preflight.run.adapters import JobAdapters
     from preflight.run.flow import RunOutcome, RunState
 
@@ -60,13 +62,30 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--token-file",
         metavar="FILE",
-        help="read the GitLab runner token from FILE (env DIND_PREFLIGHT_GITLAB_TOKEN_FILE, e.g. "
+        help="read the pause token (a GitLab access token with manage_runner, not the runner's "
+        "glrt- token) from FILE (env DIND_PREFLIGHT_GITLAB_TOKEN_FILE, e.g. "
         "a GitLab File variable); a gitlab-url file beside it pins the GitLab URL",
     )
     parser.add_argument("--json", action="store_true", help="print the outcome as JSON")
 
 
-def run(args: argparse.Namespace) -> int:
+def defaults() -> SimpleNamespace:
+    """The arguments of a bare ``dind-preflight run``: every flag unset (the variables decide).
+
+    Built without a parser; tests/run/test_run_cli.py checks it equals what the parser gives.
+    """
+    return SimpleNamespace(
+        timeout=None,
+        action=None,
+        artifacts_dir=None,
+        node_root=None,
+        deadline=None,
+        token_file=None,
+        json=False,
+    )
+
+
+def run(args: argparse.Namespace | SimpleNamespace) -> int:
     """Run the preflight and return its exit code."""
     # Every CI job pays for this process: no garbage collection while it imports and at exit
     # (as `probe` does; measured in bench/run.py).
@@ -82,16 +101,15 @@ def run(args: argparse.Namespace) -> int:
             gc.enable()
 
 
-def _run(args: argparse.Namespace) -> int:
-    from preflight.run.settings import settings_from_env, skip_reason
+def _run(args: argparse.Namespace | SimpleNamespace) -> int:
+    from preflight.run.settings import disabled, settings_from_env, skip_reason
 
     env = os.environ
-    reason = skip_reason(env)
-    disabled = bool(env.get("DIND_PREFLIGHT_DISABLE", "").strip())  # the emergency switch
-    if not disabled:
+    if not disabled(env):  # the emergency switch: nothing else is read
         from preflight.admin.config import load_admin_config
 
-        # Checked also when the job does not use dind: a wrong value fails every job alike.
+        # Checked before the probe, and also when the job does not use dind: a wrong value
+        # fails every job alike, not only the jobs that meet a broken dind.
         # The admin's file is at a fixed path (no variable names it).
         admin = load_admin_config()
         settings = settings_from_env(
@@ -105,6 +123,7 @@ def _run(args: argparse.Namespace) -> int:
             token_file=args.token_file,
             admin=admin,
         )
+    reason = skip_reason(env)
     if reason is not None:
         print(f"dind-preflight: skipped: {reason}")
         return 0

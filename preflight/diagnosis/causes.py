@@ -263,7 +263,11 @@ CAUSES: dict[str, CauseInfo] = {
             NOT_ESTABLISHED,
             FaultClass.UNKNOWN,
             "The cause could not be established from what was visible.",
-            fix="Grant the permissions listed under limitations and run again.",
+            fix="Read the dind service's own log, which says why dockerd is not answering: "
+            "set the CI/CD variable CI_DEBUG_SERVICES=true and retry the job (GitLab prints "
+            "the service's output in the job log), or, while a job runs, `kubectl logs <job "
+            "pod> -c svc-0` in the runner's namespace (services are svc-0, svc-1, ...). Then "
+            "run `dind-preflight node-report` on the node (docs/node-report.md).",
         ),
     )
 }

@@ -28,7 +28,7 @@ from preflight.diagnosis.model import (
 from preflight.diagnosis.remedies import cause_for_module, is_module_cause, nat_module, remedy
 from preflight.diagnosis.trust import NodeTrust, node_trust, quarantine_decision
 from preflight.node.loadability import FAULTS, LOADED, NOT_LOADED, UNKNOWN, describe, module_fact
-from preflight.node.model import NodeReport
+from preflight.node.model import NodeReport, Remedy
 from preflight.node.module_sets import MODULE_SETS
 from preflight.probe.model import ProbeResult, Verdict
 
@@ -97,6 +97,7 @@ class _Primary:
     detail: str = ""
     module: str | None = None
     quarantine: QuarantineDecision | None = None
+    summary: str = ""  # replaces the catalog's summary where the evidence words it otherwise
 
 
 def decide(
@@ -114,10 +115,12 @@ def decide(
     """
     trust = node_trust(node, helper_trust)
     backend = _backend(probe, service, node)
-    notes = _warning_notes(service)
     primary = _primary(probe, service, node, backend, trust)
+    notes = _warning_notes(service, primary.code)
     entry = causes.info(primary.code)
     cause = causes.cause(primary.code, primary.detail)
+    if primary.summary:
+        cause = Cause(cause.code, primary.summary, cause.module)
     if primary.rule in ("signature", "node-module"):
         cause = Cause(cause.code, cause.summary, primary.module)
     quarantine = primary.quarantine or quarantine_decision(entry.fault)
@@ -144,7 +147,7 @@ def decide(
         probe=probe,
         service=service,
         node_report=node,
-        remedy=remedy(primary.code, cause.module),
+        remedy=_remedy(primary.code, cause.module, limitations),
         limitations=list(limitations),
         other_causes=others,
         backend=backend,
@@ -154,6 +157,18 @@ def decide(
         node_trust=("node-side: " if trust.node_side else "job-side: ") + trust.why
         if trust
         else "",
+    )
+
+
+def _remedy(code: str, module: str | None, limitations: Sequence[str]) -> Remedy | None:
+    """The catalog's fix; for a cause not established, first what could not be seen (the
+    "could not see:" lines of the same log), when something could not."""
+    fix = remedy(code, module)
+    if code != causes.NOT_ESTABLISHED or not limitations or fix is None:
+        return fix
+    return Remedy(
+        text='Give dind-preflight what it could not see (the "could not see" lines under Why: '
+        f"{len(limitations)} of them) and run again; meanwhile: {fix.text}"
     )
 
 
@@ -205,7 +220,9 @@ def is_fatal(match: SignatureMatch) -> bool:
     return match.fatal and not _WARNING_LEVEL.search(match.line)
 
 
-def _warning_notes(service: ServiceEvidence | None) -> list[str]:
+def _warning_notes(service: ServiceEvidence | None, code: str) -> list[str]:
+    """One note per warning that did not decide; none for a warning that says what the
+    decided cause says (it agrees, it is not a second opinion)."""
     if service is None:
         return []
     notes: list[str] = []
@@ -216,21 +233,28 @@ def _warning_notes(service: ServiceEvidence | None) -> list[str]:
         )
     ignored = [m for m in service.matches if not is_fatal(m)]
     for match in ignored:
-        if _IP6TABLES_WARNING in match.line:
+        if _IP6TABLES_WARNING in match.line or match.cause == code:
             continue
         notes.append(f"warning-level log line did not decide ({match.signature}): {match.line}")
     return list(dict.fromkeys(notes))
 
 
 def _log_warnings(service: ServiceEvidence | None, code: str) -> list[Cause]:
-    """Warning-level matches never decide, but what they say stays visible among the others."""
+    """Warning-level matches never decide, but what they say stays visible among the others:
+    once per cause, and not for moby's ip6tables warning, which has its own note saying that
+    dockerd carries on without IPv6 NAT (it is not a cause of a dead daemon)."""
     if service is None:
         return []
-    return [
-        causes.cause(match.cause, "(A warning in the dind log: dockerd did not stop on it.)")
-        for match in service.matches
-        if not is_fatal(match) and match.cause != code
-    ]
+    seen = {code}
+    out: list[Cause] = []
+    for match in service.matches:
+        if is_fatal(match) or match.cause in seen or _IP6TABLES_WARNING in match.line:
+            continue
+        seen.add(match.cause)
+        out.append(
+            causes.cause(match.cause, "(A warning in the dind log: dockerd did not stop on it.)")
+        )
+    return out
 
 
 def _node_problems(node: NodeReport | None, backend: str) -> list[tuple[str, str]]:
@@ -330,14 +354,18 @@ def _from_signature(
         module = nat_module(backend.backend) if known else None
     evidence = [f"log line ({best.signature}): {best.line[:300]}", *_job_evidence(None, node)]
     agrees = contradicts = kubernetes = ""
-    detail = ""
+    detail = summary = ""
     if module is not None and is_module_cause(code):
         fact = module_fact(node, module)
         if fact == LOADED:
             contradicts = describe(module, fact)
-            detail = (
-                f"The node report says {module} is loaded now: it was probably loaded after "
-                "dind started (by hand?); check that it also loads at boot."
+            # The log speaks of the moment dind started, the node report of now: the headline
+            # says both, never "is not loaded" beside a report that says it is.
+            said = signatures.by_id(best.signature).text.split(": ", 1)[0]
+            summary = (
+                f"{module} was not loaded when dind started ({said}, says the dind log); the "
+                f"node report says {module} is loaded now: it was probably loaded after dind "
+                "started (by hand?); check that it also loads at boot."
             )
         elif fact in FAULTS:
             # Absent, blocked, unloadable or denied for a container (the module-fact rule).
@@ -359,7 +387,7 @@ def _from_signature(
     confidence = Confidence.HIGH
     if contradicts:
         confidence = Confidence.LOW
-    return _Primary("signature", code, confidence, detail, module, decision)
+    return _Primary("signature", code, confidence, detail, module, decision, summary)
 
 
 def _for_backend(code: str, backend: str) -> str:
@@ -444,19 +472,38 @@ def _exit_detail(service: ServiceEvidence) -> str:
 
 
 def _tls_or_port_mismatch(probe: ProbeResult | None, service: ServiceEvidence | None) -> str:
-    """Why the job's DOCKER_HOST does not fit the daemon ('' when it does, or nothing says so)."""
+    """Why the job's DOCKER_HOST does not fit the daemon ('' when it does, or nothing says so).
+
+    The probe's own TLS verdict, else the service log: dockerd's ``API listen on [::]:2375`` on
+    another port than DOCKER_HOST's, or its plain-HTTP warning (``Binding to IP address without
+    --tlsverify`` / ``API is accessible on http://...``) on the port a TLS client dials. The log
+    counts while the service runs or when only its log is known (a log file, no Kubernetes).
+    """
     if probe is not None and probe.verdict is Verdict.TLS_MISMATCH:
         return probe.detail
-    if probe is None or service is None or service.state != "running":
+    if probe is None or service is None or service.state not in ("running", "unknown"):
         return ""
-    if probe.verdict is not Verdict.REFUSED:
+    if probe.verdict not in (Verdict.REFUSED, Verdict.TIMEOUT):
         return ""
     wanted = _port_of(probe.docker_host)
-    listening = signatures.listen_ports(service.log_tail)
-    if wanted is None or not listening or wanted in listening:
+    if wanted is None:
         return ""
-    ports = ", ".join(str(p) for p in listening)
-    return f"DOCKER_HOST names port {wanted}, the dind service listens on {ports}."
+    listening = signatures.listen_ports(service.log_tail)
+    if listening and wanted not in listening:
+        ports = " and ".join(str(p) for p in listening)
+        line = signatures.listen_line(service.log_tail)
+        return (
+            f"DOCKER_HOST={probe.docker_host} names port {wanted}; the dind service log says "
+            f"dockerd listens on port {ports} ({line})."
+        )
+    plain = signatures.plain_http_ports(service.log_tail)
+    if probe.tls and wanted in plain:
+        return (
+            f"DOCKER_HOST={probe.docker_host} is dialled with TLS (DOCKER_TLS_VERIFY / "
+            f"DOCKER_CERT_PATH); the dind service log says dockerd serves plain HTTP on port "
+            f"{wanted} (started without --tlsverify)."
+        )
+    return ""
 
 
 def _port_of(docker_host: str) -> int | None:

@@ -85,7 +85,7 @@ def seen_lines(diagnosis: Diagnosis) -> list[str]:
     if d.backend.backend != "unknown" or d.backend.source != "none":
         lines.append(f"iptables backend: {d.backend.backend} ({d.backend.detail})")
     if d.node_report is not None:
-        lines += _node_lines(d.node_report, d.node, d.evidence_source, d.helper_pod)
+        lines += _node_lines(d, d.node_report)
     return lines
 
 
@@ -124,24 +124,55 @@ def _service_lines(service: ServiceEvidence) -> list[str]:
     return [head + (", its log:" if excerpt else ""), *(f"  {line}" for line in excerpt)]
 
 
-def _node_lines(
-    report: NodeReport, node: str | None, source: str, helper_pod: str | None
-) -> list[str]:
-    via = _SOURCE_TEXT.get(source, source)
-    if helper_pod:
-        via += f" {helper_pod}"
-    name = f"node {node}" if node else "the node"
+def _node_lines(d: Diagnosis, report: NodeReport) -> list[str]:
+    """The node's module table: the rows of the backend dind used (when it is known), and a
+    module the dind log shows missing is not said to load on use."""
+    via = _SOURCE_TEXT.get(d.evidence_source, d.evidence_source)
+    if d.helper_pod:
+        via += f" {d.helper_pod}"
+    name = f"node {d.node}" if d.node else "the node"
     head = f"{name} ({via}, kernel {report.kernel or 'unknown'}):"
-    return [head, *module_table(report)]
+    only = backend_modules(d)
+    missing = missing_on_use(d)
+    if only is not None and not any(name in only for name in report.modules):
+        return [head, f"  (no module of the {d.backend.backend} set dind used was checked)"]
+    return [head, *module_table(report, only=only, missing_on_use=missing)]
+
+
+def backend_modules(d: Diagnosis) -> tuple[str, ...] | None:
+    """The modules of the backend dind used (its set and their IPv6 counterparts), or None
+    when the backend is not known: what the node table, JUnit and Why speak of."""
+    from preflight.node.module_sets import MODULE_SETS
+
+    chosen = MODULE_SETS.get(d.backend.backend)
+    return None if chosen is None else (*chosen.required, *chosen.ipv6)
+
+
+def missing_on_use(d: Diagnosis) -> tuple[str, ...]:
+    """The decided module, when a fatal log line (not a node inference) says it was missing."""
+    if d.cause.module is None or d.service is None:
+        return ()
+    from preflight.diagnosis.decide import is_fatal
+
+    if any(is_fatal(m) and m.cause == d.cause.code for m in d.service.matches):
+        return (d.cause.module,)
+    return ()
 
 
 def why_lines(diagnosis: Diagnosis) -> list[str]:
     """The cause, the node's own errors behind it, other and possible causes, notes, whether
     quarantine is allowed and why, blind spots, the verdict."""
     d = diagnosis
+    from preflight.shown import Explained
+
+    explained = Explained()  # a reason shared by several modules reads once
     lines = [d.cause.summary]
     if d.node_report is not None:
-        lines += [f.message for f in d.node_report.findings if f.severity is Severity.ERROR]
+        lines += [
+            explained.once(f.message)
+            for f in d.node_report.findings
+            if f.severity is Severity.ERROR and _of_backend(d, f.module)
+        ]
     lines += [f"also: {other.code}: {other.summary}" for other in d.other_causes]
     lines += [
         f"possible cause (not established): {possible.code}: {possible.summary}"
@@ -155,6 +186,13 @@ def why_lines(diagnosis: Diagnosis) -> list[str]:
     code = d.exit_code
     lines.append(f"exit {int(code)}: {EXIT_MEANING.get(code, code.name.lower())}")
     return lines
+
+
+def _of_backend(d: Diagnosis, module: str | None) -> bool:
+    """A finding about a module of the backend dind used (or about no module); all when the
+    backend is unknown."""
+    only = backend_modules(d)
+    return module is None or only is None or module in only
 
 
 def fix_section_lines(diagnosis: Diagnosis) -> list[str]:

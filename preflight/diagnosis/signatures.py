@@ -232,6 +232,19 @@ SIGNATURES: tuple[Signature, ...] = (
         90,
         "dockerd cannot write /proc/sys: the container is not privileged",
     ),
+    # moby overlay2 supportsOverlay: errors.Wrap(err, "failed to mount overlay") around mount(2)
+    # (daemon/graphdriver/overlay2/check.go in v20.10.24; overlayutils in v27.0.3), logged at
+    # error level before graphdriver.ErrNotSupported. EPERM ("operation not permitted") is
+    # mount(2) refusing a caller without CAP_SYS_ADMIN: the dind container is not privileged
+    # (the same log's iptables says "Permission denied (you must be root)"), not an
+    # unsupported storage driver.
+    _sig(
+        "overlay-mount-eperm",
+        causes.NOT_PRIVILEGED,
+        r"failed to mount overlay: operation not permitted",
+        80,
+        "dockerd may not mount overlay (EPERM): the container is not privileged",
+    ),
     # --- storage -------------------------------------------------------------------------------
     # moby daemon/graphdriver/overlayutils/overlayutils.go (17.12+): "%s: the backing %s
     # filesystem is formatted without d_type support, which leads to incorrect behavior."
@@ -378,7 +391,19 @@ SIGNATURES: tuple[Signature, ...] = (
     ),
 )
 
+# moby cmd/dockerd/daemon.go: log.G(ctx).Infof("API listen on %s", ls.Addr()) -- e.g.
+# `level=info msg="API listen on [::]:2375"` (tests/kube/logs, dockerd 20.10).
 _LISTEN = re.compile(r"API listen on (?:\[[^\]]*\]|[0-9.]+|[A-Za-z0-9.\-]+):(\d+)")
+# dockerd serving plain HTTP on a TCP port says so at start: moby cmd/dockerd/daemon.go
+# `Warn("Binding to IP address without --tlsverify is insecure and gives root access on this
+# machine to everyone who has access to your network.")` with field host="tcp://0.0.0.0:2375"
+# (tests/kube/logs, dockerd 20.10; moby 26 in a dind log posted 2024-05-29), and moby 23+
+# "[DEPRECATION NOTICE]: API is accessible on http://0.0.0.0:2375 without encryption."
+# (daemon/info.go; the same `docker info` warning begins "WARNING: API is accessible on").
+_PLAIN_HTTP = re.compile(
+    r"without --tlsverify\b.*?\bhost=\"?tcp://(?:\[[^\]]*\]|[^:\s\"]+):(\d+)"
+    r"|API is accessible on http://(?:\[[^\]]*\]|[^:\s/]+):(\d+) without encryption"
+)
 # iptables prints its backend after its version: "iptables v1.8.9 (legacy)", "ip6tables
 # v1.8.11 (nf_tables)"; 1.8.7+ iptables-nft also says "Failed to initialize nft".
 _BACKEND = re.compile(r"\bip6?tables(?:-\w+)? v\d+(?:\.\d+)+ \((legacy|nf_tables)\)")
@@ -476,6 +501,26 @@ def warnings(matches: Iterable[SignatureMatch]) -> list[SignatureMatch]:
             seen.add(match.cause)
             notes.append(match)
     return notes
+
+
+def listen_line(lines: Iterable[str]) -> str:
+    """The first ``API listen on host:port`` phrase of the log, as dockerd wrote it."""
+    for line in lines:
+        found = _LISTEN.search(line)
+        if found is not None:
+            return found.group(0)
+    return ""
+
+
+def plain_http_ports(lines: Iterable[str]) -> list[int]:
+    """TCP ports dockerd said it serves without TLS, in log order."""
+    ports: list[int] = []
+    for line in lines:
+        for found in _PLAIN_HTTP.finditer(line):
+            port = int(found.group(1) or found.group(2))
+            if port not in ports:
+                ports.append(port)
+    return ports
 
 
 def listen_ports(lines: Iterable[str]) -> list[int]:

@@ -23,7 +23,7 @@ from datetime import datetime, timezone
 from enum import Enum
 from typing import Any
 
-from preflight.gitlab.client import Action, FailureKind, GitLabActionError, GitLabClient
+from preflight.gitlab.client import Action, GitLabClient
 from preflight.gitlab.issue_text import (
     BASE_LABEL,
     Incident,
@@ -174,22 +174,40 @@ def list_open_issues(client: GitLabClient, project: Any, incident: Incident) -> 
     )
 
 
-def create_issue(client: GitLabClient, project: Any, draft: IssueDraft) -> IssueSnapshot:
-    """``POST /projects/:id/issues`` with the draft (text redacted)."""
+def create_issue(
+    client: GitLabClient,
+    project: Any,
+    draft: IssueDraft,
+    landed: Callable[[], IssueSnapshot | None] | None = None,
+) -> IssueSnapshot:
+    """``POST /projects/:id/issues`` with the draft (text redacted); ``landed`` finds it by its
+    key when GitLab fails the POST or its answer is lost (:meth:`GitLabClient.write`)."""
     data = {
         "title": redact(draft.title),
         "description": redact(draft.description),
         "labels": list(draft.labels),
     }
-    return client.call(
-        Action.CREATE_ISSUE, lambda: snapshot_of(project.issues.create(data).attributes)
+    return client.write(
+        Action.CREATE_ISSUE, lambda: snapshot_of(project.issues.create(data).attributes), landed
     )
 
 
 def add_note(client: GitLabClient, project: Any, iid: int, body: str) -> None:
-    """``POST /projects/:id/issues/:iid/notes`` (text redacted)."""
+    """``POST /projects/:id/issues/:iid/notes`` (text redacted); a failed or unanswered POST
+    is looked up by its text among the issue's latest notes before it is sent again."""
     issue = project.issues.get(iid, lazy=True)
-    client.call(Action.CREATE_NOTE, lambda: issue.notes.create({"body": redact(body)}))
+    text = redact(body)
+
+    def landed() -> bool | None:
+        notes = client.call(
+            Action.LIST_NOTES,
+            lambda: issue.notes.list(
+                sort="desc", order_by="created_at", per_page=100, get_all=False
+            ),
+        )
+        return True if any(note.attributes.get("body") == text for note in notes) else None
+
+    client.write(Action.CREATE_NOTE, lambda: bool(issue.notes.create({"body": text})), landed)
 
 
 def close_issue(client: GitLabClient, project: Any, iid: int, body: str) -> None:
@@ -258,21 +276,18 @@ def converge_issue(
         for issue in stale:
             close_duplicate(client, project, issue.iid, winner.iid)
         return IssueResult(Role.RECURRENCE, winner, tuple(issue.iid for issue in stale), decision)
-    try:
-        mine = create_issue(client, project, draft)
-    except GitLabActionError as exc:
-        if exc.kind is not FailureKind.UNAVAILABLE:
-            raise
-        # The answer was lost (or a gateway failed): look whether our issue landed, never create
-        # blindly a second time.
-        landed = [
+
+    def landed() -> IssueSnapshot | None:
+        # The answer was lost (or GitLab failed): did our issue land? Never create blindly a
+        # second time; not there, it is sent again within the budget (IssueWrite).
+        ours = [
             issue
             for issue in list_open_issues(client, project, incident)
             if issue.marker is not None and issue.marker.reporter == reporter
         ]
-        if not landed:
-            raise
-        mine = min(landed, key=lambda issue: issue.iid)
+        return min(ours, key=lambda issue: issue.iid) if ours else None
+
+    mine = create_issue(client, project, draft, landed)
     relisted = {i.iid: i for i in [mine, *list_open_issues(client, project, incident)]}
     winner = elect(relisted.values()) or mine
     losers = own_losers(relisted.values(), winner, reporter)

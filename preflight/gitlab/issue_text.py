@@ -342,6 +342,9 @@ def _yes(value: bool) -> str:
 
 def node_fact_lines(report: NodeReport) -> list[str]:
     """The node report as plain lines: modules now and at boot, kernels, iptables, findings."""
+    from preflight.shown import Explained
+
+    explained = Explained()  # the reason shared by several modules is written once
     lines = [f"kernel (running): {report.kernel or 'unknown'}"]
     for name in sorted(report.modules):
         m = report.modules[name]
@@ -357,7 +360,7 @@ def node_fact_lines(report: NodeReport) -> list[str]:
             lines.append(f"  listed in {where}{via}: {src.text}")
         for ign in m.ignored:
             where = f"{ign.path}:{ign.line}" if ign.line is not None else ign.path
-            lines.append(f"  ignored {where}: {ign.text} ({ign.reason})")
+            lines.append(f"  ignored {where}: {ign.text} ({explained.once(ign.reason)})")
         for blocker in m.blockers:
             where = f"{blocker.path}:{blocker.line}" if blocker.line is not None else blocker.path
             lines.append(f"  blocked by {blocker.code} in {where}: {blocker.text}")
@@ -380,7 +383,8 @@ def node_fact_lines(report: NodeReport) -> list[str]:
     )
     for finding in report.findings:
         module = f" ({finding.module})" if finding.module else ""
-        lines.append(f"{finding.severity.value} {finding.code}{module}: {finding.message}")
+        message = explained.once(finding.message)
+        lines.append(f"{finding.severity.value} {finding.code}{module}: {message}")
     lines.extend(f"note: {note}" for note in report.notes)
     return lines
 

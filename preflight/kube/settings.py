@@ -74,10 +74,6 @@ def _in_pod() -> bool:
     return in_pod()
 
 
-def _truthy(value: str | None) -> bool:
-    return (value or "").strip().lower() in ("1", "true", "yes", "on")
-
-
 def parse_timeout(
     text: str | float | None, default: float = DEFAULT_TIMEOUT_S, source: str = ENV_TIMEOUT
 ) -> float:
@@ -114,7 +110,9 @@ def settings_from(
     elif env.get(ENV_HELPER_PULL_SECRETS, "").strip():
         secrets = tuple(s.strip() for s in env[ENV_HELPER_PULL_SECRETS].split(",") if s.strip())
     admin = anchors.admin if anchors is not None else None
-    interval = parse_timeout(env.get(ENV_AGENT_INTERVAL), DEFAULT_AGENT_INTERVAL_S)
+    interval = parse_timeout(
+        env.get(ENV_AGENT_INTERVAL), DEFAULT_AGENT_INTERVAL_S, source=ENV_AGENT_INTERVAL
+    )
     if admin is not None:
         interval = admin.agent_interval_s  # freshness is the admin's, not a variable's
     return KubeSettings(
@@ -128,7 +126,7 @@ def settings_from(
         helper_pull_policy=canonical,
         helper_pull_secrets=secrets,
         service_container=_flag_or_env(service_container, env, ENV_SERVICE_CONTAINER),
-        use_helper=not (no_helper or _truthy(env.get(ENV_NO_HELPER))),
+        use_helper=not (no_helper or inputs.env_boolean(env, ENV_NO_HELPER)),
         pod_name=env.get("HOSTNAME") or None,
         namespace=env.get(ENV_NAMESPACE) or None,
         job_id=env.get("CI_JOB_ID") or None,

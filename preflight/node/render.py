@@ -3,8 +3,11 @@ with their fixes, then what could not be seen."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from preflight.node.fix_steps import fix_lines
 from preflight.node.model import Finding, ModuleState, NodeReport, Remedy
+from preflight.shown import Explained
 
 _SHORT_WHY = {
     "etc-modules-not-read": "listed only in {where}, which nothing reads here",
@@ -73,23 +76,46 @@ def _table(rows: list[tuple[str, str, str, str]]) -> list[str]:
     ]
 
 
-def module_table(report: NodeReport, indent: str = "  ") -> list[str]:
+def module_table(
+    report: NodeReport,
+    indent: str = "  ",
+    *,
+    only: Collection[str] | None = None,
+    missing_on_use: Collection[str] = (),
+) -> list[str]:
     """Each checked module's row (and the checked backend's IPv6 counterparts): loaded now,
-    loads at boot, and one short reason."""
+    loads at boot, and one short reason.
+
+    ``only``: the modules of the backend a diagnosis decided (no ``iptable_*`` rows on an
+    nf_tables node). ``missing_on_use``: modules the dind log shows were not there when
+    dockerd needed them; their rows do not claim the kernel loads them on use.
+    """
     rows = [("MODULE", "NOW", "AT BOOT", "WHY")]
-    rows += [
-        (name, _now(state), _at_boot(state), why(state, report.kernel))
-        for name, state in report.modules.items()
-        if not report.checked or name in report.checked or _is_ipv6_of(report, name)
-    ]
+    for name, state in report.modules.items():
+        if only is not None:
+            if name not in only:
+                continue
+        elif report.checked and name not in report.checked and not _is_ipv6_of(report, name):
+            continue
+        if name in missing_on_use and not state.loaded:
+            # Not "(autoloads)": the dind log shows it was not there when dockerd needed it.
+            reason = why(state, report.kernel)
+            if state.first_use_suffices and not state.loads_at_boot:
+                reason = "the dind log shows it missing on use"
+            rows.append((name, "no", _at_boot(state), reason))
+            continue
+        rows.append((name, _now(state), _at_boot(state), why(state, report.kernel)))
     return [indent + line[2:] for line in _table(rows)]
 
 
-def _finding_lines(finding: Finding, shown: list[Remedy]) -> list[str]:
+def _finding_lines(
+    finding: Finding, shown: list[Remedy], explained: Explained | None = None
+) -> list[str]:
     about = f" {finding.module}" if finding.module else ""
     kernel = f" [kernel {finding.kernel}]" if finding.kernel else ""
     lines = [f"  {finding.severity.value:<7} {finding.code}{about}{kernel}"]
-    lines.append(f"          {finding.message}")
+    message = explained.once(finding.message) if explained is not None else finding.message
+    lines.append(f"          {message}")
     if finding.remedy is not None:
         if finding.remedy in shown:
             lines.append(f"          fix: the same as fix {shown.index(finding.remedy) + 1} above")
@@ -154,8 +180,9 @@ def render_text(report: NodeReport) -> str:
         out.append("")
         out.append("findings:")
         shown: list[Remedy] = []
+        explained = Explained()  # a reason shared by several modules reads once
         for finding in report.findings:
-            out.extend(_finding_lines(finding, shown))
+            out.extend(_finding_lines(finding, shown, explained))
     if report.notes:
         out.append("")
         out.append("notes:")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import ssl
 import time
 from collections.abc import Callable, Mapping
 
@@ -27,6 +26,10 @@ from preflight.probe.endpoint import Endpoint, resolve_endpoint
 from preflight.probe.model import DeepStep, ProbeResult, Verdict
 from preflight.probe.transport import Connection, exchange, tls_context
 from preflight.probe.wait import Attempt, wait_until_settled
+
+TYPE_CHECKING = False  # typing's constant without importing typing: the healthy path
+if TYPE_CHECKING:
+    import ssl
 
 DEFAULT_TIMEOUT_S = 30.0
 # One connection attempt (connect, TLS handshake, /_ping) may take this long: a black-hole

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
 
 from preflight.progress import Progress, waiting_line
 from preflight.run.settings import RunSettings
 
+TYPE_CHECKING = False  # typing's constant without importing typing: the healthy path
 if TYPE_CHECKING:
+    from typing import Any
+
     from preflight.diagnosis.model import Diagnosis, ServiceEvidence
     from preflight.gitlab.client import GitLabSettings
     from preflight.kube.client import KubeContext
@@ -37,8 +39,8 @@ class JobAdapters:
         self.service_log = env.get("DIND_PREFLIGHT_SERVICE_LOG", "").strip() or None
         self._watch: ServiceDeathWatch | None = None
         self._service_hint: ServiceEvidence | None = None
-        self._kube: KubeSettings | None = None
-        self._gitlab: GitLabSettings | None = None
+        self._kube: KubeSettings | None = settings.kube
+        self._gitlab: GitLabSettings | None = settings.gitlab
         self.progress = Progress()
 
     # -- probe ---------------------------------------------------------------------------------
@@ -235,7 +237,11 @@ class JobAdapters:
         directory = self.settings.artifacts_dir
         junit = directory / JUNIT_FILE
         annotations = directory / ANNOTATIONS_FILE
-        if diagnosis is None:
+        if diagnosis is None and probe.healthy:
+            from preflight.artifacts.healthy import write_healthy_junit
+
+            write_healthy_junit(junit, probe.elapsed_s)
+        elif diagnosis is None:
             from preflight.artifacts.junit import write_probe_junit
 
             write_probe_junit(junit, probe)
@@ -281,7 +287,7 @@ def job_gitlab_settings(env: Mapping[str, str], settings: RunSettings) -> GitLab
     """
     from dataclasses import replace
 
-    from preflight.gitlab.client import settings_from_env
+    from preflight.gitlab.settings import settings_from_env  # no HTTP library: checked early
 
     admin = settings.anchors.admin
     if admin is None:

@@ -13,45 +13,48 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field, replace
 from enum import Enum
-from typing import TYPE_CHECKING, Any, Protocol
 
 from preflight.exitcodes import ExitCode
 
+TYPE_CHECKING = False  # typing's constant without importing typing: the healthy path
 if TYPE_CHECKING:
+    from typing import Any, Protocol
+
     from preflight.actions.plan import ActionPlan
     from preflight.diagnosis.model import Diagnosis
     from preflight.probe.model import ProbeResult
     from preflight.run.settings import RunSettings
 
+    # A protocol for the type checker only (tests/run/test_flow.py checks its adapters against
+    # it): the healthy path does not import typing.
+    class Adapters(Protocol):
+        """The edges the flow needs; each may raise PreflightError with a one-line message."""
 
-class Adapters(Protocol):
-    """The edges the flow needs; each may raise PreflightError with a one-line message."""
+        def probe(self, timeout_s: float) -> ProbeResult:
+            """Wait for the daemon up to ``timeout_s`` and say how it answered."""
+            ...
 
-    def probe(self, timeout_s: float) -> ProbeResult:
-        """Wait for the daemon up to ``timeout_s`` and say how it answered."""
-        ...
+        def diagnose(self, probe: ProbeResult) -> Diagnosis:
+            """Find out why the daemon is not healthy."""
+            ...
 
-    def diagnose(self, probe: ProbeResult) -> Diagnosis:
-        """Find out why the daemon is not healthy."""
-        ...
+        def taint_node(self, diagnosis: Diagnosis) -> str:
+            """Taint the diagnosed node; return a one-line account of what was done."""
+            ...
 
-    def taint_node(self, diagnosis: Diagnosis) -> str:
-        """Taint the diagnosed node; return a one-line account of what was done."""
-        ...
+        def report(self, diagnosis: Diagnosis, *, pause_runner: bool) -> Any:
+            """Report to GitLab (pausing the runner when asked); return the report outcome."""
+            ...
 
-    def report(self, diagnosis: Diagnosis, *, pause_runner: bool) -> Any:
-        """Report to GitLab (pausing the runner when asked); return the report outcome."""
-        ...
+        def write_artifacts(
+            self, probe: ProbeResult, diagnosis: Diagnosis | None, report: Any
+        ) -> list[str]:
+            """Write the job's annotations and JUnit files; return their paths."""
+            ...
 
-    def write_artifacts(
-        self, probe: ProbeResult, diagnosis: Diagnosis | None, report: Any
-    ) -> list[str]:
-        """Write the job's annotations and JUnit files; return their paths."""
-        ...
-
-    def announce(self, outcome: RunOutcome) -> None:
-        """Show what was found before acting on it (the job log)."""
-        ...
+        def announce(self, outcome: RunOutcome) -> None:
+            """Show what was found before acting on it (the job log)."""
+            ...
 
 
 class Stage(str, Enum):

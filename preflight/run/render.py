@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, TextIO
-
 from preflight.exitcodes import ExitCode
 from preflight.run.flow import RunOutcome
+
+TYPE_CHECKING = False  # typing's constant without importing typing: the healthy path
+if TYPE_CHECKING:
+    from typing import Any, TextIO
+
 
 PREFIX = "dind-preflight"
 

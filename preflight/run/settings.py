@@ -13,6 +13,14 @@ from preflight.admin.anchors import Anchors, anchors_from, in_pod
 from preflight.admin.config import AdminConfig, effective_action
 from preflight.shown import shown
 
+TYPE_CHECKING = False  # typing's constant without importing typing: the healthy path
+if TYPE_CHECKING:
+    from preflight.gitlab.settings import GitLabSettings
+    from preflight.kube.settings import KubeSettings
+
+ENV_DISABLE = "DIND_PREFLIGHT_DISABLE"
+ENV_REPORTER_URL = "DIND_PREFLIGHT_REPORTER_URL"
+
 DEFAULT_TIMEOUT_S = 30.0
 MAX_TIMEOUT_S = 3600.0
 ENV_DEADLINE = "DIND_PREFLIGHT_DEADLINE"
@@ -36,6 +44,9 @@ class RunSettings:
     reporter_url: str | None = None  # fleet mode: the reporter's in-cluster URL
     deadline_s: float = DEFAULT_DEADLINE_CAP_S  # the whole run: probe, diagnosis, report
     token_file: str | None = None  # --token-file (else DIND_PREFLIGHT_GITLAB_TOKEN_FILE)
+    # Resolved (and so checked) before the probe; None only where a test builds settings by hand.
+    kube: KubeSettings | None = None
+    gitlab: GitLabSettings | None = None
     # The admin's file and what bends the evidence; the default (no file) never quarantines.
     anchors: Anchors = field(default_factory=lambda: anchors_from({}, None))
     notes: tuple[str, ...] = ()  # one line each: where a variable was overruled by the admin
@@ -51,14 +62,20 @@ def skip_reason(env: Mapping[str, str]) -> str | None:
     Skips when disabled, or when the job does not point DOCKER_HOST at a dind service over TCP
     (unset, or a unix socket: a host daemon, not a service container).
     """
-    if _is_set(env, "DIND_PREFLIGHT_DISABLE"):
-        return "DIND_PREFLIGHT_DISABLE is set"
+    if disabled(env):
+        return f"{ENV_DISABLE} is on"
     docker_host = env.get("DOCKER_HOST", "").strip()
     if not docker_host:
         return "DOCKER_HOST is not set: this job does not use a dind service"
     if docker_host.startswith(("unix://", "npipe://", "fd://", "ssh://")):
         return f"DOCKER_HOST={shown(docker_host)} is not a dind service over TCP"
     return None
+
+
+def disabled(env: Mapping[str, str]) -> bool:
+    """The emergency switch, ``DIND_PREFLIGHT_DISABLE`` (1/true/yes/on; 0/false/no/off does not
+    disable; another value is exit 64)."""
+    return inputs.env_boolean(env, ENV_DISABLE)
 
 
 def _seconds(value: str | None, default: float) -> float:
@@ -91,9 +108,15 @@ def settings_from_env(
 ) -> RunSettings:
     """Resolve the settings: flags win over ``DIND_PREFLIGHT_*`` variables, which win over defaults.
 
-    Every value is checked here, whether or not the run will skip: a wrong flag or variable is
-    an error (exit 64, or 66 for a missing node root) in every job, not only in dind jobs.
+    Every value is checked here, before the probe and whether or not the run will skip: a wrong
+    flag, variable or file is an error (exit 64, or 66 for a missing file) in every job, with a
+    healthy dind as with a broken one, not only during an incident. That includes the settings
+    of the later steps: the diagnosis (:func:`preflight.kube.settings.settings_from`) and the
+    GitLab report (:func:`preflight.run.adapters.job_gitlab_settings`, which reads the token
+    files).
     """
+    from preflight.kube.settings import settings_from as kube_settings
+
     raw_timeout = inputs.flag_or_env(timeout, "--timeout", env, "DIND_PREFLIGHT_TIMEOUT")
     raw_action = inputs.flag_or_env(action, "--action", env, "DIND_PREFLIGHT_ACTION")
     raw_root = inputs.flag_or_env(node_root, "--node-root", env, "DIND_PREFLIGHT_NODE_ROOT")
@@ -115,7 +138,9 @@ def settings_from_env(
     if raw_deadline.value is not None:
         deadline_s = inputs.seconds(raw_deadline.value, raw_deadline.source, high=MAX_TIMEOUT_S)
     notes: list[str] = []
-    env_reporter = env.get("DIND_PREFLIGHT_REPORTER_URL", "").strip() or None
+    env_reporter = env.get(ENV_REPORTER_URL, "").strip() or None
+    if env_reporter is not None:
+        inputs.http_url(env_reporter, ENV_REPORTER_URL, example="http://dind-reporter.ns.svc:8080")
     # Fleet mode: jobs only probe and read; the reporter holds every power. A variable naming a
     # reporter can only take powers away; the URL a report goes to is the admin's.
     reporter_url = admin.reporter_url if admin is not None else None
@@ -132,7 +157,8 @@ def settings_from_env(
             notes.append(f"{raw_root.source} is not the admin's node root: {admin.node_root} used")
         root = admin.node_root if os.path.isdir(admin.node_root) else None
     in_cluster = _is_set(env, "KUBERNETES_SERVICE_HOST") or (admin is not None and in_pod())
-    return RunSettings(
+    anchors = anchors_from(env, admin)
+    settings = RunSettings(
         timeout_s=timeout_s,
         action=Action.NONE if (reporter_url or env_reporter) else action,
         artifacts_dir=Path(raw_artifacts.value or ".dind-preflight"),
@@ -143,6 +169,17 @@ def settings_from_env(
         reporter_url=reporter_url,
         deadline_s=deadline_s,
         token_file=token_file or None,
-        anchors=anchors_from(env, admin),
+        anchors=anchors,
         notes=tuple(notes),
+    )
+    # The later steps' settings, resolved (and so checked) now: a wrong one is the same line
+    # with a healthy dind as during an incident.
+    from dataclasses import replace
+
+    from preflight.run.adapters import job_gitlab_settings  # here: adapters imports this module
+
+    return replace(
+        settings,
+        kube=kube_settings(env, host_root=settings.node_root, anchors=anchors),
+        gitlab=job_gitlab_settings(env, settings),
     )

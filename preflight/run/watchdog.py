@@ -25,9 +25,13 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
-from typing import Any
 
 from preflight.time_limit import Limit, TimeLimitExceeded, time_limit
+
+TYPE_CHECKING = False  # typing's constant without importing typing: the healthy path
+if TYPE_CHECKING:
+    from typing import Any
+
 
 DEFAULT_CAP_S = 120.0
 GRACE_S = 1.5

@@ -108,7 +108,28 @@ def test_the_runner_wide_values_include_the_service_account_values() -> None:
     subset = tomllib.loads(subset_values["runners"]["config"])["runners"][0]["kubernetes"]
     ours = _runner()["kubernetes"]
     for key, value in subset.items():
+        if key == "volumes":  # ours adds the token's Secret volume to the subset's
+            for kind, entries in value.items():
+                for entry in entries:
+                    assert entry in ours["volumes"].get(kind, []), f"volume {kind} {entry}"
+            continue
         assert ours.get(key) == value, f"[runners.kubernetes] {key}"
+
+
+@pytest.mark.parametrize(
+    "name", ["values-fleet-mode.yaml", "values-service-account.yaml", "values-runner-wide.yaml"]
+)
+def test_each_helm_values_file_is_a_complete_config_for_tls_dind(name: str) -> None:
+    """Helm replaces `runners.config` whole: each file is a complete example for its mode (it says
+    so), so a TLS dind job keeps its client certificates whichever file is used."""
+    path = VALUES.parent / name
+    text = path.read_text()
+    assert "A COMPLETE `runners.config`" in text and "not a layer" in text
+    runner = tomllib.loads(yaml.safe_load(text)["runners"]["config"])["runners"][0]
+    kubernetes = runner["kubernetes"]
+    assert kubernetes["privileged"] is True
+    certs = kubernetes["volumes"]["empty_dir"]
+    assert {"name": "docker-certs", "mount_path": "/certs/client", "medium": "Memory"} in certs
 
 
 def test_the_service_account_is_the_one_deploy_rbac_defines_and_binds() -> None:

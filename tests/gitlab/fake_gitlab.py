@@ -84,6 +84,8 @@ class Fault:
     ``then_process``: after the delay handle the request normally instead (a slow GitLab).
     ``delay_after_s``: handle it (commit the write), then wait before answering, e.g. to make
     the client time out on a POST that GitLab did carry out.
+    ``after_commit``: with ``then_process``, answer ``status``/``body`` although the write was
+    done (a GitLab whose proxy or post-commit step fails after the database committed).
     """
 
     status: int = 500
@@ -93,6 +95,7 @@ class Fault:
     then_process: bool = False
     content_type: str = "application/json"
     delay_after_s: float = 0.0
+    after_commit: bool = False
 
 
 @dataclass
@@ -371,6 +374,13 @@ class FakeGitLab:
             response = Response(
                 json.dumps(payload), status=status, headers=extra, content_type="application/json"
             )
+            if fault is not None and fault.after_commit:
+                response = Response(
+                    fault.body,
+                    status=fault.status,
+                    headers=fault.headers,
+                    content_type=fault.content_type,
+                )
         with self._lock:
             self.recorded.append(
                 Recorded(

@@ -241,15 +241,38 @@ def test_post_that_timed_out_but_succeeded_is_found_not_resent(fake_gitlab: Fake
     assert outcome.duplicates_closed == ()
 
 
-def test_post_whose_answer_was_lost_and_that_did_not_land_is_not_resent(
+def test_post_that_failed_and_did_not_land_is_looked_up_then_sent_again(
     fake_gitlab: FakeGitLab,
 ) -> None:
     pid = standard_fake(fake_gitlab)
-    fake_gitlab.inject("POST", ISSUES, Fault(status=502))
+    fake_gitlab.inject("POST", ISSUES, Fault(status=502), Fault(status=500))
     outcome = report(field_report_diagnosis(), settings(fake_gitlab, timeout_s=0.3))
+    assert outcome.ok, outcome.errors
+    # two failed POSTs, each looked up (not there), the third lands: one issue, nothing lost
+    assert len(fake_gitlab.requests("POST", ISSUES)) == 3
+    (issue,) = fake_gitlab.project_issues(pid, "opened")
+    assert outcome.issue_iid == issue["iid"] and outcome.issue_action is IssueAction.OPENED
+
+
+def test_post_that_landed_behind_a_500_is_found_not_resent(fake_gitlab: FakeGitLab) -> None:
+    pid = standard_fake(fake_gitlab)
+    fake_gitlab.inject("POST", ISSUES, Fault(status=500, then_process=True, after_commit=True))
+    outcome = report(field_report_diagnosis(), settings(fake_gitlab))
+    assert outcome.ok, outcome.errors
     assert len(fake_gitlab.requests("POST", ISSUES)) == 1
+    (issue,) = fake_gitlab.project_issues(pid)
+    assert outcome.issue_iid == issue["iid"] == 1 and outcome.duplicates_closed == ()
+
+
+def test_a_post_that_keeps_failing_stops_within_the_budget(fake_gitlab: FakeGitLab) -> None:
+    pid = standard_fake(fake_gitlab)
+    fake_gitlab.inject("POST", ISSUES, *[Fault(status=500) for _ in range(50)])
+    outcome = report(field_report_diagnosis(), settings(fake_gitlab, budget_s=3))
+    assert outcome.issue_action is IssueAction.FAILED
+    assert outcome.gitlab_unavailable and outcome.exit_code is ExitCode.TEMPFAIL
+    assert 2 <= len(fake_gitlab.requests("POST", ISSUES)) < 50
     assert fake_gitlab.project_issues(pid) == []
-    assert outcome.issue_action.value == "failed"
+    assert any("HTTP 500" in e and "not found when looked up" in e for e in outcome.errors)
 
 
 def test_stale_duplicates_of_a_dead_reporter_are_closed_later(fake_gitlab: FakeGitLab) -> None:
@@ -284,3 +307,26 @@ def test_the_token_appears_only_in_the_auth_header(fake_gitlab: FakeGitLab) -> N
         assert request.headers.get("Private-Token") == TOKEN
     issue_text = json.dumps(fake_gitlab.issues)
     assert TOKEN not in issue_text and "[MASKED]" in issue_text
+
+
+NOTES = r"^/api/v4/projects/ops%2Fnode-health/issues/1/notes$"
+
+
+def test_a_note_lost_to_a_5xx_is_looked_up_and_sent_once(fake_gitlab: FakeGitLab) -> None:
+    pid = standard_fake(fake_gitlab)
+    report(field_report_diagnosis(), settings(fake_gitlab))
+    # Not done (502 from a proxy): looked up by its text, not there, sent again.
+    fake_gitlab.age(3600)
+    fake_gitlab.inject("POST", NOTES, Fault(status=502))
+    first = report(field_report_diagnosis(), settings(fake_gitlab, job_id=1002))
+    assert first.issue_action is IssueAction.NOTED, first.errors
+    assert len(fake_gitlab.requests("POST", NOTES)) == 2
+    assert len(fake_gitlab.issue_notes(pid, 1)) == 1
+    # Done, but answered 500: found by its text, not sent again.
+    fake_gitlab.age(3600)
+    fake_gitlab.inject("POST", NOTES, Fault(status=500, then_process=True, after_commit=True))
+    second = report(field_report_diagnosis(), settings(fake_gitlab, job_id=1003))
+    assert second.issue_action is IssueAction.NOTED, second.errors
+    assert len(fake_gitlab.requests("POST", NOTES)) == 3
+    bodies = [note["body"] for note in fake_gitlab.issue_notes(pid, 1)]
+    assert len(bodies) == 2 and "job 1003" in bodies[1]

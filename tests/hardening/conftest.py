@@ -132,6 +132,9 @@ def job(tmp_path: Path) -> Job:
         CI_JOB_ID="7001",
         CI_PROJECT_PATH="g/app",
     )
+    # A consistent GitLab (every setting is checked before the probe): on a closed loopback port
+    # until a test points the job at a server of its own.
+    point_at(Job(tmp_path, env), f"http://127.0.0.1:{free_port()}")
     return Job(tmp_path, env)
 
 

@@ -80,14 +80,17 @@ def test_a_binary_service_log_is_survived(job: Job) -> None:
 
 
 @pytest.mark.parametrize("kind", ["fifo", "/dev/zero"])
-def test_a_token_file_that_is_not_a_file_is_one_error_and_the_diagnosis_stands(
+def test_a_token_file_that_is_not_a_file_is_one_line_and_66_before_the_probe(
     job: Job, kind: str
 ) -> None:
+    """Checked before the probe (issue 21), without blocking on the FIFO or reading the device."""
     job.env["DIND_PREFLIGHT_GITLAB_TOKEN_FILE"] = _fifo(job.tmp) if kind == "fifo" else kind
     result = job.run(timeout=30)
-    assert result.code == 75, result.output
-    assert "cannot read the GitLab token (DIND_PREFLIGHT_GITLAB_TOKEN_FILE)" in result.stdout
-    assert "not a regular file" in result.stdout
+    assert result.code == 66, result.output
+    assert result.stdout == "" and result.stderr.count("\n") == 1
+    assert "cannot read the GitLab token (DIND_PREFLIGHT_GITLAB_TOKEN_FILE)" in result.stderr
+    assert "not a regular file" in result.stderr
+    assert not job.artifacts.exists()  # stopped before the probe: nothing was written
 
 
 @pytest.mark.parametrize(

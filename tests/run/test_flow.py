@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -25,11 +25,14 @@ from preflight.gitlab.reporter import report_diagnosis
 from preflight.kube.diagnose import diagnose_in_cluster
 from preflight.kube.settings import KubeSettings
 from preflight.probe.model import ProbeResult, Verdict
-from preflight.run.flow import Adapters, RunOutcome, execute
+from preflight.run.flow import RunOutcome, execute
 from preflight.run.render import summary_line, write_details
 from preflight.run.settings import RunSettings
 from tests.diagnosis.evidence import NAT_LINE, node, service
 from tests.kube.failing_daemons import saved_log
+
+if TYPE_CHECKING:
+    from preflight.run.flow import Adapters  # a protocol for the type checker only
 
 REPO = Path(__file__).resolve().parents[2]
 FIELD_ROOT = REPO / "demo" / "roots" / "centos8-field-report"

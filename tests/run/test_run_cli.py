@@ -85,7 +85,7 @@ def test_the_disable_switch_skips_even_a_wrong_configuration(tmp_path: Path) -> 
     result = run(env, "--action", "pause")
     assert (result.returncode, result.stdout) == (
         0,
-        "dind-preflight: skipped: DIND_PREFLIGHT_DISABLE is set\n",
+        "dind-preflight: skipped: DIND_PREFLIGHT_DISABLE is on\n",
     )
 
 
