@@ -35,33 +35,25 @@ def _volumes(kube: Mapping[str, Any]) -> tuple[list[dict[str, Any]], list[dict[s
     mounts: list[dict[str, Any]] = []
     config = kube.get("volumes", {})
     for item in config.get("empty_dir", []):
-        source: dict[str, Any] = {"medium": item["medium"]} if item.get("medium") else {}
-        volumes.append({"name": item["name"], "emptyDir": source})
+        empty: dict[str, Any] = {"medium": item["medium"]} if item.get("medium") else {}
+        volumes.append({"name": item["name"], "emptyDir": empty})
         mounts.append({"name": item["name"], "mountPath": item["mount_path"]})
-    for item in config.get("secret", []):
-        secret: dict[str, Any] = {"secretName": item["name"]}
-        if item.get("items"):
-            secret["items"] = [{"key": k, "path": v} for k, v in item["items"].items()]
-        volumes.append({"name": item["name"], "secret": secret})
-        mounts.append(
-            {
-                "name": item["name"],
-                "mountPath": item["mount_path"],
-                "readOnly": bool(item.get("read_only")),
-            }
-        )
-    for item in config.get("config_map", []):
-        source = {"name": item["name"]}
-        if item.get("items"):
-            source["items"] = [{"key": k, "path": v} for k, v in item["items"].items()]
-        volumes.append({"name": item["name"], "configMap": source})
-        mounts.append(
-            {
-                "name": item["name"],
-                "mountPath": item["mount_path"],
-                "readOnly": bool(item.get("read_only")),
-            }
-        )
+    for kind, source_key, name_key in (
+        ("secret", "secret", "secretName"),
+        ("config_map", "configMap", "name"),
+    ):
+        for item in config.get(kind, []):
+            source: dict[str, Any] = {name_key: item["name"]}
+            if item.get("items"):
+                source["items"] = [{"key": k, "path": v} for k, v in item["items"].items()]
+            volumes.append({"name": item["name"], source_key: source})
+            mounts.append(
+                {
+                    "name": item["name"],
+                    "mountPath": item["mount_path"],
+                    "readOnly": bool(item.get("read_only")),
+                }
+            )
     return volumes, mounts
 
 

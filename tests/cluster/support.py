@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import shlex
+import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -158,3 +159,20 @@ def patch_as(
         timeout=30,
     )
     return answer.status_code, answer.text
+
+
+ROOTS = REPO / "demo" / "roots"
+
+
+def node_root(fixture: str, dest: Path) -> Path:
+    """A node's own copy of a demo node root (its ``/`` for the test kubelet), to change later."""
+    shutil.copytree(ROOTS / fixture, dest, symlinks=True)
+    return dest
+
+
+def fix_node(root: Path) -> None:
+    """The admin's fix on a field-report node, as centos8-fixed has it: the modules listed in
+    modules-load.d and loaded now."""
+    fixed = ROOTS / "centos8-fixed"
+    shutil.copytree(fixed / "etc", root / "etc", dirs_exist_ok=True, symlinks=True)
+    (root / "proc" / "modules").write_text((fixed / "proc" / "modules").read_text())

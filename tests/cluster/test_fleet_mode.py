@@ -12,7 +12,6 @@ built kubectl: a quick start that fails fails here.
 from __future__ import annotations
 
 import re
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,9 +25,11 @@ from tests.cluster.support import (
     can_i,
     cluster_state,
     condition,
+    fix_node,
     get_json,
     kubectl_commands,
     node,
+    node_root,
     patch_as,
     pods,
     taint_keys,
@@ -36,7 +37,6 @@ from tests.cluster.support import (
 )
 from tests.gitlab.fake_gitlab import FakeGitLab
 
-ROOTS = REPO / "demo" / "roots"
 BROKEN, HEALTHY = "fleet-field-report", "fleet-fixed"
 TOKEN = "glpat-fleet-reporter-0123456789"
 RUNNER = 42
@@ -71,10 +71,8 @@ def fleet(
     cluster: ControlPlane, images: ImageTable, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Fleet]:
     work = tmp_path_factory.mktemp("fleet")
-    broken_root = work / "node-broken"
-    shutil.copytree(ROOTS / "centos8-field-report", broken_root, symlinks=True)
-    healthy_root = work / "node-healthy"
-    shutil.copytree(ROOTS / "centos8-fixed", healthy_root, symlinks=True)
+    broken_root = node_root("centos8-field-report", work / "node-broken")
+    healthy_root = node_root("centos8-fixed", work / "node-healthy")
     with FakeGitLab() as gitlab:
         gitlab.add_token(TOKEN, scopes=("api",), admin=True)
         gitlab.add_runner(RUNNER, description="k8s runner")
@@ -218,10 +216,7 @@ def test_reporter_reads_its_secret_opens_one_issue_and_holds_one_lease(fleet: Fl
 
 
 def test_fixing_the_node_untaints_and_closes_the_issue(fleet: Fleet) -> None:
-    # The admin's fix (the field report's): iptable_nat listed in modules-load.d, loaded now.
-    fixed = ROOTS / "centos8-fixed"
-    shutil.copytree(fixed / "etc", fleet.broken_root / "etc", dirs_exist_ok=True, symlinks=True)
-    (fleet.broken_root / "proc" / "modules").write_text((fixed / "proc" / "modules").read_text())
+    fix_node(fleet.broken_root)
     fleet.cluster.kubectl(
         "-n", NS, "set", "env", "daemonset/dind-preflight-agent", "DIND_PREFLIGHT_AGENT_INTERVAL=2"
     )

@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import shutil
 import ssl
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -34,16 +33,17 @@ from tests.cluster.support import (
     REPO,
     can_i,
     cluster_state,
+    fix_node,
     get_json,
     kubectl_commands,
     node,
+    node_root,
     pods,
     taint_keys,
     wait_for,
 )
 from tests.gitlab.fake_gitlab import FakeGitLab
 
-ROOTS = REPO / "demo" / "roots"
 NODE = "job-field-report"
 JOB_NS = "gitlab-runner"
 ADMIN_NS = "dind-preflight"
@@ -97,8 +97,7 @@ def job_mode(
     cluster: ControlPlane, images: ImageTable, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[JobMode]:
     work = tmp_path_factory.mktemp("job-mode")
-    root = work / "node"
-    shutil.copytree(ROOTS / "centos8-field-report", root, symlinks=True)
+    root = node_root("centos8-field-report", work / "node")
     ca = trustme.CA()
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ca.issue_cert("127.0.0.1").configure_cert(context)
@@ -113,8 +112,7 @@ def job_mode(
         gitlab.add_runner(RUNNER, description="k8s-runner-a")
         gitlab.add_job(JOB_TOKEN, JOB_ID, RUNNER, project_id=project)
         port = int(gitlab.url.rsplit(":", 1)[1].rstrip("/"))
-        healthy = work / "healthy-node"
-        shutil.copytree(ROOTS / "centos8-fixed", healthy, symlinks=True)
+        healthy = node_root("centos8-fixed", work / "healthy-node")
         nodes = [NodeSpec(NODE, root=root), NodeSpec("job-healthy", root=healthy)]
         with kubelet(cluster, nodes, images, forwards={port: port}) as k:
             (work / "token.txt").write_text(TOKEN)
@@ -287,10 +285,7 @@ def test_resolve_cronjob_undoes_the_quarantine_once_the_node_is_fixed(
     job_mode: JobMode, field_report_job: dict[str, Any]
 ) -> None:
     assert TAINT in taint_keys(node(job_mode.cluster, NODE))
-    # The admin's fix: iptable_nat in modules-load.d, loaded now.
-    fixed = ROOTS / "centos8-fixed"
-    shutil.copytree(fixed / "etc", job_mode.root / "etc", dirs_exist_ok=True, symlinks=True)
-    (job_mode.root / "proc" / "modules").write_text((fixed / "proc" / "modules").read_text())
+    fix_node(job_mode.root)
     job_mode.gitlab.add_token(
         RESOLVE_TOKEN, scopes=("api",), runners=(RUNNER,), projects=(job_mode.project,)
     )
