@@ -218,10 +218,23 @@ def _kubeconfig(path: Path, url: str, creds: Credentials) -> None:
     )
 
 
+def die_with_parent() -> None:
+    """In the child before exec: SIGKILL when the thread that started it ends, so that nothing
+    outlives a test session that is itself killed (prctl PR_SET_PDEATHSIG)."""
+    import ctypes
+
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG = 1
+
+
 def _start(name: str, argv: list[str], work: Path) -> subprocess.Popen[bytes]:
     log = (work / f"{name}.log").open("wb")
     return subprocess.Popen(
-        argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+        argv,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+        preexec_fn=die_with_parent,
     )
 
 

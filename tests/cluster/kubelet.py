@@ -58,7 +58,7 @@ from typing import Any
 import requests
 import trustme
 
-from tests.cluster.controlplane import ControlPlane, utc_now
+from tests.cluster.controlplane import ControlPlane, die_with_parent, utc_now
 
 REPO = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
@@ -452,6 +452,7 @@ class PodWorker:
             start_new_session=True,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
+            preexec_fn=die_with_parent,  # the pod's thread lives as long as the pod
         )
         assert self.sandbox.stdout is not None
         if self.sandbox.stdout.readline().strip() != b"ready":
@@ -780,6 +781,7 @@ class PodWorker:
             stdin=subprocess.DEVNULL,
             env=env,
             start_new_session=True,
+            preexec_fn=die_with_parent,
         )
         log.close()
         run.started_at = utc_now()
@@ -808,6 +810,14 @@ class PodWorker:
             f"mount -t overlay overlay -o lowerdir=/etc,upperdir={shlex.quote(str(layer))}/upper,"
             f'workdir={shlex.quote(str(layer))}/work "$R/etc"',
         ]
+        # The kernel's views and a private /tmp first: what is bound below may live under /tmp.
+        proc = self.node.root / "proc" if self.node.root is not None else None
+        lines += ['mkdir "$R/dev" "$R/proc" "$R/tmp" "$R/sys"', 'mount --rbind /dev "$R/dev"']
+        if proc is not None and proc.is_dir():
+            lines.append(f'mount --bind -o ro {shlex.quote(str(proc))} "$R/proc"')
+        else:
+            lines.append('mount --rbind /proc "$R/proc"')
+        lines += ['mount -t tmpfs -o mode=1777 tmp "$R/tmp"', 'mount --rbind -o ro /sys "$R/sys"']
         # The Python that runs the project and the project itself (the image's content).
         for host_dir in sorted({Path(sys.base_prefix).resolve(), REPO}):
             lines += [
@@ -823,13 +833,6 @@ class PodWorker:
                 f"chown {owner}:{group} {target}",
                 f"chmod {mode:o} {target}",
             ]
-        proc = self.node.root / "proc" if self.node.root is not None else None
-        lines += ['mkdir "$R/dev" "$R/proc" "$R/tmp" "$R/sys"', 'mount --rbind /dev "$R/dev"']
-        if proc is not None and proc.is_dir():
-            lines.append(f'mount --bind -o ro {shlex.quote(str(proc))} "$R/proc"')
-        else:
-            lines.append('mount --rbind /proc "$R/proc"')
-        lines += ['mount -t tmpfs -o mode=1777 tmp "$R/tmp"', 'mount --rbind -o ro /sys "$R/sys"']
         # The kubelet's /etc/hosts of a pod: itself, the pod's hostAliases (the Kubernetes
         # executor names its services there: docker -> 127.0.0.1), and, standing in for the
         # cluster DNS, the kubernetes Service's names (relayed to the API server).
