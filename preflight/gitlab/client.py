@@ -318,6 +318,9 @@ class RetryingSession(requests.Session):
         self.clock = clock
         self.attempts: list[Attempt] = []
         self.server_date: datetime | None = None
+        # The last answer GitLab gave that was retried ("HTTP 503 to GET /api/v4/job"): named
+        # when the budget then runs out before another request is sent.
+        self.last_answer: str | None = None
 
     def request(
         self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any
@@ -331,12 +334,19 @@ class RetryingSession(requests.Session):
         if target.scheme == "https":
             kwargs["proxies"] = requests.utils.get_environ_proxies(target.geturl())
         attempt = 0
+        last_status: int | None = None  # what GitLab answered the attempt before, if anything
         while True:
             attempt += 1
             remaining = self.budget.remaining()
             if remaining <= 0:
+                if last_status is not None:  # say what GitLab kept answering, not just "no"
+                    raise GitLabUnavailable(
+                        f"GitLab answered {verb} {path} with HTTP {last_status} until the time "
+                        "budget ran out"
+                    )
+                earlier = f" (it last answered {self.last_answer})" if self.last_answer else ""
                 raise GitLabUnavailable(
-                    f"GitLab did not answer {verb} {path} within the time budget"
+                    f"GitLab did not answer {verb} {path} within the time budget{earlier}"
                 )
             limit_s = min(self.timeout_s, remaining)
             kwargs["timeout"] = limit_s
@@ -376,6 +386,8 @@ class RetryingSession(requests.Session):
                 )
             if not is_retryable_status(response.status_code, verb, _reason(response)):
                 return response
+            last_status = response.status_code
+            self.last_answer = f"HTTP {response.status_code} to {verb} {path}"
             retry_after = parse_retry_after(response.headers.get("Retry-After"), self.server_date)
             step = plan_retry(self.policy, attempt, self.budget.remaining(), retry_after, self.rng)
             response.close()

@@ -63,7 +63,10 @@ def healthy_node(path: Path) -> HostRoot:
 
 def cycle(agent: Agent) -> bool:
     agent.check()
-    return agent.publish().ok
+    published = agent.publish()
+    if not published.ok:  # pytest shows it with the failure
+        print(f"publish: {published.problem}; taint: {published.taint}")
+    return published.ok
 
 
 def conditions(cluster: FakeCluster) -> dict[str, dict[str, Any]]:
