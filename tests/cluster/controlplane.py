@@ -138,14 +138,7 @@ class ControlPlane:
 
     def token_kubeconfig(self, token: str, path: Path) -> Path:
         """A kubeconfig that authenticates with ``token`` (a service account's, say)."""
-        path.write_text(
-            "apiVersion: v1\nkind: Config\n"
-            f"clusters:\n- name: test\n  cluster:\n    server: {self.url}\n"
-            f"    certificate-authority: {self.ca_file}\n"
-            f"users:\n- name: token\n  user:\n    token: {token}\n"
-            "contexts:\n- name: test\n  context:\n    cluster: test\n    user: token\n"
-            "current-context: test\n"
-        )
+        write_kubeconfig(path, self.url, self.ca_file, {"token": token})
         return path
 
     def log_of(self, name: str) -> str:
@@ -206,14 +199,16 @@ def _write_certs(work: Path) -> tuple[Path, Path, Path, Path, Credentials, Crede
     return ca_file, serving.cert, serving.key, sa_private, admin, kubelet_client
 
 
-def _kubeconfig(path: Path, url: str, creds: Credentials) -> None:
+def write_kubeconfig(path: Path, url: str, ca: Path, user: dict[str, str]) -> None:
+    """A kubeconfig of one cluster (``url``, trusting ``ca``) and one user (its credential keys:
+    ``client-certificate``/``client-key`` or ``token``)."""
+    credentials = "".join(f"    {key}: {value}\n" for key, value in user.items())
     path.write_text(
         "apiVersion: v1\nkind: Config\n"
         f"clusters:\n- name: test\n  cluster:\n    server: {url}\n"
-        f"    certificate-authority: {creds.ca}\n"
-        f"users:\n- name: admin\n  user:\n    client-certificate: {creds.cert}\n"
-        f"    client-key: {creds.key}\n"
-        "contexts:\n- name: test\n  context:\n    cluster: test\n    user: admin\n"
+        f"    certificate-authority: {ca}\n"
+        f"users:\n- name: user\n  user:\n{credentials}"
+        "contexts:\n- name: test\n  context:\n    cluster: test\n    user: user\n"
         "current-context: test\n"
     )
 
@@ -339,7 +334,12 @@ def control_plane() -> Iterator[ControlPlane]:
         )
         _wait_ready(url, admin, processes["kube-apiserver"], work / "kube-apiserver.log")
         kubeconfig = work / "admin.kubeconfig"
-        _kubeconfig(kubeconfig, url, admin)
+        write_kubeconfig(
+            kubeconfig,
+            url,
+            admin.ca,
+            {"client-certificate": str(admin.cert), "client-key": str(admin.key)},
+        )
         processes["kube-controller-manager"] = _start(
             "kube-controller-manager",
             [

@@ -540,21 +540,26 @@ class PodWorker:
             raise KeyError(f"hostPath type check failed: {path} is not a {host_path['type']}")
         return mapped
 
-    def _secret_files(self, source: dict[str, Any]) -> dict[str, tuple[bytes, int | None]]:
+    def _secret_data(self, name: str) -> dict[str, bytes]:
+        """A Secret of the pod's namespace, decoded: what volumes and env take from it."""
         import base64
 
         secret = self.kubelet.api.request(
-            "GET", f"/api/v1/namespaces/{self.namespace}/secrets/{source['secretName']}"
+            "GET", f"/api/v1/namespaces/{self.namespace}/secrets/{name}"
         )
-        data = {k: base64.b64decode(v) for k, v in (secret.get("data") or {}).items()}
-        return self._items(data, source.get("items"))
+        return {k: base64.b64decode(v) for k, v in (secret.get("data") or {}).items()}
+
+    def _configmap_data(self, name: str) -> dict[str, bytes]:
+        cm = self.kubelet.api.request(
+            "GET", f"/api/v1/namespaces/{self.namespace}/configmaps/{name}"
+        )
+        return {k: v.encode() for k, v in (cm.get("data") or {}).items()}
+
+    def _secret_files(self, source: dict[str, Any]) -> dict[str, tuple[bytes, int | None]]:
+        return self._items(self._secret_data(source["secretName"]), source.get("items"))
 
     def _configmap_files(self, source: dict[str, Any]) -> dict[str, tuple[bytes, int | None]]:
-        cm = self.kubelet.api.request(
-            "GET", f"/api/v1/namespaces/{self.namespace}/configmaps/{source['name']}"
-        )
-        data = {k: v.encode() for k, v in (cm.get("data") or {}).items()}
-        return self._items(data, source.get("items"))
+        return self._items(self._configmap_data(source["name"]), source.get("items"))
 
     @staticmethod
     def _items(
@@ -682,27 +687,14 @@ class PodWorker:
                 "KUBERNETES_PORT_443_TCP_ADDR": "127.0.0.1",
             }
         )
-        import base64
-
         for source in container.get("envFrom", []):
             prefix = source.get("prefix", "")
             if "configMapRef" in source:
-                cm = self.kubelet.api.request(
-                    "GET",
-                    f"/api/v1/namespaces/{self.namespace}/configmaps/{source['configMapRef']['name']}",
-                )
-                env.update({prefix + k: v for k, v in (cm.get("data") or {}).items()})
+                data = self._configmap_data(source["configMapRef"]["name"])
+                env.update({prefix + k: v.decode() for k, v in data.items()})
             if "secretRef" in source:
-                secret = self.kubelet.api.request(
-                    "GET",
-                    f"/api/v1/namespaces/{self.namespace}/secrets/{source['secretRef']['name']}",
-                )
-                env.update(
-                    {
-                        prefix + k: base64.b64decode(v).decode()
-                        for k, v in (secret.get("data") or {}).items()
-                    }
-                )
+                data = self._secret_data(source["secretRef"]["name"])
+                env.update({prefix + k: v.decode() for k, v in data.items()})
         for item in container.get("env", []):
             if "value" in item:
                 env[item["name"]] = _expand(item["value"], env)
@@ -711,19 +703,11 @@ class PodWorker:
                 if "fieldRef" in ref:
                     env[item["name"]] = self._field(ref["fieldRef"]["fieldPath"])
                 elif "secretKeyRef" in ref:
-                    secret = self.kubelet.api.request(
-                        "GET",
-                        f"/api/v1/namespaces/{self.namespace}/secrets/{ref['secretKeyRef']['name']}",
-                    )
-                    env[item["name"]] = base64.b64decode(
-                        secret["data"][ref["secretKeyRef"]["key"]]
-                    ).decode()
+                    key = ref["secretKeyRef"]
+                    env[item["name"]] = self._secret_data(key["name"])[key["key"]].decode()
                 elif "configMapKeyRef" in ref:
-                    cm = self.kubelet.api.request(
-                        "GET",
-                        f"/api/v1/namespaces/{self.namespace}/configmaps/{ref['configMapKeyRef']['name']}",
-                    )
-                    env[item["name"]] = cm["data"][ref["configMapKeyRef"]["key"]]
+                    key = ref["configMapKeyRef"]
+                    env[item["name"]] = self._configmap_data(key["name"])[key["key"]].decode()
             else:
                 env[item["name"]] = ""
         return env
