@@ -51,6 +51,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.harness.dockerd import Dockerd, free_port, running_dockerd  # noqa: E402
+from tests.harness.healthy_path import (  # noqa: E402
+    MUST_NOT_IMPORT,
+    forbidden,
+    gitlab_job_variables,
+    imported,
+)
 from tests.harness.listeners import silent_listener  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "bench"))
@@ -59,12 +65,6 @@ from fleet import fleet_rows  # noqa: E402
 CLI = ROOT / ".venv" / "bin" / "dind-preflight"
 RUN_RATIO_TARGET = 2.5  # issue 11: the healthy path of a job, JUnit and annotations written
 RUN_INFO_RATIO_TARGET = 2.0  # issue 21: the same against `docker info`, what users script
-# What a healthy run must not load (issue 21): the HTTP library and TLS it does not use, the XML
-# and diagnosis machinery, GitLab issue text, third-party clients.
-HEAVY_MODULES = frozenset(
-    {"http.client", "ssl", "xml.etree.ElementTree", "preflight.gitlab.issue_text"}
-)
-HEAVY_ON_THE_HEALTHY_PATH = frozenset({"email", "requests", "gitlab", "kubernetes", "urllib3"})
 RATIO_TARGET = 2.0
 LATENCY_TARGET_S = 0.050
 VERDICT_SLACK_S = 0.5
@@ -122,7 +122,9 @@ def healthy_path(
 
 def healthy_rows(daemon: Dockerd, docker: str, runs: int, reports: Path) -> list[Row]:
     """Part 1: the healthy job's ``run`` against ``docker info`` (what users script instead; the
-    target of issue 21) and ``docker version`` (issue 11), then ``probe``."""
+    target of issue 21) and ``docker version`` (issue 11), then ``probe``. ``run`` sees a GitLab
+    job's variables, so that every up-front check runs as in a real job."""
+    reports.mkdir(parents=True, exist_ok=True)
     rows: list[Row] = []
     run_s, (info_s, version_s) = healthy_path(
         daemon.tcp_host,
@@ -131,6 +133,7 @@ def healthy_rows(daemon: Dockerd, docker: str, runs: int, reports: Path) -> list
         "run",
         ("info", "version"),
         DIND_PREFLIGHT_ARTIFACTS_DIR=str(reports),
+        **gitlab_job_variables(reports),
     )
     for name, docker_s, target in (
         ("info", info_s, RUN_INFO_RATIO_TARGET),
@@ -161,28 +164,27 @@ def healthy_rows(daemon: Dockerd, docker: str, runs: int, reports: Path) -> list
 
 
 def healthy_modules_row(daemon_host: str, reports: Path) -> Row:
-    """How many modules a healthy ``run`` imports (``python -X importtime``), and whether any of
-    the heavy ones the healthy path must not need is among them."""
-    env = clean_env(DOCKER_HOST=daemon_host, DIND_PREFLIGHT_ARTIFACTS_DIR=str(reports))
+    """How many modules a healthy ``run`` imports in a GitLab job's environment (``python -X
+    importtime``), and whether any the healthy path must not need is among them (the list
+    tests/run/test_healthy_path_imports.py guards)."""
+    env = clean_env(
+        DOCKER_HOST=daemon_host,
+        DIND_PREFLIGHT_ARTIFACTS_DIR=str(reports),
+        **gitlab_job_variables(reports),
+    )
     result = subprocess.run(
-        [str(ROOT / ".venv" / "bin" / "python"), "-X", "importtime", "-m", "preflight", "run"],
+        [str(ROOT / ".venv" / "bin" / "python"), "-X", "importtime", str(CLI), "run"],
         env=env,
         capture_output=True,
         text=True,
         check=False,
     )
-    names = [
-        line.rsplit("|", 1)[1].strip()
-        for line in result.stderr.splitlines()
-        if line.startswith("import time:") and "imported package" not in line
-    ]
-    heavy = sorted(
-        {n for n in names if n.split(".")[0] in HEAVY_ON_THE_HEALTHY_PATH or n in HEAVY_MODULES}
-    )
+    names = imported(result.stderr)
+    heavy = forbidden(names)
     return Row(
         "healthy run: modules imported (python -X importtime)",
         f"{len(names)}" + (f"; heavy: {', '.join(heavy)}" if heavy else ""),
-        "none of " + ", ".join(sorted(HEAVY_MODULES | HEAVY_ON_THE_HEALTHY_PATH)),
+        "none of " + ", ".join(sorted(MUST_NOT_IMPORT)),
         result.returncode == 0 and not heavy,
     )
 

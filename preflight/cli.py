@@ -10,7 +10,6 @@ from preflight import __version__
 from preflight.errors import PreflightError
 from preflight.exitcodes import ExitCode
 from preflight.exitcodes import help_text as exit_help
-from preflight.inputs import TRUE_WORDS
 from preflight.redaction import redact
 from preflight.shown import one_line
 
@@ -29,6 +28,8 @@ COMMANDS = (
     "agent",
     "audit",
 )
+# Commands that, given no argument at all, run on their defaults without building a parser.
+BARE_COMMANDS = ("run", "probe")
 
 
 def _parser_class() -> type[argparse.ArgumentParser]:
@@ -89,19 +90,18 @@ def _command_named(arguments: Sequence[str]) -> str | None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: returns the process exit code; never lets a traceback reach the user."""
-    # The switch's own mistakes are not worth an error: only an "on" word shows tracebacks.
-    debug = os.environ.get("DIND_PREFLIGHT_DEBUG", "").strip().lower() in TRUE_WORDS
     try:
         arguments = sys.argv[1:] if argv is None else list(argv)
         if not arguments:
             build_parser().print_help(sys.stderr)
             return int(ExitCode.USAGE)
-        if arguments == ["run"]:
+        if len(arguments) == 1 and arguments[0] in BARE_COMMANDS:
             # What every dind job runs (the component's before_script): no flag to parse, so no
             # argparse (with gettext, locale and shutil) on the path every job pays for.
-            from preflight.commands import run as run_command
+            import importlib
 
-            return int(run_command.run(run_command.defaults()))
+            command = importlib.import_module(f"preflight.commands.{arguments[0]}")
+            return int(command.run(command.defaults()))
         args = build_parser(_command_named(arguments)).parse_args(arguments)
         return int(args._run(args))
     except PreflightError as exc:
@@ -115,7 +115,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("dind-preflight: interrupted", file=sys.stderr)
         return int(ExitCode.INTERRUPTED)
     except Exception as exc:  # the last line of defence against tracebacks
-        if debug:
+        from preflight.inputs import TRUE_WORDS
+
+        # The switch's own mistakes are not worth an error: only an "on" word shows tracebacks.
+        if os.environ.get("DIND_PREFLIGHT_DEBUG", "").strip().lower() in TRUE_WORDS:
             import traceback
 
             print(redact(traceback.format_exc()), file=sys.stderr, end="")

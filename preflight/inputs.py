@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 from preflight.errors import InputError, UsageError
 
@@ -80,6 +79,8 @@ def http_url(
     value: object, source: str, *, example: str = "https://gitlab.example.com"
 ) -> SplitResult:
     """An http(s) URL with a host and without credentials."""
+    from urllib.parse import urlsplit
+
     text = str(value).strip()
     try:
         parts = urlsplit(text)

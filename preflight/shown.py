@@ -9,12 +9,14 @@ from __future__ import annotations
 import re
 
 MAX_SHOWN = 200
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+# A pattern, not a compiled regex: re compiles (and caches) it on first use, which a healthy
+# run never reaches.
+_CONTROL = r"[\x00-\x1f\x7f-\x9f\u2028\u2029]"
 
 
 def escape_controls(text: str) -> str:
     """``text`` with every control character written as an escape (``\\n``, ``\\x1b``)."""
-    return _CONTROL.sub(lambda m: m.group(0).encode("unicode_escape").decode("ascii"), text)
+    return re.sub(_CONTROL, lambda m: m.group(0).encode("unicode_escape").decode("ascii"), text)
 
 
 def shown(value: object, limit: int = MAX_SHOWN) -> str:

@@ -29,12 +29,15 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from preflight import inputs
 from preflight.actions.action import Action
 from preflight.errors import InputError, UsageError
 from preflight.shown import shown
+
+TYPE_CHECKING = False  # typing's constant without importing typing: the healthy path
+if TYPE_CHECKING:
+    from typing import Any
 
 ADMIN_CONFIG_PATH = "/etc/dind-preflight/config.json"
 MAX_CONFIG_BYTES = 64 * 1024
@@ -42,8 +45,9 @@ DEFAULT_API_SERVER = "kubernetes.default.svc:443"
 DEFAULT_AGENT_INTERVAL_S = 300.0
 # Actions the admin may allow; "none" is always allowed (it takes nothing out of rotation).
 QUARANTINE_ACTIONS = (Action.PAUSE_RUNNER, Action.TAINT_NODE)
-_DIGEST_IMAGE = re.compile(r"^[a-z0-9][a-z0-9._\-/:]*@(sha256:[0-9a-f]{64})$")
-_HOST_PORT = re.compile(r"^(?P<host>[A-Za-z0-9.\-]+|\[[0-9A-Fa-f:]+\]):(?P<port>[0-9]{1,5})$")
+# Patterns, compiled (and cached by re) when an admin file is read.
+_DIGEST_IMAGE = r"^[a-z0-9][a-z0-9._\-/:]*@(sha256:[0-9a-f]{64})$"
+_HOST_PORT = r"^(?P<host>[A-Za-z0-9.\-]+|\[[0-9A-Fa-f:]+\]):(?P<port>[0-9]{1,5})$"
 KEYS = (
     "gitlab_url",
     "gitlab_ca_file",
@@ -163,7 +167,7 @@ def _images(value: Any, source: str) -> tuple[str, ...]:
         raise UsageError(f"{source} must be a list of images pinned by digest (name@sha256:...)")
     images: list[str] = []
     for item in value:
-        if not isinstance(item, str) or not _DIGEST_IMAGE.match(item.strip()):
+        if not isinstance(item, str) or not re.match(_DIGEST_IMAGE, item.strip()):
             raise UsageError(
                 f"{source}: {shown(item)} is not an image pinned by digest "
                 "(name@sha256:<64 hex digits>)"
@@ -195,7 +199,7 @@ def _reporter(value: Any, source: str) -> str | None:
 
 def _api_server(value: Any, source: str) -> str:
     text = str(value).strip()
-    match = _HOST_PORT.match(text)
+    match = re.match(_HOST_PORT, text)
     if not match or not 0 < int(match.group("port")) < 65536:
         raise UsageError(f"{source}={shown(text)} must be host:port (e.g. {DEFAULT_API_SERVER})")
     return text

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-import argparse
+from types import SimpleNamespace
+
+TYPE_CHECKING = False  # typing's constant without importing typing: the healthy path
+if TYPE_CHECKING:
+    import argparse
 
 NAME = "probe"
 MAX_TIMEOUT_S = 3600.0
@@ -59,7 +63,17 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def run(args: argparse.Namespace) -> int:
+def defaults() -> SimpleNamespace:
+    """The arguments of a bare ``dind-preflight probe``: every flag at its default.
+
+    Built without a parser; tests/probe/test_probe_cli.py checks it equals what the parser gives.
+    """
+    return SimpleNamespace(
+        docker_host=None, timeout=30.0, no_wait=False, json=False, deep=False, daemon_log=None
+    )
+
+
+def run(args: argparse.Namespace | SimpleNamespace) -> int:
     """Probe, print the summary (or JSON), and return the verdict's exit code."""
     # Every CI job pays for this process, so it skips garbage collection: none while the probe
     # modules import (~1.5 ms), and none at exit (freeze, ~3 ms). Measured in bench/run.py.
@@ -75,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
             gc.enable()
 
 
-def _probe_and_print(args: argparse.Namespace) -> int:
+def _probe_and_print(args: argparse.Namespace | SimpleNamespace) -> int:
     from preflight.probe.api import endpoint_from_environment, probe
     from preflight.probe.render import human_summary
     from preflight.progress import Progress, waiting_line

@@ -11,7 +11,6 @@ import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
 
 from preflight import inputs
 from preflight.errors import UsageError
@@ -31,7 +30,7 @@ ENV_ISSUES_TOKEN = "DIND_PREFLIGHT_ISSUES_TOKEN"
 ENV_ISSUES_TOKEN_FILE = "DIND_PREFLIGHT_ISSUES_TOKEN_FILE"
 PINNED_URL_FILE = "gitlab-url"
 ISSUES_TOKEN_FILE = "issues-token"
-_TOKEN = re.compile(r"[\x21-\x7e]{8,512}")
+_TOKEN = r"[\x21-\x7e]{8,512}"  # compiled (and cached by re) when a token is given
 
 
 @dataclass(frozen=True)
@@ -47,7 +46,7 @@ class Tokens:
 def parse_token(value: str, source: str) -> str:
     """An access token: one line of printable ASCII without spaces (never echoed back)."""
     token = value.strip()
-    if not _TOKEN.fullmatch(token):
+    if not re.fullmatch(_TOKEN, token):
         raise UsageError(
             f"{source} is not a usable GitLab token: it must be 8-512 printable characters "
             "without spaces or line breaks (the value is not shown)"
@@ -169,6 +168,8 @@ def resolve_destination(
 
 def _check_job_server(server: str, source: str, env: Mapping[str, str]) -> None:
     """An unpinned URL must be the job's own GitLab (``CI_SERVER_HOST``/``CI_SERVER_PORT``)."""
+    from urllib.parse import urlsplit
+
     parts = urlsplit(server)
     host = env.get("CI_SERVER_HOST", "").strip().lower()
     if not host:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from preflight import inputs
 
+TYPE_CHECKING = False  # typing's constant without importing typing: the healthy path
 if TYPE_CHECKING:
     from preflight.admin.anchors import Anchors
 

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from preflight.exitcodes import ExitCode
 from preflight.probe.model import ProbeResult
 
+TYPE_CHECKING = False  # typing's constant without importing typing: the healthy path
 if TYPE_CHECKING:
     from typing import Any
 

@@ -598,3 +598,13 @@ def test_version_from_get_version_when_ping_does_not_name_it(httpserver: HTTPSer
     document = assert_verdict(run, "healthy", 0, "ok")
     assert (document["server_version"], document["api_version"]) == ("99.1.0", "1.99")
     assert [request.path for request, _ in httpserver.log] == ["/_ping", "/version"]
+
+
+def test_a_bare_probe_gets_the_arguments_the_parser_would_give() -> None:
+    from preflight.cli import build_parser
+    from preflight.commands.probe import defaults
+
+    parsed = vars(build_parser("probe").parse_args(["probe"]))
+    for internal in ("command", "_run"):
+        parsed.pop(internal)
+    assert vars(defaults()) == parsed

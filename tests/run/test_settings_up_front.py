@@ -6,6 +6,7 @@ gets: a wrong setting is one line naming it, exit 64 (66 for a missing file), an
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 from collections.abc import Iterator
@@ -34,6 +35,14 @@ class HealthyDaemon:
         self.thread = threading.Thread(target=self._serve, daemon=True)
         self.thread.start()
 
+    def stop(self) -> None:
+        """Wake the accept (shutdown does on Linux; close alone does not) and end the thread."""
+        with contextlib.suppress(OSError):
+            self.server.shutdown(socket.SHUT_RDWR)
+        self.server.close()
+        self.thread.join(timeout=5)
+        assert not self.thread.is_alive()
+
     def _serve(self) -> None:
         while True:
             try:
@@ -59,8 +68,7 @@ def daemon() -> Iterator[HealthyDaemon]:
     try:
         yield healthy
     finally:
-        healthy.server.close()
-        healthy.thread.join(timeout=5)
+        healthy.stop()
 
 
 def healthy_env(tmp_path: Path, daemon: HealthyDaemon, **extra: str) -> dict[str, str]:
