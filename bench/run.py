@@ -95,6 +95,23 @@ def wall_time(command: Sequence[str], env: dict[str, str]) -> float:
     return time.perf_counter() - started
 
 
+def alternating_medians(
+    commands: Sequence[tuple[Sequence[str], dict[str, str]]], runs: int
+) -> list[float]:
+    """Median wall time of each ``(command, env)``, run in turn (one of each per round, so that
+    the machine's load hits all alike); each must succeed once first, then three warm-ups."""
+    for command, env in commands:
+        if subprocess.run(command, env=env, capture_output=True, check=False).returncode != 0:
+            raise SystemExit(f"bench: {' '.join(command)} fails against {env.get('DOCKER_HOST')}")
+        for _ in range(3):
+            wall_time(command, env)
+    times: list[list[float]] = [[] for _ in commands]
+    for _ in range(runs):
+        for index, (command, env) in enumerate(commands):
+            times[index].append(wall_time(command, env))
+    return [statistics.median(series) for series in times]
+
+
 def healthy_path(
     daemon_host: str,
     docker: str,
@@ -103,21 +120,35 @@ def healthy_path(
     baselines: Sequence[str] = ("version",),
     **extra_env: str,
 ) -> tuple[float, list[float]]:
-    """Median wall times of ``dind-preflight COMMAND`` and of each ``docker BASELINE``, run in
-    turn (one of each per round, so that the machine's load hits all alike); warm-up first."""
+    """Median wall times of ``dind-preflight COMMAND`` and of each ``docker BASELINE``."""
     env = clean_env(DOCKER_HOST=daemon_host, **extra_env)
     commands = [[str(CLI), command], *([docker, baseline] for baseline in baselines)]
-    for each in commands:
-        if subprocess.run(each, env=env, capture_output=True, check=False).returncode != 0:
-            raise SystemExit(f"bench: {' '.join(each)} fails against {daemon_host}")
-        for _ in range(3):
-            wall_time(each, env)
-    times: list[list[float]] = [[] for _ in commands]
-    for _ in range(runs):
-        for index, each in enumerate(commands):
-            times[index].append(wall_time(each, env))
-    medians = [statistics.median(series) for series in times]
+    medians = alternating_medians([(each, env) for each in commands], runs)
     return medians[0], medians[1:]
+
+
+def dataclasses_share_row(daemon_host: str, docker: str, runs: int, reports: Path) -> Row:
+    """What the frozen dataclasses (the project's standard for its records) cost a healthy
+    ``run``: as shipped, against the same run with bench/stand_in/dataclasses.py first on
+    ``PYTHONPATH`` (no ``inspect``, no generated methods), next to ``docker info``."""
+    env = clean_env(
+        DOCKER_HOST=daemon_host,
+        DIND_PREFLIGHT_ARTIFACTS_DIR=str(reports),
+        **gitlab_job_variables(reports),
+    )
+    stand_in = dict(env, PYTHONPATH=str(ROOT / "bench" / "stand_in"))
+    run = [str(CLI), "run"]
+    shipped_s, stand_in_s, info_s = alternating_medians(
+        [(run, env), (run, stand_in), ([docker, "info"], env)], runs
+    )
+    return Row(
+        f"what dataclasses cost a healthy run (tcp), median of {runs}",
+        f"{shipped_s * 1000:.1f} ms, {stand_in_s * 1000:.1f} ms without"
+        f" (-{(shipped_s - stand_in_s) * 1000:.0f} ms): {shipped_s / info_s:.2f}x ->"
+        f" {stand_in_s / info_s:.2f}x docker info",
+        "(measured, no target)",
+        True,
+    )
 
 
 def healthy_rows(daemon: Dockerd, docker: str, runs: int, reports: Path) -> list[Row]:
@@ -159,6 +190,7 @@ def healthy_rows(daemon: Dockerd, docker: str, runs: int, reports: Path) -> list
                 ratio <= RATIO_TARGET,
             )
         )
+    rows.append(dataclasses_share_row(daemon.tcp_host, docker, runs, reports))
     rows.append(healthy_modules_row(daemon.tcp_host, reports))
     return rows
 
