@@ -3,9 +3,11 @@
 Prints, each from one run of this script:
 
 1. healthy-path ratio: median whole-process wall time of a healthy job's ``dind-preflight run``
-   (probe, then the job's JUnit and annotations files) vs the Go ``docker info`` and ``docker
-   version`` against the same daemon, alternating runs; the same for ``dind-preflight probe`` over
-   TCP and a unix socket; the modules a healthy ``run`` imports (``python -X importtime``);
+   (in a GitLab job's variables: every setting checked, the probe, the job's JUnit file) vs the
+   Go ``docker info`` and ``docker version`` against the same daemon, alternating runs; the same
+   for ``dind-preflight probe`` over TCP and a unix socket; what the frozen dataclasses cost that
+   ``run`` (the same run with bench/stand_in/dataclasses.py on ``PYTHONPATH``); the modules a
+   healthy ``run`` imports (``python -X importtime``);
 2. readiness latency: from the daemon first answering ``/_ping`` (seen by a tight independent
    poller) to the waiting probe process exiting, median over several daemon starts;
 3. time to verdict for ``refused`` (a closed port) and ``timeout`` (a listener that never
