@@ -58,3 +58,24 @@ def test_the_guard_sees_a_forbidden_module() -> None:
         "typing",
     ]
     assert "emailer" not in MUST_NOT_IMPORT and forbidden(["emailer"]) == []
+
+
+def test_the_bench_stand_in_runs_the_healthy_path_without_inspect(
+    tmp_path: Path, daemon: HealthyDaemon
+) -> None:
+    """``make bench`` measures what dataclasses cost by running this same ``run`` with
+    bench/stand_in/dataclasses.py first on PYTHONPATH: the run must still be healthy, and the
+    stand-in must indeed leave out what it claims to (``inspect`` and the real module)."""
+    stand_in = Path(__file__).resolve().parents[2] / "bench" / "stand_in"
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", str(CLI), "run"],
+        env={**gitlab_job_env(tmp_path, daemon), "PYTHONPATH": str(stand_in)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "healthy" in result.stdout
+    names = imported(result.stderr)
+    assert "dataclasses" in names and "inspect" not in names
