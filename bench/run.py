@@ -129,15 +129,12 @@ def healthy_path(
     return medians[0], medians[1:]
 
 
-def dataclasses_share_row(daemon_host: str, docker: str, runs: int, reports: Path) -> Row:
+def dataclasses_share_row(daemon_host: str, docker: str, runs: int, job: dict[str, str]) -> Row:
     """What the frozen dataclasses (the project's standard for its records) cost a healthy
     ``run``: as shipped, against the same run with bench/stand_in/dataclasses.py first on
-    ``PYTHONPATH`` (no ``inspect``, no generated methods), next to ``docker info``."""
-    env = clean_env(
-        DOCKER_HOST=daemon_host,
-        DIND_PREFLIGHT_ARTIFACTS_DIR=str(reports),
-        **gitlab_job_variables(reports),
-    )
+    ``PYTHONPATH`` (no ``inspect``, no generated methods), next to ``docker info``; ``job``: the
+    job's variables."""
+    env = clean_env(DOCKER_HOST=daemon_host, **job)
     stand_in = dict(env, PYTHONPATH=str(ROOT / "bench" / "stand_in"))
     run = [str(CLI), "run"]
     shipped_s, stand_in_s, info_s = alternating_medians(
@@ -158,15 +155,10 @@ def healthy_rows(daemon: Dockerd, docker: str, runs: int, reports: Path) -> list
     target of issue 21) and ``docker version`` (issue 11), then ``probe``. ``run`` sees a GitLab
     job's variables, so that every up-front check runs as in a real job."""
     reports.mkdir(parents=True, exist_ok=True)
+    job = {"DIND_PREFLIGHT_ARTIFACTS_DIR": str(reports), **gitlab_job_variables(reports)}
     rows: list[Row] = []
     run_s, (info_s, version_s) = healthy_path(
-        daemon.tcp_host,
-        docker,
-        runs,
-        "run",
-        ("info", "version"),
-        DIND_PREFLIGHT_ARTIFACTS_DIR=str(reports),
-        **gitlab_job_variables(reports),
+        daemon.tcp_host, docker, runs, "run", ("info", "version"), **job
     )
     for name, docker_s, target in (
         ("info", info_s, RUN_INFO_RATIO_TARGET),
@@ -192,20 +184,16 @@ def healthy_rows(daemon: Dockerd, docker: str, runs: int, reports: Path) -> list
                 ratio <= RATIO_TARGET,
             )
         )
-    rows.append(dataclasses_share_row(daemon.tcp_host, docker, runs, reports))
-    rows.append(healthy_modules_row(daemon.tcp_host, reports))
+    rows.append(dataclasses_share_row(daemon.tcp_host, docker, runs, job))
+    rows.append(healthy_modules_row(daemon.tcp_host, job))
     return rows
 
 
-def healthy_modules_row(daemon_host: str, reports: Path) -> Row:
+def healthy_modules_row(daemon_host: str, job: dict[str, str]) -> Row:
     """How many modules a healthy ``run`` imports in a GitLab job's environment (``python -X
     importtime``), and whether any the healthy path must not need is among them (the list
-    tests/run/test_healthy_path_imports.py guards)."""
-    env = clean_env(
-        DOCKER_HOST=daemon_host,
-        DIND_PREFLIGHT_ARTIFACTS_DIR=str(reports),
-        **gitlab_job_variables(reports),
-    )
+    tests/run/test_healthy_path_imports.py guards); ``job``: the job's variables."""
+    env = clean_env(DOCKER_HOST=daemon_host, **job)
     result = subprocess.run(
         [str(ROOT / ".venv" / "bin" / "python"), "-X", "importtime", str(CLI), "run"],
         env=env,

@@ -9,6 +9,7 @@ if TYPE_CHECKING:
     import argparse
 
 NAME = "probe"
+DEFAULT_TIMEOUT_S = 30.0
 MAX_TIMEOUT_S = 3600.0
 HELP = "Probe the Docker daemon behind DOCKER_HOST."
 DESCRIPTION = """\
@@ -41,9 +42,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--timeout",
         type=_seconds,
-        default=30.0,
+        default=DEFAULT_TIMEOUT_S,
         metavar="SECONDS",
-        help="how long to wait for the daemon to be ready (default: 30)",
+        help=f"how long to wait for the daemon to be ready (default: {DEFAULT_TIMEOUT_S:g})",
     )
     parser.add_argument(
         "--no-wait",
@@ -69,7 +70,12 @@ def defaults() -> SimpleNamespace:
     Built without a parser; tests/probe/test_probe_cli.py checks it equals what the parser gives.
     """
     return SimpleNamespace(
-        docker_host=None, timeout=30.0, no_wait=False, json=False, deep=False, daemon_log=None
+        docker_host=None,
+        timeout=DEFAULT_TIMEOUT_S,
+        no_wait=False,
+        json=False,
+        deep=False,
+        daemon_log=None,
     )
 
 

@@ -32,13 +32,12 @@ def gitlab_job_env(tmp_path: Path, healthy: HealthyDaemon) -> dict[str, str]:
     return healthy_env(tmp_path, healthy, **gitlab_job_variables(tmp_path))
 
 
-@pytest.mark.parametrize("command", ["run", "probe"])
-def test_a_healthy_bare_command_imports_none_of_the_failure_paths(
-    tmp_path: Path, daemon: HealthyDaemon, command: str
-) -> None:
+def healthy_imports(command: str, env: dict[str, str]) -> list[str]:
+    """Run the installed ``dind-preflight COMMAND`` under ``python -X importtime``; it must exit 0
+    and say healthy. Returns the modules it imported."""
     result = subprocess.run(
         [sys.executable, "-X", "importtime", str(CLI), command],
-        env=gitlab_job_env(tmp_path, daemon),
+        env=env,
         capture_output=True,
         text=True,
         timeout=60,
@@ -46,7 +45,14 @@ def test_a_healthy_bare_command_imports_none_of_the_failure_paths(
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "healthy" in result.stdout
-    names = imported(result.stderr)
+    return imported(result.stderr)
+
+
+@pytest.mark.parametrize("command", ["run", "probe"])
+def test_a_healthy_bare_command_imports_none_of_the_failure_paths(
+    tmp_path: Path, daemon: HealthyDaemon, command: str
+) -> None:
+    names = healthy_imports(command, gitlab_job_env(tmp_path, daemon))
     assert "preflight.probe.transport" in names  # the probe did run, in this process
     assert forbidden(names) == []
 
@@ -67,15 +73,7 @@ def test_the_bench_stand_in_runs_the_healthy_path_without_inspect(
     bench/stand_in/dataclasses.py first on PYTHONPATH: the run must still be healthy, and the
     stand-in must indeed leave out what it claims to (``inspect`` and the real module)."""
     stand_in = Path(__file__).resolve().parents[2] / "bench" / "stand_in"
-    result = subprocess.run(
-        [sys.executable, "-X", "importtime", str(CLI), "run"],
-        env={**gitlab_job_env(tmp_path, daemon), "PYTHONPATH": str(stand_in)},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+    names = healthy_imports(
+        "run", {**gitlab_job_env(tmp_path, daemon), "PYTHONPATH": str(stand_in)}
     )
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "healthy" in result.stdout
-    names = imported(result.stderr)
     assert "dataclasses" in names and "inspect" not in names
