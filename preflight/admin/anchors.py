@@ -24,9 +24,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from preflight.admin.config import AdminConfig, absent_reason
+from preflight.kube.settings import ENV_SERVICE_ACCOUNT_DIR, SERVICE_ACCOUNT_DIR
 
-SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
-ENV_SERVICE_ACCOUNT_DIR = "DIND_PREFLIGHT_SERVICE_ACCOUNT_DIR"
 DEFAULT_SERVICE = "kubernetes.default.svc"
 
 

@@ -17,8 +17,9 @@ from typing import Any
 
 import pytest
 
-from preflight.admin.anchors import SERVICE_ACCOUNT_DIR, Anchors, anchors_from
+from preflight.admin.anchors import Anchors, anchors_from
 from preflight.admin.config import ADMIN_CONFIG_PATH, AdminConfig, parse_admin_config
+from preflight.kube.settings import SERVICE_ACCOUNT_DIR
 
 HELPER_DIGEST = "sha256:" + "ab" * 32
 HELPER_IMAGE = f"registry.example.com/dind-preflight@{HELPER_DIGEST}"
